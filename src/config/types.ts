@@ -1,0 +1,71 @@
+/** The validated, defaulted configuration the rest of ferry sees. Keys mirror the YAML (snake_case). */
+import type { Codec } from '../pipeline/batch.js';
+
+export type AckMode = 'durable' | 'accepted';
+
+export interface RetryConfig {
+  /** First backoff delay. */
+  initial_ms: number;
+  /** Cap on one backoff delay. */
+  max_ms: number;
+  /** Give up (→ 5xx now, DLQ later) once this much time has passed since the first attempt. */
+  max_elapsed_ms: number;
+  /** Timeout of one attempt. */
+  attempt_timeout_ms: number;
+}
+
+export interface DirectorySinkConfig {
+  type: 'directory';
+  name: string;
+  path: string;
+  key_template: string;
+}
+
+export interface S3SinkConfig {
+  type: 's3';
+  name: string;
+  bucket: string;
+  region: string;
+  endpoint?: string;
+  force_path_style: boolean;
+  access_key_id?: string;
+  secret_access_key?: string;
+  key_template: string;
+  multipart_threshold_bytes: number;
+  retry?: Partial<RetryConfig>;
+}
+
+export interface ClickHouseSinkConfig {
+  type: 'clickhouse';
+  name: string;
+  url: string;
+  database: string;
+  table: string;
+  username: string;
+  password: string;
+  /** gzip the JSONEachRow body (done on the worker threads). */
+  compress: boolean;
+  retry?: Partial<RetryConfig>;
+}
+
+export type SinkConfig = DirectorySinkConfig | S3SinkConfig | ClickHouseSinkConfig;
+
+export interface FerryConfig {
+  host_id: string;
+  state_dir: string;
+  listen: { host: string; port: number; path: string };
+  http: {
+    ack: AckMode;
+    max_body_bytes: number;
+    max_decompressed_bytes: number;
+    /** Seconds sent in Retry-After with a 503. */
+    retry_after_s: number;
+  };
+  workers: { threads: number; max_inflight_batches: number; ring_bytes: number };
+  batch: { max_events: number; max_bytes: number; max_age_ms: number; codec: Codec; level: number };
+  retry: RetryConfig;
+  sinks: SinkConfig[];
+  clickhouse_migrations_dir: string;
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
+  shutdown: { drain_timeout_ms: number };
+}

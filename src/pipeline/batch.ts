@@ -1,0 +1,29 @@
+/**
+ * What a worker hands to the uploader: one sealed batch, already encoded for
+ * every kind of sink. Workers do the CPU work (parse, encode, compress); the
+ * main thread only moves these bytes to the sinks.
+ */
+export type Codec = 'gzip' | 'lz4' | 'zstd' | 'none';
+
+export interface EncodedPart {
+  /** Bytes exactly as the sink stores or sends them (already compressed). */
+  body: Uint8Array;
+  codec: Codec;
+  /** Length before compression, for metrics and multipart decisions. */
+  rawBytes: number;
+}
+
+export interface EncodedBatch {
+  /**
+   * Deterministic id: derived from the event_ids in the batch, so the same
+   * batch re-sent (retry, DLQ replay) gets the same S3 key and overwrites.
+   */
+  id: string;
+  /** ms since epoch when the batch was opened; names the date/hour of its key. */
+  createdAt: number;
+  events: number;
+  /** NDJSON envelopes `{"event_id","received_at","source","payload"}`, for directory and S3. */
+  archive: EncodedPart;
+  /** JSONEachRow rows for ClickHouse (codec is 'gzip' or 'none': sent as Content-Encoding). */
+  rows: EncodedPart;
+}

@@ -1,0 +1,40 @@
+import type { EncodedBatch } from '../pipeline/batch.js';
+
+/** Every destination implements this; retries and acks live outside it. */
+export interface Sink {
+  readonly name: string;
+  readonly type: 'directory' | 's3' | 'clickhouse';
+  /** Store the batch; resolve only once the destination has it durably. Throw SinkError on failure. */
+  write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt>;
+  /** Cheap reachability check used by /readyz (and later by the DLQ re-upload). */
+  probe(signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SinkReceipt {
+  /** Where it went: object key, file path or table. */
+  location: string;
+}
+
+/**
+ * A sink failure, classified once where the protocol is known.
+ * retryable: network errors, timeouts, 5xx, 408, 429. Anything else is permanent.
+ */
+export class SinkError extends Error {
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  /** Short stable class for metrics and logs: 'network' | 'timeout' | 'http_5xx' | 'http_4xx' | ... */
+  readonly errorClass: string;
+  constructor(message: string, opts: { retryable: boolean; status?: number; errorClass: string; cause?: unknown }) {
+    super(message, { cause: opts.cause });
+    this.name = 'SinkError';
+    this.retryable = opts.retryable;
+    this.status = opts.status;
+    this.errorClass = opts.errorClass;
+  }
+}
+
+/** HTTP status → retryable, per the SPEC: 5xx, 408 and 429 retry; other 4xx are permanent. */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
