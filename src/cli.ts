@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError, DEFAULT_CONFIG_PATH } from './config/load.js';
+import { codecAvailable } from './codecs/index.js';
+import { createLogger } from './observe/log.js';
+import { ferryVersion } from './cli/version.js';
+import { runCommand } from './cli/run.js';
+import { migrateCommand } from './cli/migrate.js';
+
+const USAGE = `ferry ${ferryVersion()} — edge-to-core ingest
+
+usage:
+  ferry run [--config FILE]             run the ingest service (SIGTERM/SIGINT: graceful stop)
+  ferry config check [--config FILE]    validate the config and exit (0 ok, 1 invalid)
+  ferry config schema                   print the config JSON schema
+  ferry migrate [--config FILE] [--sink NAME]
+                                        apply ClickHouse schema migrations (glob-ordered *.sql)
+  ferry version                         print the version
+
+The config defaults to ${DEFAULT_CONFIG_PATH} (or $FERRY_CONFIG); without one ferry runs
+on its embedded default: a directory sink under <state_dir>/out.
+Any key can be overridden from the environment: FERRY_BATCH__MAX_EVENTS=3000,
+FERRY_SINKS__<NAME>__PASSWORD=..., FERRY_STATE_DIR=./data.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: 'string', short: 'c' }, sink: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [cmd, sub] = positionals;
+  if (values.help || !cmd || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd || values.help ? 0 : 2;
+  }
+  switch (cmd) {
+    case 'version':
+      process.stdout.write(`ferry ${ferryVersion()}\n`);
+      return 0;
+    case 'run':
+      return runCommand(values.config);
+    case 'migrate':
+      return migrateCommand(values.config, values.sink);
+    case 'config':
+      if (sub === 'check') return configCheck(values.config);
+      if (sub === 'schema') {
+        const { configSchema } = await import('./config/schema.js');
+        process.stdout.write(JSON.stringify(configSchema, null, 2) + '\n');
+        return 0;
+      }
+      break;
+  }
+  process.stderr.write(`ferry: unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
+  return 2;
+}
+
+function configCheck(path: string | undefined): number {
+  try {
+    const { config, source } = loadConfig(path);
+    if (!codecAvailable(config.batch.codec)) {
+      process.stderr.write(`${source}: batch.codec: "${config.batch.codec}" is not available on this runtime\n`);
+      return 1;
+    }
+    const sinks = config.sinks.length ? config.sinks.map((s) => `${s.name} (${s.type})`).join(', ') : `local (directory, embedded default: ${config.state_dir}/out)`;
+    process.stdout.write(`config OK: ${source}\n  listen ${config.listen.host}:${config.listen.port}${config.listen.path}\n  sinks: ${sinks}\n  workers: ${config.workers.threads}, batch: ${config.batch.max_events} events / ${config.batch.max_age_ms} ms, codec ${config.batch.codec}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n');
+      return 1;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exitCode = code;
+  },
+  (err) => {
+    if (err instanceof ConfigError) process.stderr.write(err.message + '\n');
+    else createLogger().fatal({ err: (err as Error).stack ?? String(err) }, 'ferry failed');
+    process.exit(1);
+  },
+);

@@ -1,0 +1,150 @@
+/**
+ * The config schema (JSON Schema, draft 2020-12 subset understood by ajv).
+ * Source of truth; `ferry config schema` prints it and config/schema.json is a copy
+ * (a test keeps the two equal) for editors and operators.
+ */
+const retry = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    initial_ms: { type: 'integer', minimum: 1, default: 200 },
+    max_ms: { type: 'integer', minimum: 1, default: 5000 },
+    max_elapsed_ms: { type: 'integer', minimum: 0, default: 60000 },
+    attempt_timeout_ms: { type: 'integer', minimum: 100, default: 15000 },
+  },
+} as const;
+
+const partialRetry = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    initial_ms: { type: 'integer', minimum: 1 },
+    max_ms: { type: 'integer', minimum: 1 },
+    max_elapsed_ms: { type: 'integer', minimum: 0 },
+    attempt_timeout_ms: { type: 'integer', minimum: 100 },
+  },
+} as const;
+
+const sinkName = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' } as const;
+const keyTemplate = { type: 'string', minLength: 1, default: 'events/dt={date}/hour={hour}/{host}-{batch_id}{ext}' } as const;
+
+export const configSchema = {
+  $id: 'https://ferry.invalid/schema/ferry.yaml.json',
+  title: 'ferry configuration (/etc/ferry/ferry.yaml)',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    host_id: { type: 'string', description: 'Names this node in object keys; empty = the hostname.', default: '' },
+    state_dir: { type: 'string', minLength: 1, default: '/var/lib/ferry' },
+    listen: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+        path: { type: 'string', pattern: '^/', default: '/v1/events' },
+      },
+    },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        ack: { enum: ['durable', 'accepted'], default: 'durable' },
+        max_body_bytes: { type: 'integer', minimum: 1024, default: 4194304 },
+        max_decompressed_bytes: { type: 'integer', minimum: 1024, default: 16777216 },
+        retry_after_s: { type: 'integer', minimum: 1, default: 1 },
+      },
+    },
+    workers: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        threads: { type: 'integer', minimum: 0, maximum: 256, default: 0, description: '0 = one per available vCPU' },
+        max_inflight_batches: { type: 'integer', minimum: 1, maximum: 1024, default: 4 },
+        ring_bytes: { type: 'integer', minimum: 65536, default: 16777216 },
+      },
+    },
+    batch: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max_events: { type: 'integer', minimum: 1, default: 5000 },
+        max_bytes: { type: 'integer', minimum: 1024, default: 8388608 },
+        max_age_ms: { type: 'integer', minimum: 1, default: 1000 },
+        codec: { enum: ['gzip', 'lz4', 'zstd', 'none'], default: 'lz4' },
+        level: { type: 'integer', minimum: 0, maximum: 22, default: 0, description: '0 = the codec default' },
+      },
+    },
+    retry: { ...retry, default: {} },
+    sinks: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        required: ['type', 'name'],
+        discriminator: { propertyName: 'type' },
+        oneOf: [
+          {
+            additionalProperties: false,
+            required: ['type', 'name', 'path'],
+            properties: {
+              type: { const: 'directory' },
+              name: sinkName,
+              path: { type: 'string', minLength: 1 },
+              key_template: keyTemplate,
+            },
+          },
+          {
+            additionalProperties: false,
+            required: ['type', 'name', 'bucket'],
+            properties: {
+              type: { const: 's3' },
+              name: sinkName,
+              bucket: { type: 'string', minLength: 3 },
+              region: { type: 'string', default: 'us-east-1' },
+              endpoint: { type: 'string' },
+              force_path_style: { type: 'boolean', default: false },
+              access_key_id: { type: 'string' },
+              secret_access_key: { type: 'string' },
+              key_template: keyTemplate,
+              multipart_threshold_bytes: { type: 'integer', minimum: 5242880, default: 16777216 },
+              retry: partialRetry,
+            },
+          },
+          {
+            additionalProperties: false,
+            required: ['type', 'name', 'url'],
+            properties: {
+              type: { const: 'clickhouse' },
+              name: sinkName,
+              url: { type: 'string', pattern: '^https?://' },
+              database: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', default: 'ferry' },
+              table: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', default: 'events' },
+              username: { type: 'string', default: 'default' },
+              password: { type: 'string', default: '' },
+              compress: { type: 'boolean', default: true },
+              retry: partialRetry,
+            },
+          },
+        ],
+      },
+    },
+    clickhouse_migrations_dir: { type: 'string', default: '' },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], default: 'info' } },
+    },
+    shutdown: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { drain_timeout_ms: { type: 'integer', minimum: 0, default: 60000 } },
+    },
+  },
+} as const;

@@ -1,0 +1,99 @@
+import type { FerryConfig } from '../config/types.js';
+import type { Logger } from '../observe/log.js';
+import { createMetrics, type Metrics } from '../observe/metrics.js';
+import { startEventLoopLagProbe } from '../observe/loop-lag.js';
+import { AckTracker } from '../pipeline/acks.js';
+import { Uploader } from '../pipeline/uploader.js';
+import { WorkerPool } from '../pipeline/pool.js';
+import { createSinks } from '../sinks/factory.js';
+import type { Sink } from '../sinks/sink.js';
+import { createApp } from '../sources/http/app.js';
+import { listen, type Listener } from '../sources/http/serve.js';
+import { SinkHealth } from './sink-health.js';
+
+export interface Running {
+  port: number;
+  metrics: Metrics;
+  /** Graceful stop: stop accepting, drain rings, flush, deliver, answer. */
+  stop(reason: string): Promise<void>;
+}
+
+/** Wire sources → rings → workers → uploader → sinks and start listening. */
+export async function startFerry(cfg: FerryConfig, log: Logger): Promise<Running> {
+  const metrics = createMetrics();
+  const sinks: Sink[] = createSinks(cfg, log);
+  const acks = new AckTracker();
+  let pool!: WorkerPool;
+  const uploader = new Uploader(sinks, cfg, acks, metrics, log, (job) => pool.releaseCredit(job.worker));
+  pool = new WorkerPool(cfg, metrics, log, {
+    onVerdicts: (items) => {
+      for (const v of items) acks.onVerdict(v);
+    },
+    onBatch: (job) => uploader.submit(job),
+    onWorkerFailed: (worker, err) => acks.failWorker(worker, `worker ${worker} failed (${err.message}); nothing of this request was acknowledged, retry it`),
+  });
+  pool.start();
+
+  const health = new SinkHealth(sinks, log);
+  health.start();
+  const stopLag = startEventLoopLagProbe((s) => metrics.eventLoopLag.set(s));
+  let stopping = false;
+
+  const app = createApp(cfg.listen.path, {
+    config: () => cfg,
+    dispatcher: pool,
+    acks,
+    metrics,
+    beforeScrape: () => {
+      pool.sampleGauges();
+      metrics.pendingAcks.set(acks.size);
+    },
+    readiness: {
+      problems: () => {
+        const p: string[] = [];
+        if (stopping) p.push('shutting down');
+        if (pool.saturation() > 0.9) p.push('rings over 90% full');
+        p.push(...health.problems());
+        return p;
+      },
+    },
+  });
+  const listener: Listener = await listen(app, cfg.listen.host, cfg.listen.port, cfg.http.max_body_bytes);
+  log.info(
+    { host: cfg.listen.host, port: listener.port, path: cfg.listen.path, workers: pool.threads, sinks: sinks.map((s) => `${s.name}:${s.type}`), codec: cfg.batch.codec, ack: cfg.http.ack },
+    'ferry listening',
+  );
+
+  return {
+    port: listener.port,
+    metrics,
+    stop: async (reason: string) => {
+      if (stopping) return;
+      stopping = true;
+      const t0 = Date.now();
+      log.info({ reason }, 'shutdown: stop accepting, draining rings');
+      const listenerClosed = listener.stop();
+      const drained = (async () => {
+        await pool.close();
+        log.info({ batches_inflight: uploader.size }, 'shutdown: rings drained, delivering last batches');
+        await uploader.drain();
+        await listenerClosed;
+      })();
+      const timedOut = await Promise.race([
+        drained.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), cfg.shutdown.drain_timeout_ms).unref?.()),
+      ]);
+      if (timedOut) {
+        log.error({ pending_requests: acks.size, batches_inflight: uploader.size }, 'shutdown: drain timeout; unfinished requests answered 503');
+        uploader.cancel();
+        acks.failAll(503, 'shutting_down', 'ferry stopped before this request was delivered; retry it');
+        listener.forceClose();
+      }
+      health.stop();
+      stopLag();
+      await pool.destroy();
+      await Promise.allSettled(sinks.map((s) => s.close()));
+      log.info({ ms: Date.now() - t0 }, 'shutdown complete');
+    },
+  };
+}

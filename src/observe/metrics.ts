@@ -1,0 +1,49 @@
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric ferry exports, in one registry. Names of seed 001 are kept as
+ * they are (operators' alert rules use them); the rest are ferry_-free plain
+ * names in the same style.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  if (typeof (globalThis as { Bun?: unknown; Deno?: unknown }).Bun === 'undefined' && typeof (globalThis as { Deno?: unknown }).Deno === 'undefined') {
+    // process/GC/heap metrics use Node internals; the other runtimes get only ferry's own.
+    collectDefaultMetrics({ register: registry });
+  }
+  const c = <T extends string>(name: string, help: string, labelNames: readonly T[] = []) =>
+    new Counter<T>({ name, help, labelNames, registers: [registry] });
+  const g = <T extends string>(name: string, help: string, labelNames: readonly T[] = []) =>
+    new Gauge<T>({ name, help, labelNames, registers: [registry] });
+  const h = <T extends string>(name: string, help: string, buckets: number[], labelNames: readonly T[] = []) =>
+    new Histogram<T>({ name, help, buckets, labelNames, registers: [registry] });
+
+  const latency = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+  return {
+    registry,
+    httpRequests: c('http_requests_total', 'HTTP ingest requests by response status.', ['status']),
+    rejectedQueueFull: c('http_requests_rejected_queue_full_total', 'Requests answered 503 because every ring was full (backpressure).'),
+    rejectedBodyTooLarge: c('http_requests_rejected_body_too_large_total', 'Requests answered 413: body (or decompressed body) over the limit.'),
+    rejectedMalformed: c('http_requests_rejected_malformed_total', 'Requests answered 400: malformed body, nothing of it accepted.'),
+    ackLatency: h('http_ack_latency_seconds', 'Time from request start to the answer, by ack mode.', latency, ['ack']),
+    eventsIn: c('events_received_total', 'Events accepted into a batch, by source.', ['source']),
+    eventsOut: c('sink_events_delivered_total', 'Events a sink confirmed, by sink.', ['sink']),
+    sinkErrors: c('sink_errors_total', 'Failed sink attempts, by sink and error class.', ['sink', 'class']),
+    sinkRetries: c('sink_retries_total', 'Sink attempts retried after a retryable error.', ['sink']),
+    batchesFailed: c('batches_failed_total', 'Batches a sink could not take (after retries, or permanent).', ['sink', 'reason']),
+    s3PutErrors: c('s3_put_errors_total', 'Failed S3 PutObject/upload attempts.'),
+    s3EventsStored: c('s3_events_stored_total', 'Events in objects S3 confirmed.'),
+    clickhouseInsertErrors: c('clickhouse_insert_errors_total', 'Failed ClickHouse insert attempts, by error class.', ['class']),
+    uploadLatency: h('sink_write_duration_seconds', 'Duration of one successful sink write (S3 upload, ClickHouse insert, file write).', latency, ['sink']),
+    batchEvents: h('batch_events', 'Events per sealed batch.', [10, 100, 500, 1000, 2500, 5000, 10000, 50000]),
+    batchBytes: h('batch_bytes', 'Archive bytes per sealed batch, after compression.', [1e3, 1e4, 1e5, 5e5, 1e6, 4e6, 16e6, 64e6]),
+    batchesInflight: g('batches_inflight', 'Sealed batches being delivered.'),
+    ringUsedBytes: g('ring_used_bytes', 'Bytes waiting in each worker ring.', ['worker']),
+    ringCapacityBytes: g('ring_capacity_bytes', 'Capacity of each worker ring.', ['worker']),
+    workerBusyRatio: g('worker_busy_ratio', 'Share of wall time each worker spent working, over the last scrape interval.', ['worker']),
+    eventLoopLag: g('event_loop_lag_seconds', 'Main-thread event-loop lag (timer drift), last sample.'),
+    pendingAcks: g('http_pending_durable_requests', 'Durable requests waiting for their batches.'),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,90 @@
+import type { AckMode } from '../config/types.js';
+import type { Verdict } from '../../workers/protocol.js';
+
+/** How a request ends, as the acceptor turns it into an HTTP answer. */
+export type AckOutcome =
+  | { ok: true; events: number; durable: boolean }
+  | { ok: false; status: number; error: string; message: string; line?: number; offset?: number; retryAfterS?: number };
+
+interface Pending {
+  worker: number;
+  mode: AckMode;
+  /** Batches the request's events span; -1 until the worker's verdict arrives. */
+  span: number;
+  delivered: number;
+  events: number;
+  resolve: (o: AckOutcome) => void;
+}
+
+/**
+ * Joins the two halves of a request's fate: the worker's verdict (valid? how
+ * many batches does it span?) and the uploader's batch completions. A durable
+ * request is answered only when every batch holding its events is delivered to
+ * every sink; the first failed batch answers it with an error at once.
+ */
+export class AckTracker {
+  private readonly pending = new Map<number, Pending>();
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  register(reqId: number, worker: number, mode: AckMode): Promise<AckOutcome> {
+    return new Promise((resolve) => {
+      this.pending.set(reqId, { worker, mode, span: -1, delivered: 0, events: 0, resolve });
+    });
+  }
+
+  onVerdict(v: Verdict): void {
+    const p = this.pending.get(v.reqId);
+    if (!p) return;
+    if (!v.ok) {
+      this.finish(v.reqId, p, { ok: false, status: v.status, error: v.error, message: v.message, line: v.line, offset: v.offset });
+      return;
+    }
+    p.events = v.events;
+    if (p.mode === 'accepted') {
+      this.finish(v.reqId, p, { ok: true, events: v.events, durable: false });
+      return;
+    }
+    p.span = v.span;
+    this.check(v.reqId, p);
+  }
+
+  onBatchDelivered(reqIds: readonly number[]): void {
+    for (const id of reqIds) {
+      const p = this.pending.get(id);
+      if (!p) continue;
+      p.delivered++;
+      this.check(id, p);
+    }
+  }
+
+  onBatchFailed(reqIds: readonly number[], status: number, error: string, message: string): void {
+    for (const id of reqIds) {
+      const p = this.pending.get(id);
+      if (p) this.finish(id, p, { ok: false, status, error, message });
+    }
+  }
+
+  /** A worker died: nothing it held can be acknowledged; producers must retry. */
+  failWorker(worker: number, message: string): void {
+    for (const [id, p] of this.pending) {
+      if (p.worker === worker) this.finish(id, p, { ok: false, status: 503, error: 'worker_failed', message, retryAfterS: 1 });
+    }
+  }
+
+  /** Shutdown gave up waiting: answer what is left honestly. */
+  failAll(status: number, error: string, message: string): void {
+    for (const [id, p] of this.pending) this.finish(id, p, { ok: false, status, error, message });
+  }
+
+  private check(id: number, p: Pending): void {
+    if (p.span >= 0 && p.delivered >= p.span) this.finish(id, p, { ok: true, events: p.events, durable: true });
+  }
+
+  private finish(id: number, p: Pending, o: AckOutcome): void {
+    this.pending.delete(id);
+    p.resolve(o);
+  }
+}

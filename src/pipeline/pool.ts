@@ -1,0 +1,167 @@
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { ByteRing } from '../rings/ring.js';
+import { encodeHeader, type RecordHeader } from '../rings/record.js';
+import type { FerryConfig } from '../config/types.js';
+import type { Logger } from '../observe/log.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { BatchLimits } from '../../workers/batcher.js';
+import {
+  type WorkerTask, type WorkerToMain, type Verdict, type MainToWorker,
+  CONTROL_SLOTS, CONTROL_INFLIGHT, STAT_SLOTS, STAT_BUSY_SECONDS,
+} from '../../workers/protocol.js';
+import type { BatchJob } from './uploader.js';
+
+export interface PoolHandlers {
+  onVerdicts(items: Verdict[]): void;
+  onBatch(job: BatchJob): void;
+  onWorkerFailed(worker: number, err: Error): void;
+}
+
+export function batchLimits(cfg: FerryConfig): BatchLimits {
+  return {
+    maxEvents: cfg.batch.max_events,
+    maxBytes: cfg.batch.max_bytes,
+    maxAgeMs: cfg.batch.max_age_ms,
+    codec: cfg.batch.codec,
+    level: cfg.batch.level,
+    compressRows: cfg.sinks.some((s) => s.type === 'clickhouse' && s.compress),
+  };
+}
+
+interface Slot {
+  ring: ByteRing;
+  port: MessagePort;
+  task: Promise<unknown>;
+  lastBusy: number;
+}
+
+/**
+ * The worker threads (piscina) and their rings. Each thread runs one
+ * long-lived task that consumes one single-producer ring; the main thread is
+ * the only producer. Requests go to the emptiest ring; when every ring is full
+ * the caller gets -1 and answers 503.
+ */
+export class WorkerPool {
+  private readonly piscina: Piscina;
+  private readonly slots: Slot[] = [];
+  private readonly control: Int32Array;
+  private readonly controlSab: SharedArrayBuffer;
+  private readonly statsSab: SharedArrayBuffer;
+  private readonly stats: Float64Array;
+  private limits: BatchLimits;
+  private closing = false;
+  private lastSample = performance.now();
+  readonly threads: number;
+
+  constructor(private readonly cfg: FerryConfig, private readonly metrics: Metrics, private readonly log: Logger, private readonly handlers: PoolHandlers) {
+    this.threads = cfg.workers.threads;
+    this.controlSab = new SharedArrayBuffer(this.threads * CONTROL_SLOTS * 4);
+    this.control = new Int32Array(this.controlSab);
+    this.statsSab = new SharedArrayBuffer(this.threads * STAT_SLOTS * 8);
+    this.stats = new Float64Array(this.statsSab);
+    this.limits = batchLimits(cfg);
+    this.piscina = new Piscina({
+      filename: new URL('../../workers/pipeline-worker.js', import.meta.url).href,
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      maxQueue: 0,
+    });
+  }
+
+  start(): void {
+    for (let i = 0; i < this.threads; i++) {
+      const ring = ByteRing.create(this.cfg.workers.ring_bytes);
+      this.slots.push({ ring, port: undefined as unknown as MessagePort, task: Promise.resolve(), lastBusy: 0 });
+      this.metrics.ringCapacityBytes.set({ worker: String(i) }, ring.capacity);
+      this.launch(i);
+    }
+  }
+
+  /** The largest body a ring record can carry (config validation keeps the limit below it). */
+  get maxRecordBytes(): number {
+    return this.slots[0]?.ring.maxRecordBytes ?? 0;
+  }
+
+  /** Put one request in the emptiest ring. Returns the worker index, or -1 when all are full. */
+  tryDispatch(header: RecordHeader, body: readonly Uint8Array[]): number {
+    if (this.closing) return -1;
+    const parts = [encodeHeader(header), ...body];
+    const order = this.slots.map((s, i) => ({ i, used: s.ring.usedBytes() })).sort((a, b) => a.used - b.used);
+    for (const { i } of order) {
+      if (this.slots[i].ring.tryPush(parts)) return i;
+    }
+    return -1;
+  }
+
+  /** A batch of worker w is settled: it may send another. */
+  releaseCredit(worker: number): void {
+    Atomics.sub(this.control, worker * CONTROL_SLOTS + CONTROL_INFLIGHT, 1);
+  }
+
+  setLimits(limits: BatchLimits): void {
+    this.limits = limits;
+    for (const s of this.slots) s.port.postMessage({ t: 'limits', limits } satisfies MainToWorker);
+  }
+
+  /** For /metrics: ring occupancy and each worker's busy share since the last call. */
+  sampleGauges(): void {
+    const now = performance.now();
+    const wall = (now - this.lastSample) / 1000;
+    this.lastSample = now;
+    this.slots.forEach((s, i) => {
+      this.metrics.ringUsedBytes.set({ worker: String(i) }, s.ring.usedBytes());
+      const busy = this.stats[i * STAT_SLOTS + STAT_BUSY_SECONDS];
+      if (wall > 0) this.metrics.workerBusyRatio.set({ worker: String(i) }, Math.min(1, (busy - s.lastBusy) / wall));
+      s.lastBusy = busy;
+    });
+  }
+
+  /** Share of ring space in use, worst ring (for /readyz). */
+  saturation(): number {
+    return Math.max(0, ...this.slots.map((s) => s.ring.usedBytes() / s.ring.capacity));
+  }
+
+  /** Stop taking requests; workers drain their rings, seal open batches and return. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const s of this.slots) s.ring.close();
+    await Promise.allSettled(this.slots.map((s) => s.task));
+  }
+
+  async destroy(): Promise<void> {
+    for (const s of this.slots) s.port.close();
+    await this.piscina.destroy();
+  }
+
+  private launch(i: number): void {
+    const slot = this.slots[i];
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (m: WorkerToMain) => {
+      if (m.t === 'verdicts') this.handlers.onVerdicts(m.items);
+      else this.handlers.onBatch({ worker: m.worker, seq: m.seq, reqIds: m.reqIds, batch: m.batch });
+    });
+    slot.port = port1;
+    const task: WorkerTask = {
+      index: i,
+      ring: slot.ring.sab,
+      control: this.controlSab,
+      stats: this.statsSab,
+      port: port2,
+      limits: this.limits,
+      maxInflight: this.cfg.workers.max_inflight_batches,
+      maxDecompressedBytes: this.cfg.http.max_decompressed_bytes,
+    };
+    slot.task = this.piscina.run(task, { transferList: [port2] as never }).then(
+      () => port1.close(),
+      (err: Error) => {
+        port1.close();
+        this.log.error({ worker: i, err: err.message }, 'pipeline worker failed; restarting it');
+        this.handlers.onWorkerFailed(i, err);
+        if (!this.closing) setTimeout(() => this.launch(i), 100);
+      },
+    );
+  }
+}

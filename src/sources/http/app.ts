@@ -1,0 +1,34 @@
+import { Hono } from 'hono';
+import type { Metrics } from '../../observe/metrics.js';
+import { ingestHandler, type IngestDeps } from './ingest.js';
+
+export interface Readiness {
+  /** Empty when ready; otherwise the reasons it is not. */
+  problems(): string[];
+}
+
+export interface AppDeps extends IngestDeps {
+  metrics: Metrics;
+  readiness: Readiness;
+  /** Refresh gauges that are sampled rather than pushed (rings, workers). */
+  beforeScrape(): void;
+}
+
+/** The HTTP surface: ingest, metrics and health. Routes only; no server here. */
+export function createApp(path: string, deps: AppDeps): Hono {
+  const app = new Hono();
+  app.post(path, ingestHandler(deps));
+  app.get('/metrics', async (c) => {
+    deps.beforeScrape();
+    const text = await deps.metrics.registry.metrics();
+    return c.body(text, 200, { 'Content-Type': deps.metrics.registry.contentType });
+  });
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => {
+    const problems = deps.readiness.problems();
+    return problems.length === 0 ? c.json({ status: 'ready' }) : c.json({ status: 'not_ready', problems }, 503);
+  });
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((err, c) => c.json({ error: 'internal', message: err.message }, 500));
+  return app;
+}

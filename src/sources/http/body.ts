@@ -1,0 +1,62 @@
+import { BodyEncoding, BodyFormat } from '../../rings/record.js';
+
+export type BodyRead = { ok: true; chunks: Uint8Array[]; bytes: number } | { ok: false; tooLarge: true; bytes: number };
+
+/**
+ * Read a request body without ever holding more than `limit` bytes: a
+ * Content-Length over the limit is refused before reading, a chunked body is
+ * cut off as soon as it passes the limit. Chunks are kept as they came so the
+ * ring write can gather them without concatenating.
+ */
+export async function readBodyLimited(req: Request, limit: number): Promise<BodyRead> {
+  const declared = Number(req.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) return { ok: false, tooLarge: true, bytes: declared };
+  if (!req.body) return { ok: true, chunks: [], bytes: 0 };
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > limit) {
+      await reader.cancel().catch(() => {});
+      return { ok: false, tooLarge: true, bytes };
+    }
+    chunks.push(value);
+  }
+  return { ok: true, chunks, bytes };
+}
+
+const FORMATS: Record<string, BodyFormat> = {
+  'application/x-ndjson': BodyFormat.Ndjson,
+  'application/ndjson': BodyFormat.Ndjson,
+  'application/jsonl': BodyFormat.Ndjson,
+  'application/json-lines': BodyFormat.Ndjson,
+  'application/json': BodyFormat.Json,
+  'application/msgpack': BodyFormat.Msgpack,
+  'application/x-msgpack': BodyFormat.Msgpack,
+  'application/vnd.msgpack': BodyFormat.Msgpack,
+};
+
+/** Content-Type → body format; a missing type means NDJSON, an unknown one is refused (415). */
+export function formatOf(contentType: string | undefined | null): BodyFormat | undefined {
+  if (!contentType) return BodyFormat.Ndjson;
+  return FORMATS[contentType.split(';')[0].trim().toLowerCase()];
+}
+
+const ENCODINGS: Record<string, BodyEncoding> = {
+  '': BodyEncoding.Identity,
+  identity: BodyEncoding.Identity,
+  gzip: BodyEncoding.Gzip,
+  'x-gzip': BodyEncoding.Gzip,
+  lz4: BodyEncoding.Lz4,
+  zstd: BodyEncoding.Zstd,
+};
+
+export function encodingOf(contentEncoding: string | undefined | null): BodyEncoding | undefined {
+  return ENCODINGS[(contentEncoding ?? '').trim().toLowerCase()];
+}
+
+export const SUPPORTED_TYPES = 'application/x-ndjson, application/json, application/msgpack';
+export const SUPPORTED_ENCODINGS = 'identity, gzip, lz4, zstd';

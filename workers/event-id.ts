@@ -1,0 +1,25 @@
+import { createHash } from 'node:crypto';
+
+export const MAX_EVENT_ID_LENGTH = 256;
+
+/**
+ * The id downstream deduplication keys on: the payload's own `event_id` when it
+ * has one (string, or an integer rendered in decimal), else the sha256 (hex) of
+ * the event's bytes as ferry archives them — so the same bytes re-sent after a
+ * retry get the same id. Returns an error string for an unusable `event_id`.
+ */
+export function eventIdOf(event: Record<string, unknown>, text: string): string | { error: string } {
+  const given = event.event_id;
+  if (given === undefined || given === null) return sha256Hex(text);
+  if (typeof given === 'string') {
+    if (given.length === 0) return { error: 'event_id is an empty string' };
+    if (given.length > MAX_EVENT_ID_LENGTH) return { error: `event_id longer than ${MAX_EVENT_ID_LENGTH} characters` };
+    return given;
+  }
+  if (typeof given === 'number' && Number.isSafeInteger(given)) return String(given);
+  return { error: 'event_id must be a string or an integer' };
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}

@@ -1,0 +1,169 @@
+import { Buffer } from 'node:buffer';
+import { Unpackr } from 'msgpackr';
+import { BodyFormat } from '../src/rings/record.js';
+import { eventIdOf } from './event-id.js';
+
+/** One validated event: its compact single-line JSON text and its event_id. */
+export interface ParsedEvent {
+  text: string;
+  id: string;
+}
+
+export type ParseResult =
+  | { ok: true; events: ParsedEvent[] }
+  | { ok: false; error: 'malformed_body'; message: string; line?: number; offset?: number };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
+
+function fail(message: string, line?: number, offset?: number): ParseResult {
+  return { ok: false, error: 'malformed_body', message, line, offset };
+}
+
+/**
+ * Parse a whole request body. All or nothing: the first bad event rejects the
+ * request, and the message names where (line and byte offset from the start of
+ * the decompressed body) so the producer can find it.
+ */
+export function parseBody(format: BodyFormat, body: Uint8Array): ParseResult {
+  switch (format) {
+    case BodyFormat.Ndjson:
+      return parseNdjson(body);
+    case BodyFormat.Json:
+      return parseJson(body);
+    case BodyFormat.Msgpack:
+      return parseMsgpack(body);
+    default:
+      return fail(`unsupported body format ${format}`);
+  }
+}
+
+function parseNdjson(body: Uint8Array): ParseResult {
+  const events: ParsedEvent[] = [];
+  const len = body.length;
+  let start = 0;
+  let line = 1;
+  while (start < len) {
+    let nl = body.indexOf(10, start);
+    if (nl < 0) nl = len;
+    let end = nl;
+    if (end > start && body[end - 1] === 13) end--;
+    if (!isBlank(body, start, end)) {
+      let text: string;
+      try {
+        text = utf8.decode(body.subarray(start, end));
+      } catch {
+        return fail(`line ${line} (byte offset ${start}): invalid UTF-8`, line, start);
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        const col = jsonErrorPosition(err as Error);
+        const at = col === undefined ? start : start + Buffer.byteLength(text.slice(0, col));
+        return fail(`line ${line} (byte offset ${at}): ${cleanJsonMessage(err as Error)}`, line, at);
+      }
+      const r = toEvent(value, text.trim(), `line ${line} (byte offset ${start})`);
+      if (typeof r === 'string') return fail(r, line, start);
+      events.push(r);
+    }
+    start = nl + 1;
+    line++;
+  }
+  if (events.length === 0) return fail('empty body: no events');
+  return { ok: true, events };
+}
+
+function parseJson(body: Uint8Array): ParseResult {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    return fail(`invalid UTF-8 at ${locateInvalidUtf8(body)}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const pos = jsonErrorPosition(err as Error);
+    if (pos === undefined) return fail(cleanJsonMessage(err as Error));
+    const before = text.slice(0, pos);
+    const line = before.split('\n').length;
+    const offset = Buffer.byteLength(before);
+    return fail(`line ${line} (byte offset ${offset}): ${cleanJsonMessage(err as Error)}`, line, offset);
+  }
+  return fromValues(Array.isArray(value) ? value : [value], Array.isArray(value));
+}
+
+function parseMsgpack(body: Uint8Array): ParseResult {
+  let values: unknown[];
+  try {
+    values = unpackr.unpackMultiple(Buffer.from(body.buffer, body.byteOffset, body.byteLength)) as unknown[];
+  } catch (err) {
+    return fail(`msgpack: ${(err as Error).message}`);
+  }
+  if (values.length === 1 && Array.isArray(values[0])) return fromValues(values[0] as unknown[], true);
+  return fromValues(values, values.length > 1);
+}
+
+function fromValues(values: unknown[], indexed: boolean): ParseResult {
+  if (values.length === 0) return fail('empty body: no events');
+  const events: ParsedEvent[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const where = indexed ? `event ${i}` : 'event';
+    let text: string;
+    try {
+      text = JSON.stringify(values[i]);
+    } catch (err) {
+      return fail(`${where}: cannot be represented as JSON: ${(err as Error).message}`);
+    }
+    const r = toEvent(values[i], text, where);
+    if (typeof r === 'string') return fail(r);
+    events[i] = r;
+  }
+  return { ok: true, events };
+}
+
+function toEvent(value: unknown, text: string, where: string): ParsedEvent | string {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return `${where}: an event must be a JSON object`;
+  }
+  const id = eventIdOf(value as Record<string, unknown>, text);
+  if (typeof id !== 'string') return `${where}: ${id.error}`;
+  return { text, id };
+}
+
+function isBlank(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    if (c !== 32 && c !== 9 && c !== 13) return false;
+  }
+  return true;
+}
+
+/** V8 says "at position N" (and newer ones "line L column C"); Bun and JSC say neither. */
+function jsonErrorPosition(err: Error): number | undefined {
+  const m = /at position (\d+)/.exec(err.message);
+  return m ? Number(m[1]) : undefined;
+}
+
+function cleanJsonMessage(err: Error): string {
+  return err.message.replace(/^JSON Parse error: /, '').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
+}
+
+function locateInvalidUtf8(body: Uint8Array): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < body.length; i++) {
+    if (body[i] === 10) {
+      try {
+        utf8.decode(body.subarray(lineStart, i));
+      } catch {
+        return `line ${line} (byte offset ${lineStart})`;
+      }
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return `line ${line} (byte offset ${lineStart})`;
+}

@@ -1,0 +1,127 @@
+/**
+ * A pipeline worker: drains its ring, parses and validates each request,
+ * batches, encodes and compresses, and hands sealed batches to the main thread.
+ * Started once per thread as a long-running piscina task; returns at shutdown
+ * when its ring is closed and empty and the open batch has been sealed.
+ */
+import { performance } from 'node:perf_hooks';
+import { ByteRing } from '../src/rings/ring.js';
+import { decodeHeader, BodyEncoding } from '../src/rings/record.js';
+import { decompress } from '../src/codecs/index.js';
+import type { Codec } from '../src/pipeline/batch.js';
+import { parseBody } from './parse.js';
+import { Batcher, type SealedBatch } from './batcher.js';
+import {
+  type WorkerTask, type Verdict, type WorkerToMain, type MainToWorker,
+  CONTROL_SLOTS, CONTROL_INFLIGHT, STAT_SLOTS, STAT_BUSY_SECONDS, STAT_EVENTS, STAT_BATCHES, STAT_REQUESTS,
+} from './protocol.js';
+
+const ENCODING_CODEC: Record<number, Codec> = {
+  [BodyEncoding.Identity]: 'none',
+  [BodyEncoding.Gzip]: 'gzip',
+  [BodyEncoding.Lz4]: 'lz4',
+  [BodyEncoding.Zstd]: 'zstd',
+};
+/** Requests handled between two looks at the event loop (messages, timers). */
+const SLICE = 64;
+
+export default async function run(task: WorkerTask): Promise<{ batches: number }> {
+  const ring = ByteRing.attach(task.ring);
+  const control = new Int32Array(task.control, task.index * CONTROL_SLOTS * 4, CONTROL_SLOTS);
+  const stats = new Float64Array(task.stats, task.index * STAT_SLOTS * 8, STAT_SLOTS);
+  const port = task.port;
+  let verdicts: Verdict[] = [];
+  let batches = 0;
+
+  const post = (m: WorkerToMain, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+  const flushVerdicts = () => {
+    if (verdicts.length === 0) return;
+    post({ t: 'verdicts', items: verdicts });
+    verdicts = [];
+  };
+  const batcher = new Batcher(task.limits, (s: SealedBatch) => {
+    // Send what is decided so far first: acks of accepted-mode requests need not wait for the batch.
+    flushVerdicts();
+    Atomics.add(control, CONTROL_INFLIGHT, 1);
+    batches++;
+    stats[STAT_BATCHES]++;
+    post({ t: 'batch', worker: task.index, seq: s.seq, reqIds: s.reqIds, batch: s.batch }, transferables(s));
+  });
+  port.on('message', (m: MainToWorker) => {
+    if (m.t === 'limits') batcher.setLimits(m.limits);
+  });
+
+  const handle = (record: Uint8Array) => {
+    const { header, bodyOffset } = decodeHeader(record);
+    let body: Uint8Array = record.subarray(bodyOffset);
+    stats[STAT_REQUESTS]++;
+    if (header.encoding !== BodyEncoding.Identity) {
+      try {
+        body = decompress(ENCODING_CODEC[header.encoding], body, task.maxDecompressedBytes);
+      } catch (err) {
+        const tooLarge = (err as { code?: string }).code === 'too_large';
+        verdicts.push({
+          reqId: header.reqId, ok: false,
+          status: tooLarge ? 413 : 400,
+          error: tooLarge ? 'body_too_large' : 'bad_encoding',
+          message: tooLarge
+            ? `decompressed body exceeds http.max_decompressed_bytes (${task.maxDecompressedBytes})`
+            : `cannot decode ${ENCODING_CODEC[header.encoding]} body: ${(err as Error).message}`,
+        });
+        return;
+      }
+    }
+    const parsed = parseBody(header.format, body);
+    if (!parsed.ok) {
+      verdicts.push({ reqId: header.reqId, ok: false, status: 400, error: parsed.error, message: parsed.message, line: parsed.line, offset: parsed.offset });
+      return;
+    }
+    const { first, last } = batcher.appendRequest(header.reqId, parsed.events, header.receivedAt, header.source);
+    stats[STAT_EVENTS] += parsed.events.length;
+    verdicts.push({ reqId: header.reqId, ok: true, events: parsed.events.length, span: last - first + 1 });
+  };
+
+  for (;;) {
+    const t0 = performance.now();
+    let handled = 0;
+    while (handled < SLICE && Atomics.load(control, CONTROL_INFLIGHT) < task.maxInflight) {
+      // Copy out of shared memory so the producer gets the space back at once.
+      const record = ring.pop((view: Uint8Array) => view.slice());
+      if (record === undefined) break;
+      handle(record);
+      handled++;
+    }
+    const now = Date.now();
+    batcher.sealIfDue(now);
+    flushVerdicts();
+    if (handled > 0) stats[STAT_BUSY_SECONDS] += (performance.now() - t0) / 1000;
+
+    if (ring.isClosed() && ring.usedBytes() === 0) break;
+    if (handled === SLICE) {
+      await yieldToEventLoop();
+      continue;
+    }
+    const creditBlocked = Atomics.load(control, CONTROL_INFLIGHT) >= task.maxInflight;
+    const wait = creditBlocked ? 5 : Math.min(batcher.msUntilDue(Date.now()), 100);
+    await ring.waitForDataAsync(Math.max(1, wait));
+  }
+  batcher.sealIfDue(Date.now(), true);
+  flushVerdicts();
+  return { batches };
+}
+
+function transferables(s: SealedBatch): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const part of [s.batch.archive, s.batch.rows]) {
+    const b = part.body;
+    // Only hand over buffers the part owns whole; pooled slices are copied by the clone.
+    if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer && !out.includes(b.buffer)) {
+      out.push(b.buffer);
+    }
+  }
+  return out;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}

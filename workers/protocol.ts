@@ -1,0 +1,35 @@
+/** Messages between the main thread and a pipeline worker (typed at the boundary). */
+import type { MessagePort } from 'node:worker_threads';
+import type { EncodedBatch } from '../src/pipeline/batch.js';
+import type { BatchLimits } from './batcher.js';
+
+export type Verdict =
+  | { reqId: number; ok: true; events: number; span: number }
+  | { reqId: number; ok: false; status: 400 | 413 | 415; error: string; message: string; line?: number; offset?: number };
+
+export type WorkerToMain =
+  | { t: 'verdicts'; items: Verdict[] }
+  | { t: 'batch'; worker: number; seq: number; reqIds: number[]; batch: EncodedBatch };
+
+export type MainToWorker = { t: 'limits'; limits: BatchLimits };
+
+export interface WorkerTask {
+  index: number;
+  ring: SharedArrayBuffer;
+  /** Int32Array: [inflight batches] per worker, decremented by the main thread. */
+  control: SharedArrayBuffer;
+  /** Float64Array: STAT_* slots per worker, written only by that worker. */
+  stats: SharedArrayBuffer;
+  port: MessagePort;
+  limits: BatchLimits;
+  maxInflight: number;
+  maxDecompressedBytes: number;
+}
+
+export const CONTROL_SLOTS = 1;
+export const CONTROL_INFLIGHT = 0;
+export const STAT_SLOTS = 4;
+export const STAT_BUSY_SECONDS = 0;
+export const STAT_EVENTS = 1;
+export const STAT_BATCHES = 2;
+export const STAT_REQUESTS = 3;
