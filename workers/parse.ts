@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
-import { Unpackr } from 'msgpackr';
+import { Unpackr, C1 } from 'msgpackr';
+import { locateJsonError } from './json-locate.js';
 import { BodyFormat } from '../src/rings/record.js';
 import { eventIdOf } from './event-id.js';
 
@@ -59,8 +60,7 @@ function parseNdjson(body: Uint8Array): ParseResult {
       try {
         value = JSON.parse(text);
       } catch (err) {
-        const col = jsonErrorPosition(err as Error);
-        const at = col === undefined ? start : start + Buffer.byteLength(text.slice(0, col));
+        const at = start + Buffer.byteLength(text.slice(0, locateJsonError(text) ?? 0));
         return fail(`line ${line} (byte offset ${at}): ${cleanJsonMessage(err as Error)}`, line, at);
       }
       const r = toEvent(value, text.trim(), `line ${line} (byte offset ${start})`);
@@ -85,9 +85,7 @@ function parseJson(body: Uint8Array): ParseResult {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    const pos = jsonErrorPosition(err as Error);
-    if (pos === undefined) return fail(cleanJsonMessage(err as Error));
-    const before = text.slice(0, pos);
+    const before = text.slice(0, locateJsonError(text) ?? 0);
     const line = before.split('\n').length;
     const offset = Buffer.byteLength(before);
     return fail(`line ${line} (byte offset ${offset}): ${cleanJsonMessage(err as Error)}`, line, offset);
@@ -102,6 +100,7 @@ function parseMsgpack(body: Uint8Array): ParseResult {
   } catch (err) {
     return fail(`msgpack: ${(err as Error).message}`);
   }
+  if (values.some((v) => v === C1 || (v as object)?.constructor === (C1 as object).constructor)) return fail('msgpack: reserved byte 0xc1 in body');
   if (values.length === 1 && Array.isArray(values[0])) return fromValues(values[0] as unknown[], true);
   return fromValues(values, values.length > 1);
 }
@@ -141,14 +140,9 @@ function isBlank(b: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
-/** V8 says "at position N" (and newer ones "line L column C"); Bun and JSC say neither. */
-function jsonErrorPosition(err: Error): number | undefined {
-  const m = /at position (\d+)/.exec(err.message);
-  return m ? Number(m[1]) : undefined;
-}
-
+/** Runtimes word JSON errors differently; keep the gist, drop the echoed input and position. */
 function cleanJsonMessage(err: Error): string {
-  return err.message.replace(/^JSON Parse error: /, '').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
+  return err.message.replace(/, ".*" is not valid JSON$/s, '').replace(/^JSON Parse error: /, '').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
 }
 
 function locateInvalidUtf8(body: Uint8Array): string {
