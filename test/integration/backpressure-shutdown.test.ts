@@ -1,0 +1,101 @@
+import { describe, it, expect, afterAll } from 'vitest';
+import { join } from 'node:path';
+import { createClient } from '@clickhouse/client';
+import { rig } from '../setup/rig.js';
+import { startFerryProcess, post, makeEvents } from '../helpers/ferry-proc.js';
+import { envelopesIn } from '../helpers/archive.js';
+
+const run = `b${Date.now().toString(36)}`;
+const database = `ferry_bs_${run}`;
+const ch = createClient({ url: rig.clickhouse.url });
+
+afterAll(async () => {
+  await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => {});
+  await ch.close();
+});
+
+describe('backpressure', () => {
+  it('full rings → 503 with Retry-After, counted; memory stays bounded by the ring', async () => {
+    // A sink that never answers (nothing listens on port 9): batches stay in flight, the
+    // worker stops draining its ring, and the ring fills.
+    const f = await startFerryProcess({
+      workers: { threads: 1, max_inflight_batches: 1, ring_bytes: 65536 },
+      http: { max_body_bytes: 16384, max_decompressed_bytes: 16384, retry_after_s: 7 },
+      batch: { max_events: 10, max_age_ms: 20 },
+      retry: { initial_ms: 1000, max_ms: 5000, max_elapsed_ms: 600000, attempt_timeout_ms: 2000 },
+      sinks: [{ name: 'blackhole', type: 's3', bucket: 'nope', endpoint: 'http://127.0.0.1:9', force_path_style: true, access_key_id: 'x', secret_access_key: 'y' }],
+    });
+    try {
+      const body = makeEvents(20, `${run}-bp`).lines.join('\n'); // ~7 KiB
+      let rejected: Awaited<ReturnType<typeof post>> | undefined;
+      let accepted = 0;
+      for (let i = 0; i < 200 && !rejected; i++) {
+        const r = await post(f.url, body, { ack: 'accepted' });
+        if (r.status === 202) accepted++;
+        else if (r.status === 503) rejected = r;
+        else throw new Error(`unexpected ${r.status}: ${JSON.stringify(r.json)}`);
+      }
+      expect(rejected, 'never saw a 503').toBeDefined();
+      expect(rejected!.headers.get('retry-after')).toBe('7');
+      expect(rejected!.json).toMatchObject({ error: 'queue_full' });
+      // a 64 KiB ring holds at most ~9 requests of 7 KiB beyond the in-flight batch
+      expect(accepted).toBeLessThan(20);
+      const metrics = await (await fetch(`${f.url}/metrics`)).text();
+      expect(metrics).toMatch(/^http_requests_rejected_queue_full_total [1-9]\d*$/m);
+      expect((await fetch(`${f.url}/readyz`)).status).toBe(503);
+    } finally {
+      f.kill('SIGKILL');
+      await f.exited;
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('SIGTERM under load: exits 0 and every acknowledged event is in every sink', async () => {
+    const f = await startFerryProcess({
+      batch: { max_events: 1000, max_age_ms: 300, codec: 'gzip' },
+      sinks: [
+        { name: 'local', type: 'directory', path: '${STATE_DIR}/out' },
+        { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database, table: 'events' },
+      ],
+    });
+    const { execFileSync } = await import('node:child_process');
+    execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', join(f.stateDir, 'ferry.yaml')]);
+
+    const acked = new Set<string>();
+    const statuses = new Map<number | string, number>();
+    let stop = false;
+    const loop = async (w: number) => {
+      for (let i = 0; !stop && i < 10000; i++) {
+        const ev = makeEvents(100, `${run}-sd-${w}-${i}`);
+        try {
+          const r = await post(f.url, ev.lines.join('\n'));
+          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+          if (r.status === 200) ev.ids.forEach((id) => acked.add(id));
+        } catch {
+          statuses.set('conn', (statuses.get('conn') ?? 0) + 1);
+          return; // listener closed
+        }
+      }
+    };
+    const loops = Array.from({ length: 6 }, (_, w) => loop(w));
+    await new Promise((r) => setTimeout(r, 1500));
+    f.kill('SIGTERM');
+    const code = await f.exited;
+    stop = true;
+    await Promise.all(loops);
+    expect(code).toBe(0);
+    expect(acked.size).toBeGreaterThan(1000);
+
+    const inDir = new Set(envelopesIn(join(f.stateDir, 'out')).map((e) => e.event_id));
+    const missingDir = [...acked].filter((id) => !inDir.has(id));
+    expect(missingDir.length, `acked but missing in directory sink: ${missingDir.slice(0, 5)}`).toBe(0);
+
+    const rows = await (await ch.query({ query: `SELECT event_id FROM ${database}.events FINAL`, format: 'JSONEachRow' })).json<{ event_id: string }>();
+    const inCh = new Set(rows.map((r) => r.event_id));
+    const missingCh = [...acked].filter((id) => !inCh.has(id));
+    expect(missingCh.length, `acked but missing in ClickHouse: ${missingCh.slice(0, 5)}`).toBe(0);
+    const log = f.logs().map((l) => l.msg);
+    expect(log).toContain('shutdown complete');
+  }, 120000);
+});
