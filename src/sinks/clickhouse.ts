@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseSinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import type { EncodedBatch } from '../pipeline/batch.js';
@@ -31,7 +31,7 @@ export class ClickHouseSink implements Sink {
   private readonly client: ClickHouseClient;
   private readonly table: string;
 
-  constructor(private readonly cfg: ClickHouseSinkConfig, private readonly log: Logger) {
+  constructor(private readonly cfg: ClickHouseSinkConfig, private readonly log: Logger, attemptTimeoutMs: number) {
     this.name = cfg.name;
     this.table = `${cfg.database}.${cfg.table}`;
     this.client = createClient({
@@ -39,7 +39,10 @@ export class ClickHouseSink implements Sink {
       username: cfg.username,
       password: cfg.password,
       compression: { request: false, response: false },
-      request_timeout: 3_600_000, // ferry's per-attempt AbortSignal is the timeout
+      // ferry's per-attempt AbortSignal is the real timeout; this only backs it up.
+      request_timeout: attemptTimeoutMs + 1000,
+      // Errors reach the operator through ferry's own logs, with the batch they belong to.
+      log: { level: ClickHouseLogLevel.OFF },
       application: 'ferry',
     });
   }

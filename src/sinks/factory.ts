@@ -23,7 +23,7 @@ export function createSinks(cfg: FerryConfig, log: Logger): Sink[] {
       case 's3':
         return new S3Sink(s, cfg.host_id);
       case 'clickhouse':
-        return new ClickHouseSink(s, log.child({ sink: s.name }));
+        return new ClickHouseSink(s, log.child({ sink: s.name }), s.retry?.attempt_timeout_ms ?? cfg.retry.attempt_timeout_ms);
     }
   });
 }
