@@ -43,6 +43,7 @@ export async function startFerry(cfg: FerryConfig, log: Logger): Promise<Running
     config: () => cfg,
     dispatcher: pool,
     acks,
+    accepting: () => !stopping,
     metrics,
     beforeScrape: () => {
       pool.sampleGauges();
@@ -77,6 +78,9 @@ export async function startFerry(cfg: FerryConfig, log: Logger): Promise<Running
         await pool.close();
         log.info({ batches_inflight: uploader.size }, 'shutdown: rings drained, delivering last batches');
         await uploader.drain();
+        // Every durable request is answered now; keep-alive connections would hold close() open.
+        await new Promise((r) => setTimeout(r, 200));
+        listener.forceClose();
         await listenerClosed;
       })();
       const timedOut = await Promise.race([

@@ -17,6 +17,8 @@ export interface IngestDeps {
   dispatcher: Dispatcher;
   acks: AckTracker;
   metrics: Metrics;
+  /** False once shutdown began: answer 503 and ask the client to reconnect elsewhere. */
+  accepting: () => boolean;
 }
 
 const CODEC_OF: Record<number, 'gzip' | 'lz4' | 'zstd'> = { [BodyEncoding.Gzip]: 'gzip', [BodyEncoding.Lz4]: 'lz4', [BodyEncoding.Zstd]: 'zstd' };
@@ -37,6 +39,10 @@ export function ingestHandler(deps: IngestDeps) {
       return c.json(body, status as 200, headers);
     };
 
+    if (!deps.accepting()) {
+      m.httpRequests.inc({ status: '503' });
+      return c.json({ error: 'shutting_down', message: 'ferry is shutting down; retry' }, 503, { 'Retry-After': String(cfg.http.retry_after_s), Connection: 'close' });
+    }
     const ackParam = c.req.query('ack') ?? c.req.header('x-ferry-ack');
     if (ackParam !== undefined && ackParam !== 'durable' && ackParam !== 'accepted') {
       return answer(400, { error: 'bad_ack_mode', message: `ack must be "durable" or "accepted", got "${ackParam}"` });
