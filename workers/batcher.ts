@@ -1,8 +1,8 @@
 import { Buffer } from 'node:buffer';
-import { createHash } from 'node:crypto';
 import { compress } from '../src/codecs/index.js';
 import type { Codec, EncodedBatch } from '../src/pipeline/batch.js';
 import type { ParsedEvent } from './parse.js';
+import { sha256Hex } from './event-id.js';
 
 export interface BatchLimits {
   maxEvents: number;
@@ -10,6 +10,8 @@ export interface BatchLimits {
   maxAgeMs: number;
   codec: Codec;
   level: number;
+  /** Build JSONEachRow rows (a ClickHouse sink is configured). */
+  rows: boolean;
   /** gzip the ClickHouse rows (sent with Content-Encoding: gzip). */
   compressRows: boolean;
 }
@@ -34,7 +36,6 @@ export class Batcher {
   private archive: string[] = [];
   private rows: string[] = [];
   private bytes = 0;
-  private ids = createHash('sha256');
   private reqIds: number[] = [];
   private readonly onSeal: (b: SealedBatch) => void;
 
@@ -77,9 +78,8 @@ export class Batcher {
       const idJson = JSON.stringify(ev.id);
       const line = `{"event_id":${idJson},"received_at":${receivedIso},"source":${sourceJson},"payload":${ev.text}}\n`;
       this.archive.push(line);
-      this.rows.push(`{"event_id":${idJson},"received_at":${receivedSec},"source":${sourceJson},"payload":${JSON.stringify(ev.text)}}\n`);
+      if (this.limits.rows) this.rows.push(`{"event_id":${idJson},"received_at":${receivedSec},"source":${sourceJson},"payload":${JSON.stringify(ev.text)}}\n`);
       this.bytes += line.length;
-      this.ids.update(ev.id).update('\n');
       last = this.seq;
       if (this.archive.length >= this.limits.maxEvents || this.bytes >= this.limits.maxBytes) this.seal();
     }
@@ -95,22 +95,24 @@ export class Batcher {
   private seal(): void {
     const { codec, level, compressRows } = this.limits;
     const archiveRaw = Buffer.from(this.archive.join(''), 'utf8');
-    const rowsRaw = Buffer.from(this.rows.join(''), 'utf8');
     const batch: EncodedBatch = {
-      id: this.ids.digest('hex').slice(0, 32),
+      // Content-derived: the same batch (a retry, a DLQ replay) always gets the same key.
+      id: sha256Hex(archiveRaw).slice(0, 32),
       createdAt: this.openedAt,
       events: this.archive.length,
       archive: { body: compress(codec, archiveRaw, level || undefined), codec, rawBytes: archiveRaw.length },
-      rows: compressRows
-        ? { body: compress('gzip', rowsRaw, 1), codec: 'gzip', rawBytes: rowsRaw.length }
-        : { body: rowsRaw, codec: 'none', rawBytes: rowsRaw.length },
     };
+    if (this.limits.rows) {
+      const rowsRaw = Buffer.from(this.rows.join(''), 'utf8');
+      batch.rows = compressRows
+        ? { body: compress('gzip', rowsRaw, 1), codec: 'gzip', rawBytes: rowsRaw.length }
+        : { body: rowsRaw, codec: 'none', rawBytes: rowsRaw.length };
+    }
     const sealed: SealedBatch = { seq: this.seq, batch, reqIds: this.reqIds };
     this.seq++;
     this.archive = [];
     this.rows = [];
     this.bytes = 0;
-    this.ids = createHash('sha256');
     this.reqIds = [];
     this.onSeal(sealed);
   }

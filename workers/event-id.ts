@@ -1,4 +1,7 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+/** crypto.hash (Node ≥ 20.12, Bun, Deno) is about twice as fast as createHash for short inputs. */
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
 
 export const MAX_EVENT_ID_LENGTH = 256;
 
@@ -20,6 +23,7 @@ export function eventIdOf(event: Record<string, unknown>, text: string): string 
   return { error: 'event_id must be a string or an integer' };
 }
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+export function sha256Hex(text: string | Uint8Array): string {
+  if (oneShot) return oneShot('sha256', text as string, 'hex');
+  return crypto.createHash('sha256').update(text).digest('hex');
 }

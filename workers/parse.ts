@@ -39,32 +39,41 @@ export function parseBody(format: BodyFormat, body: Uint8Array): ParseResult {
   }
 }
 
+/**
+ * One fatal UTF-8 decode of the whole body, then lines by indexOf: byte offsets
+ * are only computed on the error path.
+ */
 function parseNdjson(body: Uint8Array): ParseResult {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    const at = locateInvalidUtf8(body);
+    return fail(`line ${at.line} (byte offset ${at.offset}): invalid UTF-8`, at.line, at.offset);
+  }
   const events: ParsedEvent[] = [];
-  const len = body.length;
+  const n = text.length;
   let start = 0;
   let line = 1;
-  while (start < len) {
-    let nl = body.indexOf(10, start);
-    if (nl < 0) nl = len;
+  while (start < n) {
+    let nl = text.indexOf('\n', start);
+    if (nl < 0) nl = n;
     let end = nl;
-    if (end > start && body[end - 1] === 13) end--;
-    if (!isBlank(body, start, end)) {
-      let text: string;
-      try {
-        text = utf8.decode(body.subarray(start, end));
-      } catch {
-        return fail(`line ${line} (byte offset ${start}): invalid UTF-8`, line, start);
-      }
+    if (end > start && text.charCodeAt(end - 1) === 13) end--;
+    if (!isBlank(text, start, end)) {
+      const lineText = text.slice(start, end);
       let value: unknown;
       try {
-        value = JSON.parse(text);
+        value = JSON.parse(lineText);
       } catch (err) {
-        const at = start + Buffer.byteLength(text.slice(0, locateJsonError(text) ?? 0));
+        const at = Buffer.byteLength(text.slice(0, start)) + Buffer.byteLength(lineText.slice(0, locateJsonError(lineText) ?? 0));
         return fail(`line ${line} (byte offset ${at}): ${cleanJsonMessage(err as Error)}`, line, at);
       }
-      const r = toEvent(value, text.trim(), `line ${line} (byte offset ${start})`);
-      if (typeof r === 'string') return fail(r, line, start);
+      const r = toEvent(value, lineText.trim(), `line ${line}`);
+      if (typeof r === 'string') {
+        const at = Buffer.byteLength(text.slice(0, start));
+        return fail(r.replace(`line ${line}`, `line ${line} (byte offset ${at})`), line, at);
+      }
       events.push(r);
     }
     start = nl + 1;
@@ -79,7 +88,8 @@ function parseJson(body: Uint8Array): ParseResult {
   try {
     text = utf8.decode(body);
   } catch {
-    return fail(`invalid UTF-8 at ${locateInvalidUtf8(body)}`);
+    const at = locateInvalidUtf8(body);
+    return fail(`line ${at.line} (byte offset ${at.offset}): invalid UTF-8`, at.line, at.offset);
   }
   let value: unknown;
   try {
@@ -132,9 +142,9 @@ function toEvent(value: unknown, text: string, where: string): ParsedEvent | str
   return { text, id };
 }
 
-function isBlank(b: Uint8Array, start: number, end: number): boolean {
+function isBlank(t: string, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
-    const c = b[i];
+    const c = t.charCodeAt(i);
     if (c !== 32 && c !== 9 && c !== 13) return false;
   }
   return true;
@@ -145,7 +155,7 @@ function cleanJsonMessage(err: Error): string {
   return err.message.replace(/, ".*" is not valid JSON$/s, '').replace(/^JSON Parse error: /, '').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
 }
 
-function locateInvalidUtf8(body: Uint8Array): string {
+function locateInvalidUtf8(body: Uint8Array): { line: number; offset: number } {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < body.length; i++) {
@@ -153,11 +163,11 @@ function locateInvalidUtf8(body: Uint8Array): string {
       try {
         utf8.decode(body.subarray(lineStart, i));
       } catch {
-        return `line ${line} (byte offset ${lineStart})`;
+        return { line, offset: lineStart };
       }
       line++;
       lineStart = i + 1;
     }
   }
-  return `line ${line} (byte offset ${lineStart})`;
+  return { line, offset: lineStart };
 }

@@ -113,6 +113,7 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
 function transferables(s: SealedBatch): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
   for (const part of [s.batch.archive, s.batch.rows]) {
+    if (!part) continue;
     const b = part.body;
     // Only hand over buffers the part owns whole; pooled slices are copied by the clone.
     if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer && !out.includes(b.buffer)) {

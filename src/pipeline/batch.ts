@@ -24,6 +24,9 @@ export interface EncodedBatch {
   events: number;
   /** NDJSON envelopes `{"event_id","received_at","source","payload"}`, for directory and S3. */
   archive: EncodedPart;
-  /** JSONEachRow rows for ClickHouse (codec is 'gzip' or 'none': sent as Content-Encoding). */
-  rows: EncodedPart;
+  /**
+   * JSONEachRow rows for ClickHouse (codec 'gzip' or 'none', sent as Content-Encoding);
+   * only built when a ClickHouse sink is configured.
+   */
+  rows?: EncodedPart;
 }

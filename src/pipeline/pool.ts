@@ -25,6 +25,7 @@ export function batchLimits(cfg: FerryConfig): BatchLimits {
     maxAgeMs: cfg.batch.max_age_ms,
     codec: cfg.batch.codec,
     level: cfg.batch.level,
+    rows: cfg.sinks.some((s) => s.type === 'clickhouse'),
     compressRows: cfg.sinks.some((s) => s.type === 'clickhouse' && s.compress),
   };
 }

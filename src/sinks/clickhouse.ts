@@ -48,11 +48,13 @@ export class ClickHouseSink implements Sink {
   }
 
   async write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
+    const rows = batch.rows;
+    if (!rows) throw new SinkError('batch has no ClickHouse rows (the workers were not told about this sink)', { retryable: false, errorClass: 'internal' });
     try {
       const res = await this.client.exec({
         query: `INSERT INTO ${this.table} FORMAT JSONEachRow`,
-        values: Readable.from([Buffer.from(batch.rows.body.buffer, batch.rows.body.byteOffset, batch.rows.body.byteLength)]),
-        http_headers: batch.rows.codec === 'gzip' ? { 'Content-Encoding': 'gzip' } : undefined,
+        values: Readable.from([Buffer.from(rows.body.buffer, rows.body.byteOffset, rows.body.byteLength)]),
+        http_headers: rows.codec === 'gzip' ? { 'Content-Encoding': 'gzip' } : undefined,
         clickhouse_settings: { wait_end_of_query: 1 },
         abort_signal: signal,
       });

@@ -5,7 +5,7 @@ import type { AckTracker, AckOutcome } from '../../pipeline/acks.js';
 import type { RecordHeader } from '../../rings/record.js';
 import { codecAvailable } from '../../codecs/index.js';
 import { BodyEncoding } from '../../rings/record.js';
-import { readBodyLimited, formatOf, encodingOf, SUPPORTED_TYPES, SUPPORTED_ENCODINGS } from './body.js';
+import { readBodyLimited, type NodeIncoming, formatOf, encodingOf, SUPPORTED_TYPES, SUPPORTED_ENCODINGS } from './body.js';
 
 /** What the ingest route needs from the pipeline: put a request in a ring. */
 export interface Dispatcher {
@@ -58,10 +58,11 @@ export function ingestHandler(deps: IngestDeps) {
       return answer(415, { error: 'unsupported_encoding', message: `Content-Encoding must be one of ${SUPPORTED_ENCODINGS} (as available on this runtime)` });
     }
 
-    const body = await readBodyLimited(c.req.raw, cfg.http.max_body_bytes);
+    const body = await readBodyLimited(c.req.raw, cfg.http.max_body_bytes, (c.env as { incoming?: NodeIncoming } | undefined)?.incoming);
     if (!body.ok) {
       m.rejectedBodyTooLarge.inc();
-      return answer(413, { error: 'body_too_large', message: `request body exceeds http.max_body_bytes (${cfg.http.max_body_bytes} bytes)` });
+      // The rest of the body is not read: close the connection rather than parse it as the next request.
+      return answer(413, { error: 'body_too_large', message: `request body exceeds http.max_body_bytes (${cfg.http.max_body_bytes} bytes)` }, { Connection: 'close' });
     }
     if (body.bytes === 0) {
       m.rejectedMalformed.inc();

@@ -1,0 +1,6 @@
+-- wrk script: POST the body in $BODY_FILE with $CONTENT_TYPE.
+local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
+wrk.body = f:read("*a")
+f:close()
+wrk.method = "POST"
+wrk.headers["Content-Type"] = os.getenv("CONTENT_TYPE") or "application/x-ndjson"
