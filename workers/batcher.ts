@@ -23,19 +23,61 @@ export interface SealedBatch {
   reqIds: number[];
 }
 
+/** A growable byte buffer for one batch's encoding: no per-event strings to join and re-encode. */
+class ByteSink {
+  buf: Buffer;
+  len = 0;
+  constructor(initial: number) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+  /** ASCII-only strings (our own framing): one byte per character. */
+  ascii(s: string): void {
+    this.room(s.length);
+    this.len += this.buf.write(s, this.len, 'latin1');
+  }
+  utf8(s: string): void {
+    this.room(s.length * 3);
+    this.len += this.buf.write(s, this.len, 'utf8');
+  }
+  bytes(b: Uint8Array): void {
+    this.room(b.byteLength);
+    this.buf.set(b, this.len);
+    this.len += b.byteLength;
+  }
+  /** The bytes so far, and a fresh buffer for the next batch. */
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.len);
+    this.buf = Buffer.allocUnsafe(Math.max(4096, this.buf.length));
+    this.len = 0;
+    return out;
+  }
+}
+
+const HEX_ID = /^[0-9a-f]{64}$/;
+const SAFE_ASCII = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/; // printable ASCII without " and \\
+
 /**
  * Accumulates events into the open batch and seals it when it reaches
  * max_events or max_bytes (archive bytes, before compression) or max_age_ms.
- * Each event is encoded twice as it arrives — an archive envelope line and a
- * ClickHouse JSONEachRow line — so sealing is only a join and a compress.
+ * Each event is encoded as it arrives — an archive envelope line and, when a
+ * ClickHouse sink exists, a JSONEachRow line — straight into byte buffers, so
+ * sealing is only a compress.
  */
 export class Batcher {
   private limits: BatchLimits;
   private seq = 0;
   private openedAt = 0;
-  private archive: string[] = [];
-  private rows: string[] = [];
-  private bytes = 0;
+  private events = 0;
+  private readonly archive = new ByteSink(1 << 20);
+  private readonly rows = new ByteSink(1 << 16);
   private reqIds: number[] = [];
   private readonly onSeal: (b: SealedBatch) => void;
 
@@ -53,12 +95,12 @@ export class Batcher {
   }
 
   get openEvents(): number {
-    return this.archive.length;
+    return this.events;
   }
 
   /** ms until the open batch must be sealed by age; Infinity when empty. */
   msUntilDue(now: number): number {
-    if (this.archive.length === 0) return Infinity;
+    if (this.events === 0) return Infinity;
     return Math.max(0, this.openedAt + this.limits.maxAgeMs - now);
   }
 
@@ -68,51 +110,60 @@ export class Batcher {
    */
   appendRequest(reqId: number, events: ParsedEvent[], receivedAt: number, source: string): { first: number; last: number } {
     const first = this.seq;
-    const receivedIso = JSON.stringify(new Date(receivedAt).toISOString());
-    const receivedSec = Math.floor(receivedAt / 1000);
     const sourceJson = JSON.stringify(source);
+    const sourceAscii = SAFE_ASCII.test(source);
+    const archiveTail = `,"received_at":"${new Date(receivedAt).toISOString()}","source":${sourceJson},"payload":`;
+    const rowsTail = `,"received_at":${Math.floor(receivedAt / 1000)},"source":${sourceJson},"payload":`;
+    const a = this.archive;
     let last = first;
     for (const ev of events) {
-      if (this.archive.length === 0) this.openedAt = Date.now();
+      if (this.events === 0) this.openedAt = Date.now();
       if (this.reqIds.length === 0 || this.reqIds[this.reqIds.length - 1] !== reqId) this.reqIds.push(reqId);
-      const idJson = JSON.stringify(ev.id);
-      const line = `{"event_id":${idJson},"received_at":${receivedIso},"source":${sourceJson},"payload":${ev.text}}\n`;
-      this.archive.push(line);
-      if (this.limits.rows) this.rows.push(`{"event_id":${idJson},"received_at":${receivedSec},"source":${sourceJson},"payload":${JSON.stringify(ev.text)}}\n`);
-      this.bytes += line.length;
+      const idPlain = HEX_ID.test(ev.id) || SAFE_ASCII.test(ev.id);
+      const idJson = idPlain ? `"${ev.id}"` : JSON.stringify(ev.id);
+      a.ascii('{"event_id":');
+      if (idPlain) a.ascii(idJson);
+      else a.utf8(idJson);
+      if (sourceAscii) a.ascii(archiveTail);
+      else a.utf8(archiveTail);
+      if (ev.bytes) a.bytes(ev.bytes);
+      else a.utf8(ev.text);
+      a.ascii('}\n');
+      if (this.limits.rows) {
+        this.rows.utf8(`{"event_id":${idJson}${rowsTail}${JSON.stringify(ev.text)}}\n`);
+      }
+      this.events++;
       last = this.seq;
-      if (this.archive.length >= this.limits.maxEvents || this.bytes >= this.limits.maxBytes) this.seal();
+      if (this.events >= this.limits.maxEvents || a.len >= this.limits.maxBytes) this.seal();
     }
     return { first, last };
   }
 
   /** Seal if due by age (or unconditionally with force); no-op when empty. */
   sealIfDue(now: number, force = false): void {
-    if (this.archive.length === 0) return;
+    if (this.events === 0) return;
     if (force || now - this.openedAt >= this.limits.maxAgeMs) this.seal();
   }
 
   private seal(): void {
     const { codec, level, compressRows } = this.limits;
-    const archiveRaw = Buffer.from(this.archive.join(''), 'utf8');
+    const archiveRaw = this.archive.take();
     const batch: EncodedBatch = {
       // Content-derived: the same batch (a retry, a DLQ replay) always gets the same key.
       id: sha256Hex(archiveRaw).slice(0, 32),
       createdAt: this.openedAt,
-      events: this.archive.length,
-      archive: { body: compress(codec, archiveRaw, level || undefined), codec, rawBytes: archiveRaw.length },
+      events: this.events,
+      archive: { body: codec === 'none' ? archiveRaw : compress(codec, archiveRaw, level || undefined), codec, rawBytes: archiveRaw.length },
     };
     if (this.limits.rows) {
-      const rowsRaw = Buffer.from(this.rows.join(''), 'utf8');
+      const rowsRaw = this.rows.take();
       batch.rows = compressRows
         ? { body: compress('gzip', rowsRaw, 1), codec: 'gzip', rawBytes: rowsRaw.length }
         : { body: rowsRaw, codec: 'none', rawBytes: rowsRaw.length };
     }
     const sealed: SealedBatch = { seq: this.seq, batch, reqIds: this.reqIds };
     this.seq++;
-    this.archive = [];
-    this.rows = [];
-    this.bytes = 0;
+    this.events = 0;
     this.reqIds = [];
     this.onSeal(sealed);
   }

@@ -8,6 +8,12 @@ import { eventIdOf } from './event-id.js';
 export interface ParsedEvent {
   text: string;
   id: string;
+  /**
+   * The same text as UTF-8 bytes, when they can be taken from the body as they are
+   * (an ASCII body, where string and byte offsets agree). A view: valid only while
+   * the body is (the worker appends events to the batch before releasing the ring slot).
+   */
+  bytes?: Uint8Array;
 }
 
 export type ParseResult =
@@ -53,6 +59,8 @@ function parseNdjson(body: Uint8Array): ParseResult {
   }
   const events: ParsedEvent[] = [];
   const n = text.length;
+  // UTF-8 of pure ASCII has one byte per character: payload bytes can then be sliced from the body.
+  const ascii = n === body.length;
   let start = 0;
   let line = 1;
   while (start < n) {
@@ -69,10 +77,15 @@ function parseNdjson(body: Uint8Array): ParseResult {
         const at = Buffer.byteLength(text.slice(0, start)) + Buffer.byteLength(lineText.slice(0, locateJsonError(lineText) ?? 0));
         return fail(`line ${line} (byte offset ${at}): ${cleanJsonMessage(err as Error)}`, line, at);
       }
-      const r = toEvent(value, lineText.trim(), `line ${line}`);
+      const trimmed = lineText.trim();
+      const r = toEvent(value, trimmed, `line ${line}`);
       if (typeof r === 'string') {
         const at = Buffer.byteLength(text.slice(0, start));
         return fail(r.replace(`line ${line}`, `line ${line} (byte offset ${at})`), line, at);
+      }
+      if (ascii) {
+        const from = trimmed.length === lineText.length ? start : start + lineText.indexOf(trimmed);
+        r.bytes = body.subarray(from, from + trimmed.length);
       }
       events.push(r);
     }

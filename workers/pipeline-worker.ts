@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ByteRing } from '../src/rings/ring.js';
-import { decodeHeader, BodyEncoding } from '../src/rings/record.js';
+import { decodeHeader, BodyEncoding, BodyFormat } from '../src/rings/record.js';
 import { decompress } from '../src/codecs/index.js';
 import type { Codec } from '../src/pipeline/batch.js';
 import { parseBody } from './parse.js';
@@ -51,10 +51,16 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     if (m.t === 'limits') batcher.setLimits(m.limits);
   });
 
+  /**
+   * Runs inside ring.pop with a view into shared memory: plain NDJSON/JSON is
+   * decoded straight from the ring (every runtime's TextDecoder takes shared
+   * views); compressed and msgpack bodies are copied out first.
+   */
   const handle = (record: Uint8Array) => {
     const { header, bodyOffset } = decodeHeader(record);
     let body: Uint8Array = record.subarray(bodyOffset);
     stats[STAT_REQUESTS]++;
+    if (header.format === BodyFormat.Msgpack && header.encoding === BodyEncoding.Identity) body = body.slice();
     if (header.encoding !== BodyEncoding.Identity) {
       try {
         body = decompress(ENCODING_CODEC[header.encoding], body, task.maxDecompressedBytes);
@@ -85,10 +91,17 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     const t0 = performance.now();
     let handled = 0;
     while (handled < SLICE && Atomics.load(control, CONTROL_INFLIGHT) < task.maxInflight) {
-      // Copy out of shared memory so the producer gets the space back at once.
-      const record = ring.pop((view: Uint8Array) => view.slice());
-      if (record === undefined) break;
-      handle(record);
+      const popped = ring.pop((view: Uint8Array) => {
+        try {
+          handle(view);
+        } catch (err) {
+          // Never let one request wedge the ring (a throw would leave the record unread and crash-loop the worker).
+          const { header } = decodeHeader(view);
+          verdicts.push({ reqId: header.reqId, ok: false, status: 400, error: 'malformed_body', message: `could not process the body: ${(err as Error).message}` });
+        }
+        return true;
+      });
+      if (popped === undefined) break;
       handled++;
     }
     const now = Date.now();
@@ -101,9 +114,14 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
       await yieldToEventLoop();
       continue;
     }
-    const creditBlocked = Atomics.load(control, CONTROL_INFLIGHT) >= task.maxInflight;
-    const wait = creditBlocked ? 5 : Math.min(batcher.msUntilDue(Date.now()), 100);
-    await ring.waitForDataAsync(Math.max(1, wait));
+    const inflight = Atomics.load(control, CONTROL_INFLIGHT);
+    if (inflight >= task.maxInflight) {
+      // Blocked on the sinks, not on input: sleep until the main thread returns a credit
+      // (the ring may well hold data, so waiting on it would spin).
+      await waitForChange(control, CONTROL_INFLIGHT, inflight, Math.min(batcher.msUntilDue(Date.now()), 100));
+    } else {
+      await ring.waitForDataAsync(Math.max(1, Math.min(batcher.msUntilDue(Date.now()), 100)));
+    }
   }
   batcher.sealIfDue(Date.now(), true);
   flushVerdicts();
@@ -121,6 +139,19 @@ function transferables(s: SealedBatch): ArrayBuffer[] {
     }
   }
   return out;
+}
+
+type WaitAsync = (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: unknown };
+
+/** Until control[i] is no longer v, or the timeout (Atomics.waitAsync where the runtime has it). */
+async function waitForChange(control: Int32Array, i: number, v: number, timeoutMs: number): Promise<void> {
+  const waitAsync = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
+  if (typeof waitAsync === 'function') {
+    const r = waitAsync(control, i, v, Math.max(1, timeoutMs));
+    if (r.async) await r.value;
+    return;
+  }
+  await new Promise((r) => setTimeout(r, Math.max(1, Math.min(timeoutMs, 5))));
 }
 
 function yieldToEventLoop(): Promise<void> {

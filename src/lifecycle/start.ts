@@ -8,6 +8,7 @@ import { WorkerPool } from '../pipeline/pool.js';
 import { createSinks } from '../sinks/factory.js';
 import type { Sink } from '../sinks/sink.js';
 import { createApp } from '../sources/http/app.js';
+import { createIngest, type IngestDeps } from '../sources/http/ingest.js';
 import { listen, type Listener } from '../sources/http/serve.js';
 import { SinkHealth } from './sink-health.js';
 
@@ -39,12 +40,11 @@ export async function startFerry(cfg: FerryConfig, log: Logger): Promise<Running
   const stopLag = startEventLoopLagProbe((s) => metrics.eventLoopLag.set(s));
   let stopping = false;
 
+  const ingestDeps: IngestDeps = { config: () => cfg, dispatcher: pool, acks, metrics, accepting: () => !stopping };
+  const ingest = createIngest(ingestDeps);
   const app = createApp(cfg.listen.path, {
-    config: () => cfg,
-    dispatcher: pool,
-    acks,
-    accepting: () => !stopping,
-    metrics,
+    ...ingestDeps,
+    ingest,
     beforeScrape: () => {
       pool.sampleGauges();
       metrics.pendingAcks.set(acks.size);
@@ -59,7 +59,7 @@ export async function startFerry(cfg: FerryConfig, log: Logger): Promise<Running
       },
     },
   });
-  const listener: Listener = await listen(app, cfg.listen.host, cfg.listen.port, cfg.http.max_body_bytes);
+  const listener: Listener = await listen(app, { host: cfg.listen.host, port: cfg.listen.port, maxBodyBytes: cfg.http.max_body_bytes, ingestPath: cfg.listen.path, ingest });
   log.info(
     { host: cfg.listen.host, port: listener.port, path: cfg.listen.path, workers: pool.threads, sinks: sinks.map((s) => `${s.name}:${s.type}`), codec: cfg.batch.codec, ack: cfg.http.ack },
     'ferry listening',

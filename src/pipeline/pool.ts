@@ -100,6 +100,7 @@ export class WorkerPool {
   /** A batch of worker w is settled: it may send another. */
   releaseCredit(worker: number): void {
     Atomics.sub(this.control, worker * CONTROL_SLOTS + CONTROL_INFLIGHT, 1);
+    Atomics.notify(this.control, worker * CONTROL_SLOTS + CONTROL_INFLIGHT);
   }
 
   setLimits(limits: BatchLimits): void {

@@ -1,5 +1,6 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createClient } from '@clickhouse/client';
 import { rig } from '../setup/rig.js';
 import { startFerryProcess, post, makeEvents } from '../helpers/ferry-proc.js';
@@ -41,6 +42,15 @@ describe('backpressure', () => {
       const metrics = await (await fetch(`${f.url}/metrics`)).text();
       expect(metrics).toMatch(/^http_requests_rejected_queue_full_total [1-9]\d*$/m);
       expect((await fetch(`${f.url}/readyz`)).status).toBe(503);
+      // Blocked on the sink with a full ring, ferry must sleep, not spin.
+      const ticks = () => {
+        const st = readFileSync(`/proc/${f.proc.pid}/stat`, 'utf8');
+        const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        return Number(rest[11]) + Number(rest[12]);
+      };
+      const t0 = ticks();
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(ticks() - t0, 'CPU ticks (1/100 s) used in 2 s while blocked').toBeLessThan(40);
     } finally {
       f.kill('SIGKILL');
       await f.exited;

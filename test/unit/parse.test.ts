@@ -35,7 +35,15 @@ describe('event_id rules', () => {
 describe('parseBody', () => {
   it('parses NDJSON with CRLF, blank lines and trailing newline', () => {
     const r = parseBody(BodyFormat.Ndjson, enc.encode('{"a":1}\r\n\n  \n{"event_id":"x","b":2}\n'));
-    expect(r).toEqual({ ok: true, events: [{ text: '{"a":1}', id: sha('{"a":1}') }, { text: '{"event_id":"x","b":2}', id: 'x' }] });
+    expect(r).toMatchObject({ ok: true, events: [{ text: '{"a":1}', id: sha('{"a":1}') }, { text: '{"event_id":"x","b":2}', id: 'x' }] });
+  });
+
+  it('hands out the payload bytes straight from an ASCII body, and none otherwise', () => {
+    const r = parseBody(BodyFormat.Ndjson, enc.encode('  {"a":1} \n{"b":2}'));
+    if (!r.ok) throw new Error(r.message);
+    expect(r.events.map((e) => Buffer.from(e.bytes!).toString())).toEqual(['{"a":1}', '{"b":2}']);
+    const u = parseBody(BodyFormat.Ndjson, enc.encode('{"a":"é"}\n'));
+    expect(u.ok && u.events[0].bytes).toBeUndefined();
   });
 
   it('names the line and byte offset of malformed NDJSON', () => {

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { Metrics } from '../../observe/metrics.js';
-import { ingestHandler, type IngestDeps } from './ingest.js';
+import type { IngestRequest, IngestResponse, IngestDeps } from './ingest.js';
+import { readBodyLimited } from './body.js';
 
 export interface Readiness {
   /** Empty when ready; otherwise the reasons it is not. */
@@ -8,6 +9,7 @@ export interface Readiness {
 }
 
 export interface AppDeps extends IngestDeps {
+  ingest: (req: IngestRequest) => Promise<IngestResponse>;
   metrics: Metrics;
   readiness: Readiness;
   /** Refresh gauges that are sampled rather than pushed (rings, workers). */
@@ -17,7 +19,15 @@ export interface AppDeps extends IngestDeps {
 /** The HTTP surface: ingest, metrics and health. Routes only; no server here. */
 export function createApp(path: string, deps: AppDeps): Hono {
   const app = new Hono();
-  app.post(path, ingestHandler(deps));
+  app.post(path, async (c) => {
+    const r = await deps.ingest({
+      ack: c.req.query('ack') ?? c.req.header('x-ferry-ack'),
+      contentType: c.req.header('content-type'),
+      contentEncoding: c.req.header('content-encoding'),
+      readBody: (limit) => readBodyLimited(c.req.raw, limit),
+    });
+    return c.json(r.body, r.status as 200, r.headers);
+  });
   app.get('/metrics', async (c) => {
     deps.beforeScrape();
     const text = await deps.metrics.registry.metrics();

@@ -8,10 +8,9 @@ export type BodyRead = { ok: true; chunks: Uint8Array[]; bytes: number } | { ok:
  * cut off as soon as it passes the limit. Chunks are kept as they came so the
  * ring write can gather them without concatenating.
  */
-export async function readBodyLimited(req: Request, limit: number, incoming?: NodeIncoming): Promise<BodyRead> {
+export async function readBodyLimited(req: Request, limit: number): Promise<BodyRead> {
   const declared = Number(req.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) return { ok: false, tooLarge: true, bytes: declared };
-  if (incoming) return readIncoming(incoming, limit);
   if (!req.body) return { ok: true, chunks: [], bytes: 0 };
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -38,11 +37,10 @@ export interface NodeIncoming {
   readableEnded?: boolean;
 }
 
-/**
- * On Node, reading the IncomingMessage directly skips the web-stream adapter,
- * the largest per-request cost of the acceptor.
- */
-function readIncoming(incoming: NodeIncoming, limit: number): Promise<BodyRead> {
+/** The same limits over node:http's IncomingMessage (no web-stream adapter). */
+export function readIncomingLimited(incoming: NodeIncoming, declaredLength: string | undefined, limit: number): Promise<BodyRead> {
+  const declared = Number(declaredLength ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) return Promise.resolve({ ok: false, tooLarge: true, bytes: declared });
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let bytes = 0;

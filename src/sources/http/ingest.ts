@@ -1,11 +1,10 @@
-import type { Context } from 'hono';
 import type { AckMode, FerryConfig } from '../../config/types.js';
 import type { Metrics } from '../../observe/metrics.js';
 import type { AckTracker, AckOutcome } from '../../pipeline/acks.js';
 import type { RecordHeader } from '../../rings/record.js';
 import { codecAvailable } from '../../codecs/index.js';
 import { BodyEncoding } from '../../rings/record.js';
-import { readBodyLimited, type NodeIncoming, formatOf, encodingOf, SUPPORTED_TYPES, SUPPORTED_ENCODINGS } from './body.js';
+import { formatOf, encodingOf, SUPPORTED_TYPES, SUPPORTED_ENCODINGS, type BodyRead } from './body.js';
 
 /** What the ingest route needs from the pipeline: put a request in a ring. */
 export interface Dispatcher {
@@ -21,44 +20,58 @@ export interface IngestDeps {
   accepting: () => boolean;
 }
 
+/** A request as the ingest logic sees it, whatever server delivered it. */
+export interface IngestRequest {
+  ack: string | undefined;
+  contentType: string | undefined;
+  contentEncoding: string | undefined;
+  /** Reads the body within the limit (called at most once, after the header checks). */
+  readBody(limit: number): Promise<BodyRead>;
+}
+
+export interface IngestResponse {
+  status: number;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
 const CODEC_OF: Record<number, 'gzip' | 'lz4' | 'zstd'> = { [BodyEncoding.Gzip]: 'gzip', [BodyEncoding.Lz4]: 'lz4', [BodyEncoding.Zstd]: 'zstd' };
 
 /**
- * POST /v1/events. The main thread only checks headers, reads the body within
- * the limit and copies it into a ring; the worker's verdict (and, for durable
- * acks, the sinks) decide the answer.
+ * POST /v1/events, independent of the HTTP server: the main thread only checks
+ * headers, reads the body within the limit and copies it into a ring; the
+ * worker's verdict (and, for durable acks, the sinks) decide the answer.
+ * Served through hono (Bun, Deno, and every other route) and, on Node, by a
+ * direct node:http adapter for this one hot route (see serve.ts).
  */
-export function ingestHandler(deps: IngestDeps) {
+export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<IngestResponse> {
   let nextReqId = 1;
-  return async (c: Context): Promise<Response> => {
+  return async (req) => {
     const started = performance.now();
     const cfg = deps.config();
     const m = deps.metrics;
-    const answer = (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => {
+    const answer = (status: number, body: Record<string, unknown>, headers?: Record<string, string>): IngestResponse => {
       m.httpRequests.inc({ status: String(status) });
-      return c.json(body, status as 200, headers);
+      return { status, body, headers };
     };
-
     if (!deps.accepting()) {
-      m.httpRequests.inc({ status: '503' });
-      return c.json({ error: 'shutting_down', message: 'ferry is shutting down; retry' }, 503, { 'Retry-After': String(cfg.http.retry_after_s), Connection: 'close' });
+      return answer(503, { error: 'shutting_down', message: 'ferry is shutting down; retry' }, { 'Retry-After': String(cfg.http.retry_after_s), Connection: 'close' });
     }
-    const ackParam = c.req.query('ack') ?? c.req.header('x-ferry-ack');
-    if (ackParam !== undefined && ackParam !== 'durable' && ackParam !== 'accepted') {
-      return answer(400, { error: 'bad_ack_mode', message: `ack must be "durable" or "accepted", got "${ackParam}"` });
+    if (req.ack !== undefined && req.ack !== 'durable' && req.ack !== 'accepted') {
+      return answer(400, { error: 'bad_ack_mode', message: `ack must be "durable" or "accepted", got "${req.ack}"` });
     }
-    const mode: AckMode = (ackParam as AckMode | undefined) ?? cfg.http.ack;
+    const mode: AckMode = (req.ack as AckMode | undefined) ?? cfg.http.ack;
 
-    const format = formatOf(c.req.header('content-type'));
+    const format = formatOf(req.contentType);
     if (format === undefined) {
       return answer(415, { error: 'unsupported_media_type', message: `Content-Type must be one of ${SUPPORTED_TYPES}` });
     }
-    const encoding = encodingOf(c.req.header('content-encoding'));
+    const encoding = encodingOf(req.contentEncoding);
     if (encoding === undefined || (encoding !== BodyEncoding.Identity && !codecAvailable(CODEC_OF[encoding]))) {
       return answer(415, { error: 'unsupported_encoding', message: `Content-Encoding must be one of ${SUPPORTED_ENCODINGS} (as available on this runtime)` });
     }
 
-    const body = await readBodyLimited(c.req.raw, cfg.http.max_body_bytes, (c.env as { incoming?: NodeIncoming } | undefined)?.incoming);
+    const body = await req.readBody(cfg.http.max_body_bytes);
     if (!body.ok) {
       m.rejectedBodyTooLarge.inc();
       // The rest of the body is not read: close the connection rather than parse it as the next request.

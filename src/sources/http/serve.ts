@@ -1,4 +1,8 @@
+import { Buffer } from 'node:buffer';
 import type { Hono } from 'hono';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IngestRequest, IngestResponse } from './ingest.js';
+import { readIncomingLimited } from './body.js';
 
 export interface Listener {
   /** The bound port (useful with port 0). */
@@ -18,11 +22,23 @@ type DenoServe = (
   h: Hono['fetch'],
 ) => { addr: { port: number }; shutdown(): Promise<void>; finished: Promise<void> };
 
+export interface ListenOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  /** The ingest route, served without hono's Request/Response conversion on Node. */
+  ingestPath: string;
+  ingest: (req: IngestRequest) => Promise<IngestResponse>;
+}
+
 /**
  * Serve the app with the runtime's own server: @hono/node-server on Node,
- * Bun.serve on Bun, Deno.serve on Deno.
+ * Bun.serve on Bun, Deno.serve on Deno. On Node the ingest route is answered
+ * straight from node:http (the web Request/Response adapter cost more than all
+ * of ferry's own main-thread work per request); every other route goes through hono.
  */
-export async function listen(app: Hono, host: string, port: number, maxBodyBytes: number): Promise<Listener> {
+export async function listen(app: Hono, opts: ListenOptions): Promise<Listener> {
+  const { host, port, maxBodyBytes } = opts;
   const g = globalThis as { Bun?: { serve: BunServe }; Deno?: { serve: DenoServe } };
   if (g.Bun) {
     // Bun enforces its own body cap before our handler: keep it just above ours so we answer 413.
@@ -42,9 +58,16 @@ export async function listen(app: Hono, host: string, port: number, maxBodyBytes
     });
     return { port: bound, stop: () => server.shutdown(), forceClose: () => {} };
   }
-  const { serve } = await import('@hono/node-server');
+  const { getRequestListener } = await import('@hono/node-server');
+  const { createServer } = await import('node:http');
+  const viaHono = getRequestListener(app.fetch);
+  const server = createServer((req, res) => {
+    if (req.method === 'POST' && pathOf(req.url) === opts.ingestPath) void ingestOnNode(req, res, opts.ingest);
+    else void viaHono(req, res);
+  });
   return await new Promise<Listener>((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
+    server.listen(port, host, () => {
+      const info = server.address() as { port: number };
       resolve({
         port: info.port,
         stop: () =>
@@ -58,4 +81,32 @@ export async function listen(app: Hono, host: string, port: number, maxBodyBytes
     });
     server.once('error', reject);
   });
+}
+
+function pathOf(url: string | undefined): string {
+  const q = (url ?? '/').indexOf('?');
+  return q < 0 ? (url ?? '/') : url!.slice(0, q);
+}
+
+function queryParam(url: string | undefined, name: string): string | undefined {
+  const q = (url ?? '').indexOf('?');
+  if (q < 0) return undefined;
+  return new URLSearchParams(url!.slice(q + 1)).get(name) ?? undefined;
+}
+
+async function ingestOnNode(req: IncomingMessage, res: ServerResponse, ingest: ListenOptions['ingest']): Promise<void> {
+  let r: IngestResponse;
+  try {
+    r = await ingest({
+      ack: queryParam(req.url, 'ack') ?? (req.headers['x-ferry-ack'] as string | undefined),
+      contentType: req.headers['content-type'],
+      contentEncoding: req.headers['content-encoding'],
+      readBody: (limit) => readIncomingLimited(req, req.headers['content-length'], limit),
+    });
+  } catch (err) {
+    r = { status: 500, body: { error: 'internal', message: (err as Error).message } };
+  }
+  const payload = JSON.stringify(r.body);
+  res.writeHead(r.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...r.headers });
+  res.end(payload);
 }
