@@ -1,7 +1,25 @@
-import { readdirSync, readFileSync } from 'node:fs';
+/**
+ * `ferry migrate` for ClickHouse: apply `dir/*.sql` in lexicographic (glob)
+ * order — `001_events.sql`, `002_….sql` … — each once, recorded in
+ * `<database>.ferry_migrations (name, checksum, applied_at)`.
+ *
+ * - The database is created if missing.
+ * - `{database}` and `{table}` in a file are replaced by the sink's database and table.
+ * - A file may hold several statements, each ending with `;` at the end of a
+ *   line; lines starting with `--` are comments.
+ * - A file is recorded only after all of its statements succeeded. A file that
+ *   fails halfway is re-run from its first statement next time, so write
+ *   migrations idempotently (`IF NOT EXISTS`).
+ * - A recorded file whose checksum changed is an error: add a new migration
+ *   instead of editing an applied one. The checksum is a sha256 of the file's
+ *   statements (comment lines and surrounding blank space left out), so
+ *   rewording a comment is not a change.
+ * - Everything used here exists on ClickHouse 18.16 and current versions.
+ */
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { createClient } from '@clickhouse/client';
+import { createClient, ClickHouseLogLevel } from '@clickhouse/client';
 import type { ClickHouseSinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 
@@ -10,48 +28,71 @@ export interface MigrationResult {
   skipped: string[];
 }
 
-/**
- * Apply `NNN_*.sql` files in lexicographic order, once each, recording them in
- * `<database>.ferry_migrations`. `{database}` and `{table}` are substituted;
- * statements are separated by a `;` at the end of a line. A file whose
- * checksum changed after it was applied is an error: write a new migration.
- */
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 export async function migrate(sink: ClickHouseSinkConfig, dir: string, log: Logger): Promise<MigrationResult> {
-  const files = readdirSync(dir).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
-  const client = createClient({ url: sink.url, username: sink.username, password: sink.password, compression: { request: false, response: false } });
+  for (const [k, v] of [['database', sink.database], ['table', sink.table]] as const) {
+    if (!IDENT.test(v)) throw new Error(`clickhouse sink ${sink.name}: ${k} "${v}" must match ${IDENT.source}`);
+  }
+  let names: string[];
   try {
-    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${sink.database}` });
-    // TinyLog-free MergeTree with the old-style-compatible syntax: works on 18.16 too.
-    await client.command({
-      query: `CREATE TABLE IF NOT EXISTS ${sink.database}.ferry_migrations (name String, checksum String, applied_at DateTime) ENGINE = MergeTree() ORDER BY name`,
-    });
-    const rows = await (await client.query({ query: `SELECT name, checksum FROM ${sink.database}.ferry_migrations`, format: 'JSONEachRow' })).json<{ name: string; checksum: string }>();
+    names = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
+  } catch (err) {
+    throw new Error(`cannot read the migrations directory ${dir}: ${(err as Error).message}`);
+  }
+  const files = await Promise.all(names.map(async (name) => {
+    const text = await readFile(join(dir, name), 'utf8');
+    return { name, text, checksum: migrationChecksum(text) };
+  }));
+
+  const db = `\`${sink.database}\``;
+  const client = createClient({
+    url: sink.url,
+    username: sink.username,
+    password: sink.password,
+    compression: { request: false, response: false },
+    log: { level: ClickHouseLogLevel.OFF },
+    application: 'ferry-migrate',
+  });
+  const run = async (query: string, context: string) => {
+    try {
+      await client.command({ query });
+    } catch (err) {
+      throw new Error(`${context} on ${sink.name} (${sink.url}): ${firstLine((err as Error).message)}`);
+    }
+  };
+  try {
+    await run(`CREATE DATABASE IF NOT EXISTS ${db}`, `creating database ${sink.database}`);
+    await run(
+      `CREATE TABLE IF NOT EXISTS ${db}.ferry_migrations (name String, checksum String, applied_at DateTime) ENGINE = MergeTree() ORDER BY name`,
+      'creating ferry_migrations',
+    );
+    const rows = await (await client.query({ query: `SELECT name, checksum FROM ${db}.ferry_migrations`, format: 'JSONEachRow' })).json<{ name: string; checksum: string }>();
     const done = new Map(rows.map((r) => [r.name, r.checksum]));
+
     const result: MigrationResult = { applied: [], skipped: [] };
-    for (const file of files) {
-      const text = readFileSync(join(dir, file), 'utf8');
-      const checksum = createHash('sha256').update(text).digest('hex');
-      const prev = done.get(file);
+    for (const f of files) {
+      const prev = done.get(f.name);
       if (prev !== undefined) {
-        if (prev !== checksum) throw new Error(`migration ${file} was changed after it was applied to ${sink.database} (checksum differs); add a new migration instead`);
-        result.skipped.push(file);
+        if (prev !== f.checksum) {
+          throw new Error(`migration ${f.name} was changed after it was applied to ${sink.database} (checksum ${prev.slice(0, 12)}… → ${f.checksum.slice(0, 12)}…); add a new migration instead`);
+        }
+        result.skipped.push(f.name);
         continue;
       }
-      const sql = text.replaceAll('{database}', sink.database).replaceAll('{table}', sink.table);
-      for (const stmt of splitStatements(sql)) {
-        try {
-          await client.command({ query: stmt });
-        } catch (err) {
-          throw new Error(`migration ${file} failed on ${sink.name}: ${(err as Error).message.split('\n')[0]}`);
-        }
-      }
+      const sql = f.text.replaceAll('{database}', sink.database).replaceAll('{table}', sink.table);
+      const statements = splitStatements(sql);
+      for (const [i, stmt] of statements.entries()) await run(stmt, `migration ${f.name} statement ${i + 1}/${statements.length}`);
       await client.insert({
-        table: `${sink.database}.ferry_migrations`,
-        values: [{ name: file, checksum, applied_at: Math.floor(Date.now() / 1000) }],
+        table: `${db}.ferry_migrations`,
+        values: [{ name: f.name, checksum: f.checksum, applied_at: Math.floor(Date.now() / 1000) }],
         format: 'JSONEachRow',
       });
-      log.info({ sink: sink.name, migration: file }, 'migration applied');
-      result.applied.push(file);
+      log.info({ sink: sink.name, database: sink.database, migration: f.name, statements: statements.length }, 'migration applied');
+      result.applied.push(f.name);
+    }
+    for (const name of done.keys()) {
+      if (!names.includes(name)) log.warn({ sink: sink.name, migration: name }, 'an applied migration is no longer in the migrations directory');
     }
     return result;
   } finally {
@@ -59,14 +100,27 @@ export async function migrate(sink: ClickHouseSinkConfig, dir: string, log: Logg
   }
 }
 
+export function migrationChecksum(text: string): string {
+  return createHash('sha256').update(splitStatements(text).join(';\n')).digest('hex');
+}
+
 /** Statements end with `;` at the end of a line; `--` comment lines are dropped. */
 export function splitStatements(sql: string): string[] {
-  const body = sql
-    .split('\n')
-    .filter((l) => !l.trim().startsWith('--'))
-    .join('\n');
-  return body
-    .split(/;\s*(?:\n|$)/)
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+  const out: string[] = [];
+  let cur: string[] = [];
+  for (const raw of sql.split(/\r?\n/)) {
+    if (raw.trim().startsWith('--')) continue;
+    const m = /;\s*$/.exec(raw);
+    cur.push(m ? raw.slice(0, m.index) : raw);
+    if (m) {
+      out.push(cur.join('\n'));
+      cur = [];
+    }
+  }
+  out.push(cur.join('\n'));
+  return out.map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function firstLine(s: string): string {
+  return s.trim().split('\n')[0].slice(0, 500);
 }

@@ -1,111 +1,291 @@
+/**
+ * ClickHouse sink: one `INSERT INTO <db>.<table> FORMAT JSONEachRow` per batch,
+ * whose HTTP body is `batch.rows.body` exactly as the worker encoded it.
+ *
+ * Sending pre-encoded bytes through @clickhouse/client (checked in its 1.x source):
+ * - `insert()` cannot: for JSON formats it wants objects (an object-mode
+ *   stream or an array) and serialises them itself on this thread.
+ * - `exec({ query, values })` can: with `values` set, the query goes in the URL
+ *   and `values` (a byte stream) is piped to the request body untouched.
+ *   Per-request `http_headers` add `Content-Encoding: gzip` when the workers
+ *   gzipped the rows; the client's own request compression stays off, so
+ *   nothing is compressed (twice, or at all) on the main thread.
+ * - `ignore_error_response: true` hands back status, headers and body instead
+ *   of a parsed error, so we see the HTTP status and `X-ClickHouse-Exception-Code`
+ *   (sent by current versions; 18.16 sends only the `Code: N, e.displayText() = …` body).
+ *
+ * `wait_end_of_query=1` (an HTTP parameter on every version, not a setting, so
+ * 18.16 accepts it) makes the server answer only after the insert finished: a
+ * 200 means the rows are in. Features that differ between versions are
+ * detected once per sink (`SELECT version()` and system.settings): where
+ * `wait_for_async_insert` exists (21.11+) it is sent as 1, so a server whose
+ * profile turns async inserts on still answers only once the rows are written;
+ * on 18.16 it is not sent (unknown settings are rejected there, code 115).
+ *
+ * Verified on 18.16.1: a JSON number for a DateTime column in JSONEachRow is
+ * read as a Unix timestamp (seconds, integer only: a fraction is code 27), so
+ * it is timezone-independent; Content-Encoding: gzip request bodies are
+ * accepted without enable_http_compression.
+ *
+ * Error mapping (ClickHouse answers 500 for many client errors and 404 for an
+ * unknown table, so the exception code decides; the HTTP status only when
+ * there is no code):
+ *
+ * | codes | meaning | retry? | errorClass |
+ * |---|---|---|---|
+ * | 6 25 26 27 32 33 38 41 72 117 130 131 354 | the rows do not parse (bad JSON, bad value, truncated, corrupt gzip) | permanent | rejected |
+ * | 8 10 16 17 20 44 47 53 70 349 | a column is missing / has another type | permanent | rejected |
+ * | 36 43 46 48 62 69 73 115 | bad query / setting / format (a ferry or migration bug) | permanent | rejected |
+ * | 60 81 | unknown table / database (run `ferry migrate`) | permanent | rejected |
+ * | 164 192 193 194 195 497 516 | readonly user, unknown user, wrong password, access denied | permanent | auth |
+ * | 159 209 | timeout on the server | retry | timeout |
+ * | 210 279 | network error on the server side | retry | network |
+ * | 173 241 | memory limit | retry | throttled |
+ * | 201 202 203 252 | quota, too many queries, too many parts | retry | throttled |
+ * | 236 242 243 285 286 319 394 425 473 999 | aborted, read-only replica, no space, replicas, keeper … | retry | http_5xx |
+ * | other code | unknown: the HTTP status decides (5xx, 408, 429 retry; 4xx permanent) | | http_5xx / http_4xx |
+ * | no response | refused, reset, DNS, socket timeout, attempt deadline | retry | network / timeout |
+ */
 import { Readable } from 'node:stream';
-import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
+import { createClient, ClickHouseLogLevel, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { ClickHouseSinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import type { EncodedBatch } from '../pipeline/batch.js';
 import { SinkError, isRetryableStatus, type Sink, type SinkReceipt } from './sink.js';
 
-/**
- * ClickHouse exception codes that no retry can fix: the rows or the schema are
- * wrong, or we are not allowed. Everything else (too many parts, memory,
- * overload, timeouts, network) is retried.
- *
- * | code | name |
- * | 6, 26, 27, 38, 41, 72, 117 | cannot parse the input (bad row) |
- * | 16, 53 | no such column / type mismatch |
- * | 36, 62, 115 | bad arguments / syntax / unknown setting |
- * | 60, 81 | unknown table / database (run `ferry migrate`) |
- * | 164, 192, 193, 497, 516 | readonly / unknown user / wrong password / access denied / auth failed |
- */
-const PERMANENT_CODES = new Set([6, 16, 26, 27, 36, 38, 41, 53, 60, 62, 72, 81, 115, 117, 164, 192, 193, 497, 516]);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+const REJECTED_CODES = new Set([
+  6, 25, 26, 27, 32, 33, 38, 41, 72, 117, 130, 131, 354, // unparseable rows
+  8, 10, 16, 17, 20, 44, 47, 53, 70, 349, // schema mismatch
+  36, 43, 46, 48, 62, 69, 73, 115, // bad query / setting / format
+  60, 81, // unknown table / database
+]);
+const AUTH_CODES = new Set([164, 192, 193, 194, 195, 497, 516]);
+const RETRY_CLASS = new Map<number, string>([
+  [159, 'timeout'], [209, 'timeout'],
+  [210, 'network'], [279, 'network'],
+  [173, 'throttled'], [241, 'throttled'], [201, 'throttled'], [202, 'throttled'], [203, 'throttled'], [252, 'throttled'],
+  ...[236, 242, 243, 285, 286, 319, 394, 425, 473, 999].map((c) => [c, 'http_5xx'] as [number, string]),
+]);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
+  'EHOSTDOWN', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ConnectionRefused',
+]);
 
-/**
- * Inserts the worker-encoded JSONEachRow body as it is: when the workers
- * gzipped it, it goes out with Content-Encoding: gzip and the main thread never
- * touches the bytes. `wait_end_of_query=1` makes a 200 mean the insert is done.
- */
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Error bodies are short; never buffer more than this of a response. */
+const MAX_BODY = 64 * 1024;
+
+/** What the server supports, detected once per sink. */
+export interface ClickHouseFeatures {
+  version: string;
+  /** Settings sent with every insert. */
+  insertSettings: ClickHouseSettings;
+}
+
 export class ClickHouseSink implements Sink {
   readonly type = 'clickhouse' as const;
   readonly name: string;
+  readonly table: string;
   private readonly client: ClickHouseClient;
-  private readonly table: string;
+  private features: Promise<ClickHouseFeatures> | undefined;
 
-  constructor(private readonly cfg: ClickHouseSinkConfig, private readonly log: Logger, attemptTimeoutMs: number) {
+  constructor(private readonly cfg: ClickHouseSinkConfig, private readonly log: Logger, attemptTimeoutMs = 30_000) {
     this.name = cfg.name;
-    this.table = `${cfg.database}.${cfg.table}`;
+    for (const [k, v] of [['database', cfg.database], ['table', cfg.table]] as const) {
+      if (!IDENT.test(v)) throw new Error(`clickhouse sink ${cfg.name}: ${k} "${v}" must match ${IDENT.source}`);
+    }
+    this.table = `\`${cfg.database}\`.\`${cfg.table}\``;
     this.client = createClient({
       url: cfg.url,
       username: cfg.username,
       password: cfg.password,
+      // Never compress on this thread; rows arrive already gzipped when configured.
       compression: { request: false, response: false },
-      // ferry's per-attempt AbortSignal is the real timeout; this only backs it up.
-      request_timeout: attemptTimeoutMs + 1000,
+      // ferry's per-attempt AbortSignal is the real deadline; this only backs it up.
+      request_timeout: attemptTimeoutMs + 5_000,
       // Errors reach the operator through ferry's own logs, with the batch they belong to.
       log: { level: ClickHouseLogLevel.OFF },
       application: 'ferry',
     });
   }
 
+  /** Server version and the insert settings it supports (cached; re-detected after a failure). */
+  detect(signal?: AbortSignal): Promise<ClickHouseFeatures> {
+    if (!this.features) {
+      this.features = this.detectNow(signal).catch((err) => {
+        this.features = undefined;
+        throw err;
+      });
+    }
+    return this.features;
+  }
+
+  private async detectNow(signal?: AbortSignal): Promise<ClickHouseFeatures> {
+    const version = (await this.text('SELECT version()', signal)).trim();
+    const present = new Set(
+      (await this.text(`SELECT name FROM system.settings WHERE name IN ('wait_for_async_insert')`, signal)).split('\n').map((s) => s.trim()).filter(Boolean),
+    );
+    const insertSettings: ClickHouseSettings = { wait_end_of_query: 1 };
+    if (present.has('wait_for_async_insert')) insertSettings.wait_for_async_insert = 1;
+    this.log.info({ sink: this.name, version, insertSettings }, 'ClickHouse server detected');
+    return { version, insertSettings };
+  }
+
   async write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
     const rows = batch.rows;
-    if (!rows) throw new SinkError('batch has no ClickHouse rows (the workers were not told about this sink)', { retryable: false, errorClass: 'internal' });
+    const what = `ClickHouse insert of batch ${batch.id} into ${this.cfg.database}.${this.cfg.table}`;
+    if (!rows) throw new SinkError(`${what}: the batch has no ClickHouse rows (the workers were not told about this sink)`, { retryable: false, errorClass: 'internal' });
+    if (rows.codec !== 'gzip' && rows.codec !== 'none') {
+      throw new SinkError(`${what}: rows codec ${rows.codec} cannot be sent (gzip or none)`, { retryable: false, errorClass: 'internal' });
+    }
     try {
-      const res = await this.client.exec({
-        query: `INSERT INTO ${this.table} FORMAT JSONEachRow`,
-        values: Readable.from([Buffer.from(rows.body.buffer, rows.body.byteOffset, rows.body.byteLength)]),
-        http_headers: rows.codec === 'gzip' ? { 'Content-Encoding': 'gzip' } : undefined,
-        clickhouse_settings: { wait_end_of_query: 1 },
-        abort_signal: signal,
-      });
-      for await (const _ of res.stream) {
-        // drain: the insert is finished when the response ends
-      }
-      return { location: this.table };
+      const { insertSettings } = await this.detect(signal);
+      const body = Buffer.from(rows.body.buffer, rows.body.byteOffset, rows.body.byteLength);
+      await this.request(
+        `INSERT INTO ${this.table} FORMAT JSONEachRow`,
+        Readable.from([body], { objectMode: false }),
+        rows.codec === 'gzip' ? { 'Content-Encoding': 'gzip' } : undefined,
+        insertSettings,
+        signal,
+      );
+      return { location: `${this.cfg.database}.${this.cfg.table}` };
     } catch (err) {
-      throw classify(err, `ClickHouse insert into ${this.table}`, signal);
+      throw classifyClickHouseError(err, what, signal);
     }
   }
 
+  /** `SELECT 1`: reachable and the credentials work (unlike /ping). */
   async probe(signal?: AbortSignal): Promise<void> {
     try {
-      const r = await this.client.ping();
-      if (!r.success) throw r.error;
-      if (signal?.aborted) throw new Error('probe timed out');
+      const out = await this.text('SELECT 1', signal);
+      if (out.trim() !== '1') throw new Error(`SELECT 1 answered ${JSON.stringify(out.slice(0, 100))}`);
     } catch (err) {
-      throw classify(err, `ClickHouse ping ${this.cfg.url}`, signal);
+      throw classifyClickHouseError(err, `ClickHouse probe ${this.cfg.url}`, signal);
     }
   }
 
   async close(): Promise<void> {
     await this.client.close();
   }
+
+  private async text(query: string, signal?: AbortSignal): Promise<string> {
+    return this.request(`${query} FORMAT TabSeparated`, undefined, undefined, {}, signal);
+  }
+
+  /** One HTTP request; resolves with the body of a 2xx without an exception, else throws a ServerError. */
+  private async request(
+    query: string,
+    values: Readable | undefined,
+    headers: Record<string, string> | undefined,
+    settings: ClickHouseSettings,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    // The client only listens for a *future* abort: an already-fired signal would be ignored.
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('The user aborted a request.');
+    const res = await this.client.exec({
+      query,
+      ...(values ? { values } : {}),
+      http_headers: headers,
+      clickhouse_settings: settings,
+      abort_signal: signal,
+      ignore_error_response: true,
+      decompress_response_stream: false,
+    });
+    const text = await readText(res.stream, MAX_BODY);
+    const status = res.http_status_code ?? 0;
+    const headerCode = Number(res.response_headers['x-clickhouse-exception-code'] ?? NaN);
+    const bodyCode = exceptionCode(text);
+    if (status >= 200 && status < 300 && !Number.isFinite(headerCode) && !(bodyCode !== undefined && /^\s*Code: \d+/.test(text))) return text;
+    throw new ServerError(status, Number.isFinite(headerCode) ? headerCode : bodyCode, text);
+  }
 }
 
-export function classify(err: unknown, what: string, signal?: AbortSignal): SinkError {
-  const e = err as Error & { code?: string; type?: string; cause?: { code?: string } };
-  if (signal?.aborted || e.name === 'AbortError' || /aborted|timeout/i.test(e.message ?? '') && !/Code: \d+/.test(e.message ?? '')) {
-    return new SinkError(`${what}: timed out or aborted`, { retryable: true, errorClass: 'timeout', cause: err });
+/** A response from ClickHouse that is an error. */
+export class ServerError extends Error {
+  constructor(readonly status: number, readonly code: number | undefined, readonly body: string) {
+    super(firstLine(body) || `HTTP ${status}`);
+    this.name = 'ClickHouseServerError';
   }
-  const netCode = e.code && NETWORK_CODES.has(e.code) ? e.code : e.cause?.code && NETWORK_CODES.has(e.cause.code) ? e.cause.code : undefined;
-  if (netCode) return new SinkError(`${what}: network error ${netCode}`, { retryable: true, errorClass: 'network', cause: err });
-  // Server exceptions: the client exposes the numeric code; old servers only put it in the text.
-  const code = Number(e.code ?? /Code: (\d+)/.exec(e.message ?? '')?.[1] ?? NaN);
-  if (Number.isFinite(code)) {
-    const permanent = PERMANENT_CODES.has(code);
-    return new SinkError(`${what}: ClickHouse error ${code}${e.type ? ` ${e.type}` : ''}: ${firstLine(e.message)}`, {
-      retryable: !permanent,
-      errorClass: permanent ? 'rejected' : 'server',
+}
+
+/** `Code: 60, e.displayText() = …` (18.x) or `Code: 60. DB::Exception: … (UNKNOWN_TABLE)` (current). */
+function exceptionCode(text: string): number | undefined {
+  const m = /Code: (\d+)/.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+function exceptionName(text: string): string | undefined {
+  return /\(([A-Z][A-Z0-9_]{2,})\)/.exec(text)?.[1];
+}
+
+/** ClickHouse failure → SinkError per the table at the top of this file. Exported for tests. */
+export function classifyClickHouseError(err: unknown, what: string, signal?: AbortSignal): SinkError {
+  if (err instanceof SinkError) return err;
+  const e = (err ?? {}) as Error & { code?: unknown; cause?: unknown };
+  let status: number | undefined;
+  let code: number | undefined;
+  let text: string;
+  if (err instanceof ServerError) {
+    status = err.status || undefined;
+    code = err.code;
+    text = err.body;
+  } else {
+    text = e.message ?? String(err);
+    // A client-side parsed server error (ClickHouseError: numeric string code) or a socket error.
+    const c = typeof e.code === 'string' && /^\d+$/.test(e.code) ? Number(e.code) : exceptionCode(text);
+    if (c !== undefined && /Code: \d+|Exception/.test(text + String(e.code))) code = c;
+  }
+  if (code === undefined && status === undefined) {
+    if (signal?.aborted || e.name === 'AbortError' || /aborted a request|timeout/i.test(text)) {
+      const timeout = (signal?.reason as Error | undefined)?.name === 'TimeoutError' || /timeout/i.test(text);
+      return new SinkError(`${what}: ${timeout ? 'timed out' : 'aborted'}`, { retryable: true, errorClass: timeout ? 'timeout' : 'aborted', cause: err });
+    }
+    const net = networkCode(err);
+    return new SinkError(`${what}: ${net ? `network error ${net}` : `no response: ${firstLine(text)}`}`, { retryable: true, errorClass: 'network', cause: err });
+  }
+  const label = `${status ? `HTTP ${status}` : 'error'}${code !== undefined ? ` code ${code}${exceptionName(text) ? ` ${exceptionName(text)}` : ''}` : ''}`;
+  const msg = `${what}: ${label}: ${firstLine(text)}`;
+  if (code !== undefined) {
+    if (REJECTED_CODES.has(code)) return new SinkError(msg, { retryable: false, status, errorClass: 'rejected', cause: err });
+    if (AUTH_CODES.has(code)) return new SinkError(msg, { retryable: false, status, errorClass: 'auth', cause: err });
+    const cls = RETRY_CLASS.get(code);
+    if (cls) return new SinkError(msg, { retryable: true, status, errorClass: cls, cause: err });
+  }
+  if (status !== undefined) {
+    return new SinkError(msg, {
+      retryable: isRetryableStatus(status),
+      status,
+      errorClass: status === 429 ? 'throttled' : status >= 500 ? 'http_5xx' : 'http_4xx',
       cause: err,
     });
   }
-  const status = Number(/status(?: code)?:? (\d{3})/i.exec(e.message ?? '')?.[1] ?? NaN);
-  if (Number.isFinite(status)) {
-    return new SinkError(`${what}: HTTP ${status}: ${firstLine(e.message)}`, { retryable: isRetryableStatus(status), status, errorClass: status >= 500 ? 'http_5xx' : 'http_4xx', cause: err });
+  // A code we do not know and no status: retrying loses nothing.
+  return new SinkError(msg, { retryable: true, errorClass: 'http_5xx', cause: err });
+}
+
+function networkCode(err: unknown): string | undefined {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 4; depth++) {
+    const c = (cur as { code?: unknown }).code;
+    if (typeof c === 'string' && NETWORK_CODES.has(c)) return c;
+    cur = cur instanceof AggregateError && cur.errors.length > 0 ? cur.errors[0] : (cur as { cause?: unknown }).cause;
   }
-  return new SinkError(`${what}: ${firstLine(e.message ?? String(err))}`, { retryable: true, errorClass: 'network', cause: err });
+  return undefined;
+}
+
+async function readText(stream: Readable, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of stream) {
+    if (n < limit) {
+      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+      chunks.push(b);
+      n += b.length;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
 function firstLine(s: string | undefined): string {
-  return (s ?? '').split('\n')[0].slice(0, 500);
+  return (s ?? '').trim().split('\n')[0].slice(0, 500);
 }

@@ -1,22 +1,44 @@
 import { join } from 'node:path';
 import type { FerryConfig, SinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
-import { configSchema } from '../config/schema.js';
-import { validateKeyTemplate } from './keys.js';
+import { DEFAULT_KEY_TEMPLATE, validateKeyTemplate } from './keys.js';
 import { DirectorySink } from './directory.js';
 import { S3Sink } from './s3.js';
 import { ClickHouseSink } from './clickhouse.js';
 import type { Sink } from './sink.js';
 
-/** With no sinks configured, ferry writes to <state_dir>/out so a newcomer sees it work. */
+/**
+ * The sinks ferry runs with: the configured ones, or — with none configured —
+ * the embedded default, a directory sink named `local` at `<state_dir>/out`,
+ * so a newcomer sees ferry work before wiring S3 or ClickHouse.
+ */
 export function effectiveSinks(cfg: FerryConfig): SinkConfig[] {
   if (cfg.sinks.length > 0) return cfg.sinks;
-  return [{ type: 'directory', name: 'local', path: join(cfg.state_dir, 'out'), key_template: configSchema.properties.sinks.items.oneOf[0].properties.key_template.default }];
+  return [{ type: 'directory', name: 'local', path: join(cfg.state_dir, 'out'), key_template: DEFAULT_KEY_TEMPLATE }];
+}
+
+/**
+ * Check what the schema cannot: key templates and unique sink names. Throws
+ * naming the sink; `ferry config check` and `createSinks` both call it.
+ */
+export function validateSinks(cfg: FerryConfig): void {
+  const seen = new Set<string>();
+  for (const [i, s] of effectiveSinks(cfg).entries()) {
+    if (seen.has(s.name)) throw new Error(`sinks[${i}]: duplicate sink name "${s.name}"`);
+    seen.add(s.name);
+    if (s.type !== 'clickhouse') {
+      try {
+        validateKeyTemplate(s.key_template);
+      } catch (err) {
+        throw new Error(`sinks[${i}] (${s.name}).key_template: ${(err as Error).message}`);
+      }
+    }
+  }
 }
 
 export function createSinks(cfg: FerryConfig, log: Logger): Sink[] {
-  return effectiveSinks(cfg).map((s) => {
-    if (s.type !== 'clickhouse') validateKeyTemplate(s.key_template);
+  validateSinks(cfg);
+  return effectiveSinks(cfg).map((s): Sink => {
     switch (s.type) {
       case 'directory':
         return new DirectorySink(s, cfg.host_id);

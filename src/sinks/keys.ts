@@ -1,34 +1,139 @@
-import type { EncodedBatch } from '../pipeline/batch.js';
-import { fileExtension } from '../codecs/index.js';
+/**
+ * Object keys from a template, shared by the directory and S3 sinks so the
+ * directory sink writes exactly the objects S3 would get.
+ *
+ * Variables (all dates UTC, from the batch's createdAt, so a key never depends
+ * on when an attempt runs):
+ *
+ * | variable     | example                    |
+ * |--------------|----------------------------|
+ * | `{date}`     | `2026-11-23`               |
+ * | `{year}`     | `2026`                     |
+ * | `{month}`    | `11`                       |
+ * | `{day}`      | `23`                       |
+ * | `{hour}`     | `07`                       |
+ * | `{host}`     | host_id                    |
+ * | `{batch_id}` | the batch's content id     |
+ * | `{ext}`      | `.ndjson.gz`, `.ndjson.lz4`, `.ndjson.zst`, `.ndjson` |
+ * | `{sink}`     | the sink's name            |
+ *
+ * A key is a pure function of (template, batch, host, sink): a retried or
+ * replayed batch renders to the same key and overwrites itself.
+ */
+import type { Codec, EncodedBatch } from '../pipeline/batch.js';
 
-/** Variables a key template may use. All dates are UTC, from the batch's creation time. */
 export const KEY_VARIABLES = ['date', 'hour', 'year', 'month', 'day', 'host', 'batch_id', 'ext', 'sink'] as const;
+export type KeyVariable = (typeof KEY_VARIABLES)[number];
 
-/** Throws naming the unknown variable; keys must contain {batch_id} to be unique per batch. */
+export const DEFAULT_KEY_TEMPLATE = 'events/dt={date}/hour={hour}/{host}-{batch_id}{ext}';
+
+/** File extension of an archive object: NDJSON, then the codec's own suffix. */
+export const ARCHIVE_EXTENSIONS: Record<Codec, string> = {
+  gzip: '.ndjson.gz',
+  lz4: '.ndjson.lz4',
+  zstd: '.ndjson.zst',
+  none: '.ndjson',
+};
+
+type Part = string | { v: KeyVariable };
+
+/**
+ * Throws (naming the problem) unless the template is usable: only known
+ * variables, balanced braces, contains `{batch_id}` (otherwise two batches of
+ * the same hour would overwrite each other: silent loss), and a relative path
+ * without empty, `.` or `..` segments (so the S3 key and the file path agree and
+ * the directory sink cannot escape its root). Call it at config time.
+ */
 export function validateKeyTemplate(template: string): void {
-  for (const m of template.matchAll(/\{([^}]*)\}/g)) {
-    if (!(KEY_VARIABLES as readonly string[]).includes(m[1])) {
-      throw new Error(`unknown variable {${m[1]}} in key template (known: ${KEY_VARIABLES.map((v) => `{${v}}`).join(' ')})`);
-    }
-  }
-  if (!template.includes('{batch_id}')) throw new Error('key template must contain {batch_id} so each batch has its own key');
-  if (template.startsWith('/') || template.split('/').includes('..')) throw new Error('key template must be a relative path without ".."');
+  parse(template);
 }
 
-/** The object key of a batch: the same batch always renders to the same key, so a retry overwrites. */
-export function renderKey(template: string, batch: EncodedBatch, host: string, sink: string): string {
-  const d = new Date(batch.createdAt);
-  const p2 = (n: number) => String(n).padStart(2, '0');
-  const vars: Record<string, string> = {
-    year: String(d.getUTCFullYear()),
-    month: p2(d.getUTCMonth() + 1),
-    day: p2(d.getUTCDate()),
-    hour: p2(d.getUTCHours()),
-    host,
-    batch_id: batch.id,
-    ext: '.ndjson' + fileExtension(batch.archive.codec),
-    sink,
+function parse(template: string): Part[] {
+  if (typeof template !== 'string' || template.length === 0) throw new Error('key template is empty');
+  const parts: Part[] = [];
+  let i = 0;
+  while (i < template.length) {
+    const open = template.indexOf('{', i);
+    const close = template.indexOf('}', i);
+    if (close !== -1 && (open === -1 || close < open)) throw new Error(`key template "${template}": unmatched "}" at offset ${close}`);
+    if (open === -1) {
+      parts.push(template.slice(i));
+      break;
+    }
+    if (open > i) parts.push(template.slice(i, open));
+    const end = template.indexOf('}', open);
+    if (end === -1) throw new Error(`key template "${template}": unmatched "{" at offset ${open}`);
+    const name = template.slice(open + 1, end);
+    if (!(KEY_VARIABLES as readonly string[]).includes(name)) {
+      throw new Error(`key template "${template}": unknown variable {${name}} (known: ${KEY_VARIABLES.map((v) => `{${v}}`).join(' ')})`);
+    }
+    parts.push({ v: name as KeyVariable });
+    i = end + 1;
+  }
+  if (!parts.some((p) => typeof p !== 'string' && p.v === 'batch_id')) {
+    throw new Error(`key template "${template}" must contain {batch_id} so each batch has its own key`);
+  }
+  // Check the path shape with every variable standing in as a plain name.
+  const shape = parts.map((p) => (typeof p === 'string' ? p : 'x')).join('');
+  if (shape.startsWith('/') || shape.endsWith('/') || shape.includes('\\')) {
+    throw new Error(`key template "${template}" must be a relative path with "/" separators, not starting or ending with "/"`);
+  }
+  for (const seg of shape.split('/')) {
+    if (seg === '' || seg === '.' || seg === '..') throw new Error(`key template "${template}" must be a relative path without empty, "." or ".." segments`);
+  }
+  return parts;
+}
+
+/**
+ * Values that come from outside the template (host_id, sink name, batch id)
+ * are made path-safe: anything but [A-Za-z0-9._-] becomes "_", and leading
+ * dots too, so no value can add a path segment or climb out of the root.
+ */
+function safe(value: string): string {
+  const s = value.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, (m) => '_'.repeat(m.length));
+  return s.length > 0 ? s : '_';
+}
+
+export type KeyRenderer = (batch: EncodedBatch) => string;
+
+/** Parse once, render per batch (the sinks keep one renderer). Throws like validateKeyTemplate. */
+export function compileKeyTemplate(template: string, host: string, sink: string): KeyRenderer {
+  const parts = parse(template);
+  const hostS = safe(host);
+  const sinkS = safe(sink);
+  return (batch) => {
+    const d = new Date(batch.createdAt);
+    if (Number.isNaN(d.getTime())) throw new Error(`batch ${batch.id} has no valid createdAt`);
+    const year = String(d.getUTCFullYear()).padStart(4, '0');
+    const month = p2(d.getUTCMonth() + 1);
+    const day = p2(d.getUTCDate());
+    let out = '';
+    for (const p of parts) {
+      if (typeof p === 'string') {
+        out += p;
+        continue;
+      }
+      switch (p.v) {
+        case 'date': out += `${year}-${month}-${day}`; break;
+        case 'year': out += year; break;
+        case 'month': out += month; break;
+        case 'day': out += day; break;
+        case 'hour': out += p2(d.getUTCHours()); break;
+        case 'host': out += hostS; break;
+        case 'sink': out += sinkS; break;
+        case 'batch_id': out += safe(batch.id); break;
+        case 'ext': out += ARCHIVE_EXTENSIONS[batch.archive.codec]; break;
+      }
+    }
+    return out;
   };
-  vars.date = `${vars.year}-${vars.month}-${vars.day}`;
-  return template.replace(/\{([a-z_]+)\}/g, (_, k: string) => vars[k] ?? `{${k}}`);
+}
+
+/** The object key of a batch (convenience form of compileKeyTemplate). */
+export function renderKey(template: string, batch: EncodedBatch, host: string, sink: string): string {
+  return compileKeyTemplate(template, host, sink)(batch);
+}
+
+function p2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
 }

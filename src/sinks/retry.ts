@@ -1,3 +1,16 @@
+/**
+ * The one retry loop every sink goes through (the SDKs' own retries are off).
+ *
+ * - Each attempt gets its own AbortSignal that fires after attempt_timeout_ms
+ *   (reason: a DOMException named "TimeoutError") or when the outer signal
+ *   aborts (shutdown). An attempt that ignores its signal is abandoned anyway
+ *   when the signal fires, so a hung socket can never hang delivery.
+ * - Retryable SinkErrors are retried after an exponential backoff with full
+ *   jitter: delay = random() · min(max_ms, initial_ms · 2^(attempt−1)).
+ * - It gives up with the last SinkError (its `attempts` set) when the error is
+ *   permanent, when the next delay would end beyond max_elapsed_ms after the
+ *   first attempt started, or when the outer signal aborts.
+ */
 import type { RetryConfig } from '../config/types.js';
 import type { EncodedBatch } from '../pipeline/batch.js';
 import { SinkError, type Sink, type SinkReceipt } from './sink.js';
@@ -5,66 +18,108 @@ import { SinkError, type Sink, type SinkReceipt } from './sink.js';
 export interface DeliverHooks {
   /** Called before sleeping for a retry. */
   onRetry?(err: SinkError, attempt: number, delayMs: number): void;
-  /** Aborts the retry loop (shutdown); the current attempt is aborted too. */
+  /** Aborts the loop (shutdown): the current attempt is aborted and no new one starts. */
   signal?: AbortSignal;
-  /** For tests: the random source of the jitter. */
+  /** For tests: the random source of the jitter, in [0, 1). */
   random?: () => number;
 }
 
-/** Full jitter: a delay drawn uniformly from [0, min(max, initial·2^(attempt-1))]. */
-export function backoffDelay(policy: RetryConfig, attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.max_ms, policy.initial_ms * 2 ** Math.min(attempt - 1, 30));
-  return random() * ceiling;
+/** The jitter ceiling of the delay after `attempt` (1-based): min(max_ms, initial_ms · 2^(attempt−1)). */
+export function backoffCeiling(policy: RetryConfig, attempt: number): number {
+  return Math.min(policy.max_ms, policy.initial_ms * 2 ** Math.min(Math.max(attempt - 1, 0), 40));
 }
 
-/**
- * Write a batch to one sink, retrying retryable failures with exponential
- * backoff and full jitter until retry.max_elapsed_ms has passed since the
- * first attempt. Permanent errors end it at once. Throws the last SinkError.
- */
+/** Full jitter: a delay drawn uniformly from [0, backoffCeiling]. */
+export function backoffDelay(policy: RetryConfig, attempt: number, random: () => number = Math.random): number {
+  return Math.floor(random() * backoffCeiling(policy, attempt));
+}
+
 export async function deliver(sink: Sink, batch: EncodedBatch, policy: RetryConfig, hooks: DeliverHooks = {}): Promise<SinkReceipt> {
+  const outer = hooks.signal;
   const started = Date.now();
+  let last: SinkError | undefined;
   for (let attempt = 1; ; attempt++) {
-    const attemptSignal = hooks.signal
-      ? AbortSignal.any([hooks.signal, AbortSignal.timeout(policy.attempt_timeout_ms)])
-      : AbortSignal.timeout(policy.attempt_timeout_ms);
-    let err: SinkError;
+    if (outer?.aborted) throw finish(last ?? abortedError(outer), attempt - 1);
     try {
-      return await sink.write(batch, attemptSignal);
+      return await attemptOnce(sink, batch, policy.attempt_timeout_ms, outer);
     } catch (e) {
-      err = asSinkError(e, attemptSignal, hooks.signal);
+      last = e as SinkError;
     }
-    if (!err.retryable || hooks.signal?.aborted) throw withAttempts(err, attempt);
+    if (!last.retryable || outer?.aborted) throw finish(last, attempt);
     const delay = backoffDelay(policy, attempt, hooks.random);
-    if (Date.now() - started + delay > policy.max_elapsed_ms) throw withAttempts(err, attempt);
-    hooks.onRetry?.(err, attempt, delay);
-    await sleep(delay, hooks.signal);
-    if (hooks.signal?.aborted) throw withAttempts(err, attempt);
+    if (Date.now() - started + delay >= policy.max_elapsed_ms) {
+      throw finish(last, attempt, ` (gave up after ${attempt} attempts in ${Date.now() - started} ms)`);
+    }
+    hooks.onRetry?.(last, attempt, delay);
+    await sleep(delay, outer);
   }
 }
 
-function asSinkError(e: unknown, attemptSignal: AbortSignal, outer?: AbortSignal): SinkError {
-  if (e instanceof SinkError) return e;
-  if (outer?.aborted) return new SinkError('aborted: ferry is shutting down', { retryable: true, errorClass: 'aborted', cause: e });
-  if (attemptSignal.aborted) return new SinkError('attempt timed out', { retryable: true, errorClass: 'timeout', cause: e });
-  return new SinkError(`unexpected sink error: ${(e as Error)?.message ?? String(e)}`, { retryable: true, errorClass: 'internal', cause: e });
+/** One attempt, bounded by its own timeout and the outer signal; always rejects with a SinkError. */
+function attemptOnce(sink: Sink, batch: EncodedBatch, timeoutMs: number, outer?: AbortSignal): Promise<SinkReceipt> {
+  const ac = new AbortController();
+  return new Promise<SinkReceipt>((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
+      fn();
+    };
+    const onTimeout = () => {
+      ac.abort(new DOMException(`attempt timed out after ${timeoutMs} ms`, 'TimeoutError'));
+      settle(() => reject(new SinkError(`${sink.name}: attempt timed out after ${timeoutMs} ms`, { retryable: true, errorClass: 'timeout' })));
+    };
+    const onOuterAbort = () => {
+      ac.abort(outer?.reason);
+      settle(() => reject(abortedError(outer!)));
+    };
+    const timer = setTimeout(onTimeout, timeoutMs);
+    outer?.addEventListener('abort', onOuterAbort, { once: true });
+    let p: Promise<SinkReceipt>;
+    try {
+      p = sink.write(batch, ac.signal);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (r) => settle(() => resolve(r)),
+      (e) => settle(() => reject(asSinkError(e, sink.name, ac.signal))),
+    );
+  });
 }
 
-function withAttempts(err: SinkError, attempts: number): SinkError {
-  (err as SinkError & { attempts?: number }).attempts = attempts;
-  if (attempts > 1 && !err.message.includes(' attempts)')) err.message += ` (after ${attempts} attempts)`;
+function asSinkError(e: unknown, sinkName: string, attemptSignal: AbortSignal): SinkError {
+  if (e instanceof SinkError) return e;
+  if (attemptSignal.aborted) {
+    const timeout = (attemptSignal.reason as Error | undefined)?.name === 'TimeoutError';
+    return new SinkError(`${sinkName}: ${timeout ? 'attempt timed out' : 'aborted'}`, { retryable: true, errorClass: timeout ? 'timeout' : 'aborted', cause: e });
+  }
+  // Not classified by the sink: a bug or an unexpected library error. Retrying loses nothing.
+  return new SinkError(`${sinkName}: unexpected error: ${(e as Error)?.message ?? String(e)}`, { retryable: true, errorClass: 'internal', cause: e });
+}
+
+function abortedError(outer: AbortSignal): SinkError {
+  const why = (outer.reason as Error | undefined)?.message;
+  return new SinkError(`delivery aborted${why ? `: ${why}` : ' (shutdown)'}`, { retryable: true, errorClass: 'aborted', cause: outer.reason });
+}
+
+function finish(err: SinkError, attempts: number, suffix = ''): SinkError {
+  err.attempts = attempts;
+  if (suffix && !err.message.endsWith(suffix)) err.message += suffix;
   return err;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
+    const done = () => {
       clearTimeout(t);
       signal?.removeEventListener('abort', done);
       resolve();
-    }
+    };
+    const t = setTimeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
 }

@@ -1,69 +1,123 @@
-import { S3Client, PutObjectCommand, HeadBucketCommand, S3ServiceException } from '@aws-sdk/client-s3';
+/**
+ * The raw, replayable archive: one object per batch at a deterministic key
+ * (see keys.ts), so a retried or replayed batch overwrites itself instead of
+ * duplicating. The bytes are the worker-compressed NDJSON, sent as they are.
+ *
+ * - PutObject, or @aws-sdk/lib-storage's multipart Upload above
+ *   multipart_threshold_bytes.
+ * - ContentType application/x-ndjson; ContentEncoding gzip / zstd (lz4 has no
+ *   registered HTTP token, none has none); metadata ferry-codec, ferry-events,
+ *   ferry-batch-id.
+ * - The SDK's own retries are off (maxAttempts 1): ferry's retry layer owns
+ *   retries, timeouts (the attempt's AbortSignal) and backoff.
+ * - Request checksums only when an operation requires them: the SDK would
+ *   otherwise CRC32 every body on the main thread; TCP/TLS and S3's own
+ *   Content-Length check already cover the transfer.
+ */
+import { S3Client, PutObjectCommand, HeadBucketCommand, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3SinkConfig } from '../config/types.js';
-import type { EncodedBatch } from '../pipeline/batch.js';
-import { contentEncoding } from '../codecs/index.js';
-import { renderKey } from './keys.js';
+import type { Codec, EncodedBatch } from '../pipeline/batch.js';
+import { compileKeyTemplate, type KeyRenderer } from './keys.js';
 import { SinkError, isRetryableStatus, type Sink, type SinkReceipt } from './sink.js';
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Socket-level failures: no (complete) response came back, so the request may be retried. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
+  'EHOSTDOWN', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_HTTP2_STREAM_ERROR', 'ConnectionRefused',
+]);
+/** S3 error codes that are transient whatever their HTTP status (S3 answers 400 RequestTimeout, 403 RequestTimeTooSkewed …). */
+const TRANSIENT_S3_CODES = new Set([
+  'RequestTimeout', 'RequestTimeoutException', 'RequestTimeTooSkewed', 'RequestExpired', 'ExpiredToken', 'ExpiredTokenException',
+  'InternalError', 'ServiceUnavailable', 'SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException',
+  'OperationAborted',
+]);
+const THROTTLE_S3_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException']);
 
-/**
- * The raw, replayable archive. One object per batch at a deterministic key, so
- * a retried or replayed batch overwrites itself instead of duplicating.
- * The SDK's own retries are off: ferry's retry layer owns them.
- */
+const MIN_PART = 5 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+
+/** S3 Content-Encoding of an archive codec. */
+export function s3ContentEncoding(codec: Codec): string | undefined {
+  return codec === 'gzip' ? 'gzip' : codec === 'zstd' ? 'zstd' : undefined;
+}
+
 export class S3Sink implements Sink {
   readonly type = 's3' as const;
   readonly name: string;
   private readonly client: S3Client;
+  private readonly render: KeyRenderer;
 
-  constructor(private readonly cfg: S3SinkConfig, private readonly host: string) {
+  constructor(private readonly cfg: S3SinkConfig, host: string) {
     this.name = cfg.name;
+    this.render = compileKeyTemplate(cfg.key_template, host, cfg.name);
     this.client = new S3Client({
       region: cfg.region,
       endpoint: cfg.endpoint,
       forcePathStyle: cfg.force_path_style,
       maxAttempts: 1,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // Static keys if configured, else the SDK's default chain (env, profile, IMDS, …).
       credentials: cfg.access_key_id && cfg.secret_access_key ? { accessKeyId: cfg.access_key_id, secretAccessKey: cfg.secret_access_key } : undefined,
     });
   }
 
+  keyOf(batch: EncodedBatch): string {
+    return this.render(batch);
+  }
+
   async write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
-    const key = renderKey(this.cfg.key_template, batch, this.host, this.name);
+    const key = this.render(batch);
     const body = batch.archive.body;
-    const params = {
+    const params: PutObjectCommandInput = {
       Bucket: this.cfg.bucket,
       Key: key,
       Body: body,
       ContentType: 'application/x-ndjson',
-      ContentEncoding: contentEncoding(batch.archive.codec),
+      ContentEncoding: s3ContentEncoding(batch.archive.codec),
       Metadata: { 'ferry-codec': batch.archive.codec, 'ferry-events': String(batch.events), 'ferry-batch-id': batch.id },
     };
+    const where = `s3://${this.cfg.bucket}/${key}`;
     try {
+      if (signal?.aborted) throw abortError(signal);
       if (body.byteLength > this.cfg.multipart_threshold_bytes) {
-        const upload = new Upload({ client: this.client, params, partSize: Math.max(5 * 1024 * 1024, Math.ceil(body.byteLength / 1000)), queueSize: 2, leavePartsOnError: false });
-        const onAbort = () => void upload.abort();
-        signal?.addEventListener('abort', onAbort, { once: true });
-        try {
-          await upload.done();
-        } finally {
-          signal?.removeEventListener('abort', onAbort);
-        }
+        await this.multipart(params, body.byteLength, signal);
       } else {
         await this.client.send(new PutObjectCommand({ ...params, ContentLength: body.byteLength }), { abortSignal: signal });
       }
-      return { location: `s3://${this.cfg.bucket}/${key}` };
+      return { location: where };
     } catch (err) {
-      throw classify(err, `S3 put s3://${this.cfg.bucket}/${key}`, signal);
+      throw classifyS3Error(err, `S3 put ${where}`, signal);
     }
   }
 
+  private async multipart(params: PutObjectCommandInput, size: number, signal?: AbortSignal): Promise<void> {
+    const abortController = new AbortController();
+    const onAbort = () => abortController.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const upload = new Upload({
+        client: this.client,
+        params,
+        partSize: Math.max(MIN_PART, Math.ceil(size / MAX_PARTS)),
+        queueSize: 4,
+        // On failure the multipart upload is aborted, so no orphaned parts are billed.
+        leavePartsOnError: false,
+        abortController,
+      });
+      await upload.done();
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** HeadBucket: reachable, credentials accepted, bucket exists. */
   async probe(signal?: AbortSignal): Promise<void> {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.cfg.bucket }), { abortSignal: signal });
     } catch (err) {
-      throw classify(err, `S3 HeadBucket ${this.cfg.bucket}`, signal);
+      throw classifyS3Error(err, `S3 HeadBucket ${this.cfg.bucket}`, signal);
     }
   }
 
@@ -72,26 +126,63 @@ export class S3Sink implements Sink {
   }
 }
 
-function classify(err: unknown, what: string, signal?: AbortSignal): SinkError {
-  const e = err as Error & { code?: string; $metadata?: { httpStatusCode?: number }; name: string; cause?: { code?: string } };
+function abortError(signal: AbortSignal): Error {
+  const e = new Error('aborted before the request was sent');
+  e.name = (signal.reason as Error | undefined)?.name === 'TimeoutError' ? 'TimeoutError' : 'AbortError';
+  return e;
+}
+
+type AwsError = Error & {
+  code?: string;
+  Code?: string;
+  errno?: string | number;
+  $fault?: 'client' | 'server';
+  $metadata?: { httpStatusCode?: number; requestId?: string };
+  $retryable?: { throttling?: boolean };
+  cause?: unknown;
+};
+
+/**
+ * S3 failure → SinkError. Classes: 'timeout' (attempt deadline), 'aborted'
+ * (shutdown), 'network' (no response: refused, reset, DNS …), 'throttled'
+ * (429, SlowDown …), 'http_5xx', 'http_4xx' (3xx → 'http_3xx'). Retryable:
+ * everything without a response, 5xx, 408, 429 and the transient S3 codes;
+ * other 4xx are permanent. Exported for tests.
+ */
+export function classifyS3Error(err: unknown, what: string, signal?: AbortSignal): SinkError {
+  if (err instanceof SinkError) return err;
+  const e = (err ?? {}) as AwsError;
   const status = e.$metadata?.httpStatusCode;
-  if (signal?.aborted || e.name === 'AbortError' || e.name === 'TimeoutError') {
-    return new SinkError(`${what}: timed out or aborted`, { retryable: true, errorClass: 'timeout', cause: err });
-  }
-  if (err instanceof S3ServiceException && status) {
-    const retryable = isRetryableStatus(status);
-    return new SinkError(`${what}: HTTP ${status} ${e.name}: ${e.message}`, {
-      retryable,
-      status,
-      errorClass: status === 429 || e.name === 'SlowDown' ? 'throttled' : status >= 500 ? 'http_5xx' : 'http_4xx',
+  const s3code = e.Code ?? (status ? e.name : undefined);
+  const netCode = findNetworkCode(e);
+
+  if (signal?.aborted || e.name === 'AbortError' || e.name === 'TimeoutError' || e.name === 'RequestTimeout' && !status) {
+    const timeout = e.name === 'TimeoutError' || (signal?.reason as Error | undefined)?.name === 'TimeoutError';
+    return new SinkError(`${what}: ${timeout ? 'timed out' : 'aborted'}${netCode ? ` (${netCode})` : ''}`, {
+      retryable: true,
+      errorClass: timeout ? 'timeout' : 'aborted',
       cause: err,
     });
   }
-  const code = e.code ?? e.cause?.code;
-  if (code && NETWORK_CODES.has(code)) return new SinkError(`${what}: network error ${code}`, { retryable: true, errorClass: 'network', cause: err });
-  if (status) {
-    return new SinkError(`${what}: HTTP ${status}: ${e.message}`, { retryable: isRetryableStatus(status), status, errorClass: status >= 500 ? 'http_5xx' : 'http_4xx', cause: err });
+  if (status && status >= 300) {
+    const throttled = status === 429 || (s3code !== undefined && THROTTLE_S3_CODES.has(s3code)) || Boolean(e.$retryable?.throttling);
+    const retryable = isRetryableStatus(status) || throttled || (s3code !== undefined && TRANSIENT_S3_CODES.has(s3code));
+    const cls = throttled ? 'throttled' : status >= 500 ? 'http_5xx' : status >= 400 ? 'http_4xx' : 'http_3xx';
+    const msg = e.message && e.message !== s3code && e.message !== 'UnknownError' ? `: ${e.message}` : '';
+    return new SinkError(`${what}: HTTP ${status} ${s3code ?? 'error'}${msg}`, { retryable, status, errorClass: cls, cause: err });
   }
-  // No response at all (connection failures surface in many shapes): retry.
-  return new SinkError(`${what}: ${e.name}: ${e.message}${code ? ` (${code})` : ''}`, { retryable: true, errorClass: 'network', cause: err });
+  if (netCode) return new SinkError(`${what}: network error ${netCode}: ${e.message}`, { retryable: true, errorClass: 'network', cause: err });
+  // No HTTP response at all (connection failures surface in many shapes): retry.
+  return new SinkError(`${what}: no response: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`, { retryable: true, errorClass: 'network', cause: err });
+}
+
+function findNetworkCode(e: AwsError): string | undefined {
+  let cur: unknown = e;
+  for (let depth = 0; cur && depth < 4; depth++) {
+    const c = (cur as AwsError).code ?? (typeof (cur as AwsError).errno === 'string' ? ((cur as AwsError).errno as string) : undefined);
+    if (c && NETWORK_CODES.has(c)) return c;
+    if (cur instanceof AggregateError && cur.errors.length > 0) cur = cur.errors[0];
+    else cur = (cur as AwsError).cause;
+  }
+  return undefined;
 }

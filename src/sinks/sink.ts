@@ -25,6 +25,8 @@ export class SinkError extends Error {
   readonly status: number | undefined;
   /** Short stable class for metrics and logs: 'network' | 'timeout' | 'http_5xx' | 'http_4xx' | ... */
   readonly errorClass: string;
+  /** How many attempts were made before giving up; set by the retry layer (deliver). */
+  attempts?: number;
   constructor(message: string, opts: { retryable: boolean; status?: number; errorClass: string; cause?: unknown }) {
     super(message, { cause: opts.cause });
     this.name = 'SinkError';
