@@ -85,8 +85,10 @@ const ferry = (ack, codec, extra = {}) => ({
 const targets = [
   ['baseline node:http (parse + lz4)', { argv: [process.execPath, 'bench/baseline-server.mjs', '$PORT'], env: {}, ready: 'listening' }, '/'],
   ['ferry ack=accepted, lz4 → directory', ferry('accepted', 'lz4'), '/v1/events'],
-  ['ferry ack=durable, lz4 → directory', ferry('durable', 'lz4'), '/v1/events'],
-  ['ferry ack=durable, gzip → directory', ferry('durable', 'gzip'), '/v1/events'],
+  ['ferry ack=accepted, lz4 → directory, 2 workers', ferry('accepted', 'lz4', { FERRY_WORKERS__THREADS: '2' }), '/v1/events'],
+  // A durable request waits for its batch to seal: with 16 connections, max_age bounds the rate.
+  ['ferry ack=durable (max_age 50 ms), lz4 → directory', ferry('durable', 'lz4', { FERRY_BATCH__MAX_AGE_MS: '50' }), '/v1/events'],
+  ['ferry ack=durable (max_age 50 ms), gzip → directory', ferry('durable', 'gzip', { FERRY_BATCH__MAX_AGE_MS: '50' }), '/v1/events'],
 ].filter(([n]) => !opt.only || n.includes(opt.only));
 
 // ferry logs at warn: wait for its first line differently — it prints nothing at warn until ready.

@@ -38,6 +38,12 @@ class ByteSink {
     this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
   }
+  /** Two ASCII bytes, without a string. */
+  pair(a: number, b: number): void {
+    this.room(2);
+    this.buf[this.len++] = a;
+    this.buf[this.len++] = b;
+  }
   /** ASCII-only strings (our own framing): one byte per character. */
   ascii(s: string): void {
     this.room(s.length);
@@ -121,14 +127,13 @@ export class Batcher {
       if (this.reqIds.length === 0 || this.reqIds[this.reqIds.length - 1] !== reqId) this.reqIds.push(reqId);
       const idPlain = HEX_ID.test(ev.id) || SAFE_ASCII.test(ev.id);
       const idJson = idPlain ? `"${ev.id}"` : JSON.stringify(ev.id);
-      a.ascii('{"event_id":');
-      if (idPlain) a.ascii(idJson);
-      else a.utf8(idJson);
-      if (sourceAscii) a.ascii(archiveTail);
-      else a.utf8(archiveTail);
+      // One write for the envelope head, one copy for the payload, two bytes for the tail.
+      const head = `{"event_id":${idJson}${archiveTail}`;
+      if (idPlain && sourceAscii) a.ascii(head);
+      else a.utf8(head);
       if (ev.bytes) a.bytes(ev.bytes);
       else a.utf8(ev.text);
-      a.ascii('}\n');
+      a.pair(0x7d, 0x0a); // }\n
       if (this.limits.rows) {
         this.rows.utf8(`{"event_id":${idJson}${rowsTail}${JSON.stringify(ev.text)}}\n`);
       }

@@ -78,14 +78,15 @@ function parseNdjson(body: Uint8Array): ParseResult {
         return fail(`line ${line} (byte offset ${at}): ${cleanJsonMessage(err as Error)}`, line, at);
       }
       const trimmed = lineText.trim();
-      const r = toEvent(value, trimmed, `line ${line}`);
+      let bytes: Uint8Array | undefined;
+      if (ascii) {
+        const from = trimmed.length === lineText.length ? start : start + lineText.indexOf(trimmed);
+        bytes = body.subarray(from, from + trimmed.length);
+      }
+      const r = toEvent(value, trimmed, `line ${line}`, bytes);
       if (typeof r === 'string') {
         const at = Buffer.byteLength(text.slice(0, start));
         return fail(r.replace(`line ${line}`, `line ${line} (byte offset ${at})`), line, at);
-      }
-      if (ascii) {
-        const from = trimmed.length === lineText.length ? start : start + lineText.indexOf(trimmed);
-        r.bytes = body.subarray(from, from + trimmed.length);
       }
       events.push(r);
     }
@@ -146,13 +147,14 @@ function fromValues(values: unknown[], indexed: boolean): ParseResult {
   return { ok: true, events };
 }
 
-function toEvent(value: unknown, text: string, where: string): ParsedEvent | string {
+/** bytes, when given, are text's UTF-8 (hashing them skips an encode). */
+function toEvent(value: unknown, text: string, where: string, bytes?: Uint8Array): ParsedEvent | string {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return `${where}: an event must be a JSON object`;
   }
-  const id = eventIdOf(value as Record<string, unknown>, text);
+  const id = eventIdOf(value as Record<string, unknown>, bytes ?? text);
   if (typeof id !== 'string') return `${where}: ${id.error}`;
-  return { text, id };
+  return bytes ? { text, id, bytes } : { text, id };
 }
 
 function isBlank(t: string, start: number, end: number): boolean {

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { hostname, availableParallelism, cpus } from 'node:os';
+import { hostname } from 'node:os';
+import { defaultWorkerThreads } from './vcpus.js';
+import { validateKeyTemplate } from '../sinks/keys.js';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -233,6 +235,13 @@ function checkSemantics(cfg: FerryConfig): ConfigIssue[] {
   cfg.sinks.forEach((s, i) => {
     if (names.has(s.name)) issues.push({ path: `sinks.${i}.name`, message: `duplicate sink name "${s.name}"` });
     names.add(s.name);
+    if (s.type !== 'clickhouse' && s.key_template) {
+      try {
+        validateKeyTemplate(s.key_template);
+      } catch (err) {
+        issues.push({ path: `sinks.${i}.key_template`, message: (err as Error).message });
+      }
+    }
   });
   // A body must fit in one ring record (header + body), with room for another.
   if (cfg.http.max_body_bytes + 4096 > cfg.workers.ring_bytes / 2) {
@@ -251,7 +260,7 @@ function checkSemantics(cfg: FerryConfig): ConfigIssue[] {
 /** Fill what depends on the machine or on the file's location. */
 function finalize(cfg: FerryConfig, file: string): FerryConfig {
   if (!cfg.host_id) cfg.host_id = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
-  if (cfg.workers.threads === 0) cfg.workers.threads = defaultThreads();
+  if (cfg.workers.threads === 0) cfg.workers.threads = defaultWorkerThreads();
   if (!cfg.clickhouse_migrations_dir) cfg.clickhouse_migrations_dir = defaultMigrationsDir();
   else if (file !== 'embedded default') cfg.clickhouse_migrations_dir = resolve(dirname(file), cfg.clickhouse_migrations_dir);
   for (const s of cfg.sinks as SinkConfig[]) {
@@ -260,11 +269,6 @@ function finalize(cfg: FerryConfig, file: string): FerryConfig {
     }
   }
   return cfg;
-}
-
-export function defaultThreads(): number {
-  const n = typeof availableParallelism === 'function' ? availableParallelism() : cpus().length;
-  return Math.max(1, n);
 }
 
 function defaultMigrationsDir(): string {

@@ -3,6 +3,8 @@
  * Source of truth; `ferry config schema` prints it and config/schema.json is a copy
  * (a test keeps the two equal) for editors and operators.
  */
+import { DEFAULT_KEY_TEMPLATE } from '../sinks/keys.js';
+
 const retry = {
   type: 'object',
   additionalProperties: false,
@@ -26,7 +28,7 @@ const partialRetry = {
 } as const;
 
 const sinkName = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' } as const;
-const keyTemplate = { type: 'string', minLength: 1, default: 'events/dt={date}/hour={hour}/{host}-{batch_id}{ext}' } as const;
+const keyTemplate = { type: 'string', minLength: 1, default: DEFAULT_KEY_TEMPLATE } as const;
 
 export const configSchema = {
   $id: 'https://ferry.invalid/schema/ferry.yaml.json',
@@ -62,7 +64,7 @@ export const configSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        threads: { type: 'integer', minimum: 0, maximum: 256, default: 0, description: '0 = one per available vCPU' },
+        threads: { type: 'integer', minimum: 0, maximum: 256, default: 0, description: '0 = one per vCPU beyond the first (at least 1); vCPUs honour cgroup CPU quotas' },
         max_inflight_batches: { type: 'integer', minimum: 1, maximum: 1024, default: 4 },
         ring_bytes: { type: 'integer', minimum: 65536, default: 16777216 },
       },

@@ -69,6 +69,8 @@ export class WorkerPool {
       concurrentTasksPerWorker: 1,
       idleTimeout: Number.MAX_SAFE_INTEGER,
       maxQueue: 0,
+      // Bounded heaps: a worker holds one open batch and a request at a time.
+      resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 128 },
     });
   }
 

@@ -60,6 +60,12 @@ describe('config', () => {
     expect(issuesOf('http:\n  max_body_bytes: 9000000\nworkers:\n  ring_bytes: 16777216\n')[0]).toMatchObject({ path: 'http.max_body_bytes', line: 2 });
   });
 
+  it('rejects a bad key template at config time, with its line', () => {
+    const issues = issuesOf('sinks:\n  - name: a\n    type: directory\n    path: /tmp/x\n    key_template: "x/{dat}/{batch_id}"\n');
+    expect(issues[0]).toMatchObject({ path: 'sinks.0.key_template', line: 5 });
+    expect(issues[0].message).toContain('{dat}');
+  });
+
   it('reports YAML syntax errors with a line', () => {
     const issues = issuesOf('batch:\n  max_events: [1,\n');
     expect(issues[0].line).toBeGreaterThanOrEqual(2);
