@@ -33,31 +33,45 @@ export interface NodeIncoming {
   on(event: 'data', f: (chunk: Uint8Array) => void): unknown;
   on(event: 'end' | 'close', f: () => void): unknown;
   on(event: 'error', f: (e: Error) => void): unknown;
-  pause(): void;
+  resume(): unknown;
   readableEnded?: boolean;
 }
 
-/** The same limits over node:http's IncomingMessage (no web-stream adapter). */
+/** How much of an oversized body we read and discard so the client sees our 413 instead of a reset. */
+const DRAIN_CAP = 64 * 1024 * 1024;
+
+/**
+ * The same limits over node:http's IncomingMessage (no web-stream adapter).
+ * An oversized body is drained (never kept) up to a cap before answering 413,
+ * because closing while the client still writes turns the 413 into EPIPE on
+ * its side; past the cap the connection is simply closed.
+ */
 export function readIncomingLimited(incoming: NodeIncoming, declaredLength: string | undefined, limit: number): Promise<BodyRead> {
   const declared = Number(declaredLength ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve({ ok: false, tooLarge: true, bytes: declared });
+  const drainCap = Math.min(DRAIN_CAP, limit * 4);
+  if (Number.isFinite(declared) && declared > limit && declared > drainCap) return Promise.resolve({ ok: false, tooLarge: true, bytes: declared });
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let bytes = 0;
     let done = false;
+    const tooLarge = () => {
+      done = true;
+      resolve({ ok: false, tooLarge: true, bytes });
+    };
     incoming.on('data', (c: Uint8Array) => {
       if (done) return;
       bytes += c.byteLength;
+      if (bytes > drainCap) return tooLarge();
       if (bytes > limit) {
-        done = true;
-        incoming.pause();
-        resolve({ ok: false, tooLarge: true, bytes });
+        chunks.length = 0;
         return;
       }
       chunks.push(c);
     });
     incoming.on('end', () => {
-      if (!done) (done = true), resolve({ ok: true, chunks, bytes });
+      if (done) return;
+      if (bytes > limit) tooLarge();
+      else (done = true), resolve({ ok: true, chunks, bytes });
     });
     incoming.on('close', () => {
       if (!done) (done = true), reject(new Error('client closed the connection before the body was read'));
