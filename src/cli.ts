@@ -2,7 +2,7 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError, DEFAULT_CONFIG_PATH } from './config/load.js';
-import { codecAvailable } from './codecs/index.js';
+import { codecAvailable, codecUnavailableReason } from './codecs/index.js';
 import { createLogger } from './observe/log.js';
 import { ferryVersion } from './cli/version.js';
 import { runCommand } from './cli/run.js';
@@ -60,7 +60,7 @@ function configCheck(path: string | undefined): number {
   try {
     const { config, source } = loadConfig(path);
     if (!codecAvailable(config.batch.codec)) {
-      process.stderr.write(`${source}: batch.codec: "${config.batch.codec}" is not available on this runtime\n`);
+      process.stderr.write(`${source}: batch.codec: "${config.batch.codec}" is not available on this runtime: ${codecUnavailableReason(config.batch.codec)}\n`);
       return 1;
     }
     const sinks = config.sinks.length ? config.sinks.map((s) => `${s.name} (${s.type})`).join(', ') : `local (directory, embedded default: ${config.state_dir}/out)`;

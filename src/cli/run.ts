@@ -1,6 +1,6 @@
 import process from 'node:process';
 import { loadConfig } from '../config/load.js';
-import { codecAvailable } from '../codecs/index.js';
+import { codecAvailable, codecUnavailableReason } from '../codecs/index.js';
 import { createLogger } from '../observe/log.js';
 import { startFerry } from '../lifecycle/start.js';
 
@@ -9,7 +9,7 @@ export async function runCommand(configPath: string | undefined): Promise<number
   const { config, source } = loadConfig(configPath);
   const log = createLogger(config.log.level);
   if (!codecAvailable(config.batch.codec)) {
-    log.fatal({ codec: config.batch.codec }, 'batch.codec is not available on this runtime');
+    log.fatal({ codec: config.batch.codec, reason: codecUnavailableReason(config.batch.codec) }, 'batch.codec is not available on this runtime');
     return 1;
   }
   log.info({ config: source, runtime: runtimeName() }, 'ferry starting');
