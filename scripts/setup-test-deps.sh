@@ -1,15 +1,33 @@
 #!/usr/bin/env bash
-# What the tests need from Debian (ClickHouse for the sink tests, wrk for the bench).
-# Kafka (Maven Central), MinIO (Go module proxy), Bun and Deno (npm) are fetched by the
-# rig scripts and npm themselves. Idempotent; run as root (or with sudo available).
+# Install from Debian what the tests and the bench need: ClickHouse (the server the sink
+# tests run against; Debian 12 ships 18.16.1), wrk (bench), and the small tools the rig
+# scripts use (curl, ss, flock). Kafka (Maven Central), MinIO (Go module proxy), Bun and
+# Deno (npm) are fetched by scripts/rig and npm themselves. Needs root, or sudo.
+# Idempotent: with everything present it changes nothing and does not touch apt.
 set -euo pipefail
 need=()
-command -v clickhouse-server >/dev/null || need+=(clickhouse-server clickhouse-client)
+command -v clickhouse-server >/dev/null || need+=(clickhouse-server)
+command -v clickhouse-client >/dev/null || need+=(clickhouse-client)
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
+command -v ss >/dev/null || need+=(iproute2)
+command -v flock >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need[@]}"
+  SUDO=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "setup-test-deps: need root (or sudo) to apt-get install ${need[*]}" >&2; exit 1; }
+    SUDO=(sudo)
+  fi
+  echo "setup-test-deps: apt-get install ${need[*]}" >&2
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
-for tool in go java mvn node; do command -v $tool >/dev/null || { echo "setup: $tool is required (see README)" >&2; exit 1; }; done
+# Toolchains the rig builds with: they come with the machine, not from here.
+missing=()
+for tool in node npm go java mvn; do
+  command -v "$tool" >/dev/null || { [ "$tool" = go ] && [ -x /usr/local/go/bin/go ]; } || missing+=("$tool")
+done
+[ ${#missing[@]} -eq 0 ] || { echo "setup-test-deps: missing ${missing[*]} (Node 20+, Go, Java 17+, Maven are expected on the machine)" >&2; exit 1; }
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
+[ "${java_major:-0}" -ge 17 ] || { echo "setup-test-deps: Kafka needs Java 17+, found ${java_major:-none}" >&2; exit 1; }
+echo "setup-test-deps: ok" >&2

@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# Install (first time) and start every server the integration tests use, in parallel.
+# Install (the first time) and start every server the integration tests use: ClickHouse,
+# MinIO and Kafka, in parallel. Servers already running are reused. Exits non-zero, naming
+# the server and showing the end of its log, if any of them cannot start.
+# Usage: scripts/rig/up.sh [clickhouse|minio|kafka ...]
 source "$(dirname "$0")/common.sh"
-here="$(dirname "$0")"
-pids=(); names=()
-for svc in clickhouse minio kafka; do
-  bash "$here/$svc.sh" start >"$RIG/logs/$svc-start.log" 2>&1 & pids+=($!); names+=($svc)
+services=("$@"); [ ${#services[@]} -gt 0 ] || services=(clickhouse minio kafka)
+t0=$SECONDS
+pids=()
+for svc in "${services[@]}"; do
+  [ -f "$RIG_SCRIPTS/$svc.sh" ] || die "unknown service: $svc"
+  mkdir -p "$RIG/$svc/log"
+  bash "$RIG_SCRIPTS/$svc.sh" start >"$RIG/$svc/log/up.log" 2>&1 &
+  pids+=($!)
 done
-rc=0
-for i in "${!pids[@]}"; do
-  if ! wait "${pids[$i]}"; then rc=1; log "${names[$i]} failed to start:"; tail -n 20 "$RIG/logs/${names[$i]}-start.log" >&2; fi
+failed=()
+for i in "${!services[@]}"; do
+  svc=${services[$i]}
+  if wait "${pids[$i]}"; then
+    grep -h '^\[rig' "$RIG/$svc/log/up.log" | tail -n 1 >&2 || true
+  else
+    failed+=("$svc")
+    log "$svc FAILED to start — end of $RIG/$svc/log/up.log:"
+    tail -n 25 "$RIG/$svc/log/up.log" | sed 's/^/    /' >&2
+  fi
 done
-exit $rc
+[ ${#failed[@]} -eq 0 ] || die "could not start: ${failed[*]}"
+log "up in $((SECONDS - t0)) s: ${services[*]}"

@@ -1,25 +1,56 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 
-const run = promisify(execFile);
-const RIG = resolve(import.meta.dirname, '..', '..', 'scripts', 'rig');
+/**
+ * The real servers that scripts/rig starts on loopback (ports also in scripts/rig/common.sh),
+ * and helpers to stop and start them in tests that simulate outages.
+ */
+const SCRIPTS = resolve(import.meta.dirname, '..', '..', 'scripts', 'rig');
 
-/** Endpoints of the servers scripts/rig starts on loopback (ports in scripts/rig/common.sh). */
 export const rig = {
-  clickhouse: { url: 'http://127.0.0.1:18123' },
-  s3: { endpoint: 'http://127.0.0.1:19000', accessKeyId: 'ferry', secretAccessKey: 'ferrysecret123', bucket: 'ferry-test', region: 'us-east-1' },
+  clickhouse: { url: 'http://127.0.0.1:18123', tcpPort: 19100 },
+  s3: {
+    endpoint: 'http://127.0.0.1:19000',
+    accessKeyId: 'ferry',
+    secretAccessKey: 'ferrysecret123',
+    bucket: 'ferry-test',
+    region: 'us-east-1',
+    forcePathStyle: true,
+  },
   kafka: { brokers: ['127.0.0.1:19092'] },
 } as const;
 
 export type Service = 'clickhouse' | 'minio' | 'kafka';
 
-/** Stop a real server (SIGTERM, then SIGKILL after 10 s) to simulate an outage. */
-export async function stopService(name: Service): Promise<void> {
-  await run('bash', [resolve(RIG, `${name}.sh`), 'stop'], { timeout: 60000 });
+function script(name: Service, command: 'start' | 'stop' | 'kill' | 'status', timeoutMs: number): Promise<string> {
+  return new Promise((res, rej) => {
+    execFile('bash', [resolve(SCRIPTS, `${name}.sh`), command], { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err) {
+        const why = err.killed ? `timed out after ${timeoutMs} ms` : `exit ${err.code ?? err.signal}`;
+        rej(new Error(`scripts/rig/${name}.sh ${command} failed (${why}):\n${stderr}${stdout}`));
+      } else res(stdout + stderr);
+    });
+  });
 }
 
-/** Start it again and wait until it answers. */
+/**
+ * Stop a server to simulate an outage: SIGTERM, then SIGKILL if it is still up after the
+ * script's timeout; resolves once the process is gone and its port is closed.
+ * `{ crash: true }` sends SIGKILL straight away instead.
+ */
+export async function stopService(name: Service, opts: { crash?: boolean } = {}): Promise<void> {
+  await script(name, opts.crash ? 'kill' : 'stop', 60_000);
+}
+
+/** Start a server again (no-op if it runs) and resolve once it answers. */
 export async function startService(name: Service): Promise<void> {
-  await run('bash', [resolve(RIG, `${name}.sh`), 'start'], { timeout: 180000 });
+  await script(name, 'start', 180_000);
+}
+
+/** True when the server runs and answers its readiness check. */
+export async function serviceUp(name: Service): Promise<boolean> {
+  return script(name, 'status', 30_000).then(
+    () => true,
+    () => false,
+  );
 }
