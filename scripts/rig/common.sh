@@ -16,17 +16,19 @@ RIG="${FERRY_RIG_DIR:-$ROOT/.rig}"
 RIG_SCRIPTS="$ROOT/scripts/rig"
 mkdir -p "$RIG"
 
-# Ports (test/setup/rig.ts has the same numbers).
-CLICKHOUSE_HTTP_PORT=18123
-CLICKHOUSE_TCP_PORT=19100
-CLICKHOUSE_INTERSERVER_PORT=19109
-MINIO_PORT=19000
-MINIO_CONSOLE_PORT=19001
+# Ports (test/setup/rig.ts has the same numbers). FERRY_RIG_PORT_OFFSET shifts them all, so
+# two checkouts (each with its own FERRY_RIG_DIR) can run their rigs side by side.
+OFF="${FERRY_RIG_PORT_OFFSET:-0}"
+CLICKHOUSE_HTTP_PORT=$((18123 + OFF))
+CLICKHOUSE_TCP_PORT=$((19100 + OFF))
+CLICKHOUSE_INTERSERVER_PORT=$((19109 + OFF))
+MINIO_PORT=$((19000 + OFF))
+MINIO_CONSOLE_PORT=$((19001 + OFF))
 MINIO_USER=ferry
 MINIO_PASSWORD=ferrysecret123
 MINIO_BUCKET=ferry-test
-KAFKA_PORT=19092
-KAFKA_CONTROLLER_PORT=19093
+KAFKA_PORT=$((19092 + OFF))
+KAFKA_CONTROLLER_PORT=$((19093 + OFF))
 
 # Pinned versions. MinIO publishes no semver tags, so the Go module proxy serves it by
 # pseudo-version: this one is the newest commit the proxy has (2026-02-12) and builds with

@@ -7,17 +7,20 @@ import { resolve } from 'node:path';
  */
 const SCRIPTS = resolve(import.meta.dirname, '..', '..', 'scripts', 'rig');
 
+/** FERRY_RIG_PORT_OFFSET shifts every port (as in common.sh) for side-by-side checkouts. */
+const OFF = Number(process.env.FERRY_RIG_PORT_OFFSET ?? 0) || 0;
+
 export const rig = {
-  clickhouse: { url: 'http://127.0.0.1:18123', tcpPort: 19100 },
+  clickhouse: { url: `http://127.0.0.1:${18123 + OFF}`, tcpPort: 19100 + OFF },
   s3: {
-    endpoint: 'http://127.0.0.1:19000',
+    endpoint: `http://127.0.0.1:${19000 + OFF}`,
     accessKeyId: 'ferry',
     secretAccessKey: 'ferrysecret123',
     bucket: 'ferry-test',
     region: 'us-east-1',
     forcePathStyle: true,
   },
-  kafka: { brokers: ['127.0.0.1:19092'] },
+  kafka: { brokers: [`127.0.0.1:${19092 + OFF}`] },
 } as const;
 
 export type Service = 'clickhouse' | 'minio' | 'kafka';
