@@ -58,7 +58,7 @@ function wrk(url, seconds) {
   const requests = Number(num(/(\d+) requests in/));
   const non2xx = Number(num(/Non-2xx or 3xx responses: (\d+)/) ?? 0);
   const errors = out.match(/Socket errors: (.*)/)?.[1];
-  return { requests, non2xx, errors, p50: toMs(num(/50%\s+(\S+)/)), p99: toMs(num(/99%\s+(\S+)/)), raw: out };
+  return { requests, non2xx, errors, p50: toMs(num(/^\s+50%\s+(\S+)/m)), p99: toMs(num(/^\s+99%\s+(\S+)/m)), raw: out };
 }
 
 async function measure(name, argv, env, readyMsg, path) {
@@ -110,5 +110,5 @@ const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${
 const header = `W1: HTTP NDJSON, ${EVENTS_PER_REQ} events × ~${avgEvent} B per request; wrk -t2 -c${CONNS} -d${DURATION}s on the same machine (load generator not counted in CPU-seconds).\nMachine: ${machine}`;
 console.log(`${header}\n\n${table}`);
 if (opt.write) {
-  writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), `# Bench results (last full run)\n\nCommand: \`npm run build && node bench/w1.mjs --write\`\n\n${header}\n\n${table}\n\nferry runs with the shipped \`config/ferry.yaml\` (workers = vCPUs, batch 5000 events / 1 s, directory sink under a temp dir) and its defaults changed only by the environment shown in each row.\nThe machine is shared and has 2 cores that wrk also uses: read the ratios, not the absolute figures.\n`);
+  writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), `# Bench results (last full run)\n\nCommand: \`npm run build && node bench/w1.mjs --write\`\n\n${header}\n\n${table}\n\nferry runs with the shipped \`config/ferry.yaml\` (workers = vCPUs − 1, at least 1; batch 5000 events / 1 s, directory sink under a temp dir) and its defaults changed only by the environment shown in each row.\nThe machine is shared and has 2 cores that wrk also uses: read the ratios, not the absolute figures.\n`);
 }

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { compress } from '../src/codecs/index.js';
 import type { Codec, EncodedBatch } from '../src/pipeline/batch.js';
-import type { ParsedEvent } from './parse.js';
+import { eventText, type ParsedEvent } from './parse.js';
 import { sha256Hex } from './event-id.js';
 
 export interface BatchLimits {
@@ -67,7 +67,6 @@ class ByteSink {
   }
 }
 
-const HEX_ID = /^[0-9a-f]{64}$/;
 const SAFE_ASCII = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/; // printable ASCII without " and \\
 
 /**
@@ -85,6 +84,8 @@ export class Batcher {
   private readonly archive = new ByteSink(1 << 20);
   private readonly rows = new ByteSink(1 << 16);
   private reqIds: number[] = [];
+  /** event_ids of the open batch, in order: the batch id is their hash. */
+  private ids: string[] = [];
   private readonly onSeal: (b: SealedBatch) => void;
 
   constructor(limits: BatchLimits, onSeal: (b: SealedBatch) => void) {
@@ -125,17 +126,18 @@ export class Batcher {
     for (const ev of events) {
       if (this.events === 0) this.openedAt = Date.now();
       if (this.reqIds.length === 0 || this.reqIds[this.reqIds.length - 1] !== reqId) this.reqIds.push(reqId);
-      const idPlain = HEX_ID.test(ev.id) || SAFE_ASCII.test(ev.id);
+      const idPlain = ev.hashed === true || SAFE_ASCII.test(ev.id);
+      this.ids.push(ev.id);
       const idJson = idPlain ? `"${ev.id}"` : JSON.stringify(ev.id);
       // One write for the envelope head, one copy for the payload, two bytes for the tail.
       const head = `{"event_id":${idJson}${archiveTail}`;
       if (idPlain && sourceAscii) a.ascii(head);
       else a.utf8(head);
       if (ev.bytes) a.bytes(ev.bytes);
-      else a.utf8(ev.text);
+      else a.utf8(ev.text!);
       a.pair(0x7d, 0x0a); // }\n
       if (this.limits.rows) {
-        this.rows.utf8(`{"event_id":${idJson}${rowsTail}${JSON.stringify(ev.text)}}\n`);
+        this.rows.utf8(`{"event_id":${idJson}${rowsTail}${JSON.stringify(eventText(ev))}}\n`);
       }
       this.events++;
       last = this.seq;
@@ -154,8 +156,9 @@ export class Batcher {
     const { codec, level, compressRows } = this.limits;
     const archiveRaw = this.archive.take();
     const batch: EncodedBatch = {
-      // Content-derived: the same batch (a retry, a DLQ replay) always gets the same key.
-      id: sha256Hex(archiveRaw).slice(0, 32),
+      // Derived from its event_ids: the same batch (a retry, a DLQ replay) always gets the same
+      // key. Hashing the ids (64 B an event) instead of the archive (~500 B) is ~6x less work.
+      id: sha256Hex(this.ids.join('\n')).slice(0, 32),
       createdAt: this.openedAt,
       events: this.events,
       archive: { body: codec === 'none' ? archiveRaw : compress(codec, archiveRaw, level || undefined), codec, rawBytes: archiveRaw.length },
@@ -170,6 +173,7 @@ export class Batcher {
     this.seq++;
     this.events = 0;
     this.reqIds = [];
+    this.ids = [];
     this.onSeal(sealed);
   }
 }

@@ -1,12 +1,15 @@
+import * as nodeBuffer from 'node:buffer';
 import { Buffer } from 'node:buffer';
 import { Unpackr, C1 } from 'msgpackr';
 import { locateJsonError } from './json-locate.js';
 import { BodyFormat } from '../src/rings/record.js';
-import { eventIdOf } from './event-id.js';
+import { eventIdOf, sha256Hex, MAX_EVENT_ID_LENGTH } from './event-id.js';
+import { scanObject, IdKind } from './json-scan.js';
 
-/** One validated event: its compact single-line JSON text and its event_id. */
+/** One validated event: its JSON (as text, or as the body's bytes) and its event_id. */
 export interface ParsedEvent {
-  text: string;
+  /** The event's JSON text; absent when `bytes` hold it (see eventText). */
+  text?: string;
   id: string;
   /**
    * The same text as UTF-8 bytes, when they can be taken from the body as they are
@@ -14,6 +17,8 @@ export interface ParsedEvent {
    * the body is (the worker appends events to the batch before releasing the ring slot).
    */
   bytes?: Uint8Array;
+  /** id is ferry's own sha256 hex (no event_id in the payload): plain ASCII, no escaping needed. */
+  hashed?: boolean;
 }
 
 export type ParseResult =
@@ -21,6 +26,24 @@ export type ParseResult =
   | { ok: false; error: 'malformed_body'; message: string; line?: number; offset?: number };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8Lax = new TextDecoder('utf-8');
+/** Node, Bun and Deno have Buffer.isUtf8 (simdutf); the decoder is the fallback. */
+const isUtf8: (b: Uint8Array) => boolean =
+  typeof (nodeBuffer as { isUtf8?: unknown }).isUtf8 === 'function'
+    ? (nodeBuffer as unknown as { isUtf8: (b: Uint8Array) => boolean }).isUtf8
+    : (b) => {
+        try {
+          utf8.decode(b);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+
+/** The event's JSON text (decoded from its bytes when it came that way). */
+export function eventText(ev: ParsedEvent): string {
+  return ev.text ?? utf8Lax.decode(ev.bytes!);
+}
 const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
 
 function fail(message: string, line?: number, offset?: number): ParseResult {
@@ -35,7 +58,7 @@ function fail(message: string, line?: number, offset?: number): ParseResult {
 export function parseBody(format: BodyFormat, body: Uint8Array): ParseResult {
   switch (format) {
     case BodyFormat.Ndjson:
-      return parseNdjson(body);
+      return scanNdjson(body) ?? parseNdjson(body);
     case BodyFormat.Json:
       return parseJson(body);
     case BodyFormat.Msgpack:
@@ -46,10 +69,74 @@ export function parseBody(format: BodyFormat, body: Uint8Array): ParseResult {
 }
 
 /**
- * One fatal UTF-8 decode of the whole body, then lines by indexOf: byte offsets
- * are only computed on the error path.
+ * The fast path: validate each line in place (json-scan.ts) and take its bytes as
+ * they are — no string, no object tree. Returns undefined whenever anything is
+ * off (bad UTF-8 or JSON, an unusual event_id): parseNdjson then decides and words
+ * the error, so both paths accept and reject exactly the same bodies.
  */
-function parseNdjson(body: Uint8Array): ParseResult {
+export function scanNdjson(body: Uint8Array): ParseResult | undefined {
+  if (!isUtf8(body)) return undefined;
+  const n = body.length;
+  // A UTF-8 BOM is dropped, as the TextDecoder of the slow path does.
+  let start = n >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  const events: ParsedEvent[] = [];
+  let buf: Buffer | undefined;
+  // Objects separated by whitespace with a newline between any two: the scanner finds
+  // each object's end, so lines need no separate split.
+  let i = start;
+  while (true) {
+    while (i < n && isJsonWs(body[i])) i++;
+    if (i >= n) break;
+    const s = i;
+    const r = scanObject(body, s, n);
+    if (!r.ok) return undefined;
+    const e = r.end;
+    i = e;
+    while (i < n && (body[i] === 0x20 || body[i] === 0x09 || body[i] === 0x0d)) i++;
+    if (i < n && body[i] !== 0x0a) return undefined; // more on the same line
+    const bytes = body.subarray(s, e);
+    let id: string;
+    let hashed = false;
+    switch (r.idKind) {
+      case IdKind.None:
+      case IdKind.Null:
+        id = sha256Hex(bytes);
+        hashed = true;
+        break;
+      case IdKind.Plain:
+        if (r.idEnd - r.idStart <= 2 || r.idEnd - r.idStart - 2 > MAX_EVENT_ID_LENGTH) return undefined;
+        if (r.idHigh) id = utf8Lax.decode(body.subarray(r.idStart + 1, r.idEnd - 1));
+        else {
+          buf ??= Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+          id = buf.toString('latin1', r.idStart + 1, r.idEnd - 1);
+        }
+        break;
+      case IdKind.Number: {
+        buf ??= Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+        const v = Number(buf.toString('latin1', r.idStart, r.idEnd));
+        if (!Number.isSafeInteger(v)) return undefined;
+        id = String(v);
+        break;
+      }
+      default:
+        return undefined; // escaped or unusable: the slow path decides
+    }
+    events.push({ id, bytes, hashed });
+  }
+  if (events.length === 0) return undefined;
+  return { ok: true, events };
+}
+
+function isJsonWs(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+}
+
+/**
+ * One fatal UTF-8 decode of the whole body, then lines by indexOf: byte offsets
+ * are only computed on the error path. Exported (as is scanNdjson) for the
+ * differential test that holds the two paths to the same answers.
+ */
+export function parseNdjson(body: Uint8Array): ParseResult {
   let text: string;
   try {
     text = utf8.decode(body);
@@ -154,7 +241,8 @@ function toEvent(value: unknown, text: string, where: string, bytes?: Uint8Array
   }
   const id = eventIdOf(value as Record<string, unknown>, bytes ?? text);
   if (typeof id !== 'string') return `${where}: ${id.error}`;
-  return bytes ? { text, id, bytes } : { text, id };
+  const hashed = (value as Record<string, unknown>).event_id == null;
+  return bytes ? { text, id, bytes, hashed } : { text, id, hashed };
 }
 
 function isBlank(t: string, start: number, end: number): boolean {

@@ -1,13 +1,15 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
 import { pack } from 'msgpackr';
-import { parseBody } from '../../workers/parse.js';
+import { parseBody, eventText, type ParseResult } from '../../workers/parse.js';
 import { eventIdOf } from '../../workers/event-id.js';
 import { BodyFormat } from '../../src/rings/record.js';
 import { locateJsonError } from '../../workers/json-locate.js';
 
 const enc = new TextEncoder();
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+/** Events as { text, id }, however the parser carried the text (string or body bytes). */
+const texts = (r: ParseResult) => (r.ok ? { ok: true, events: r.events.map((e) => ({ text: eventText(e), id: e.id })) } : r);
 
 describe('event_id rules', () => {
   it('uses the payload event_id when present (string or integer)', () => {
@@ -34,16 +36,17 @@ describe('event_id rules', () => {
 
 describe('parseBody', () => {
   it('parses NDJSON with CRLF, blank lines and trailing newline', () => {
-    const r = parseBody(BodyFormat.Ndjson, enc.encode('{"a":1}\r\n\n  \n{"event_id":"x","b":2}\n'));
+    const r = texts(parseBody(BodyFormat.Ndjson, enc.encode('{"a":1}\r\n\n  \n{"event_id":"x","b":2}\n')));
     expect(r).toMatchObject({ ok: true, events: [{ text: '{"a":1}', id: sha('{"a":1}') }, { text: '{"event_id":"x","b":2}', id: 'x' }] });
   });
 
-  it('hands out the payload bytes straight from an ASCII body, and none otherwise', () => {
+  it('hands out the payload bytes straight from the body (UTF-8 included)', () => {
     const r = parseBody(BodyFormat.Ndjson, enc.encode('  {"a":1} \n{"b":2}'));
     if (!r.ok) throw new Error(r.message);
     expect(r.events.map((e) => Buffer.from(e.bytes!).toString())).toEqual(['{"a":1}', '{"b":2}']);
     const u = parseBody(BodyFormat.Ndjson, enc.encode('{"a":"é"}\n'));
-    expect(u.ok && u.events[0].bytes).toBeUndefined();
+    expect(u.ok && Buffer.from(u.events[0].bytes!).toString()).toBe('{"a":"é"}');
+    expect(u.ok && u.events[0].id).toBe(sha('{"a":"é"}'));
   });
 
   it('names the line and byte offset of malformed NDJSON', () => {
@@ -74,9 +77,9 @@ describe('parseBody', () => {
   });
 
   it('parses a JSON array and a single object', () => {
-    const arr = parseBody(BodyFormat.Json, enc.encode('[{"a":1},\n {"b": 2}]'));
+    const arr = texts(parseBody(BodyFormat.Json, enc.encode('[{"a":1},\n {"b": 2}]')));
     expect(arr).toMatchObject({ ok: true, events: [{ text: '{"a":1}' }, { text: '{"b":2}' }] });
-    const one = parseBody(BodyFormat.Json, enc.encode('{\n  "event_id": "e1"\n}'));
+    const one = texts(parseBody(BodyFormat.Json, enc.encode('{\n  "event_id": "e1"\n}')));
     expect(one).toEqual({ ok: true, events: [{ text: '{"event_id":"e1"}', id: 'e1' }] });
   });
 
