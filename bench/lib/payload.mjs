@@ -1,0 +1,24 @@
+// The bench bodies: W1 NDJSON (100 events × ~370 B) and W2 the same events as a gzip'd JSON array.
+import { writeFileSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+
+export const EVENTS_PER_REQ = 100;
+
+export function events(n = EVENTS_PER_REQ) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    out.push({ ts: 1732350000000 + i, user: `user-${i % 97}`, kind: 'page_view', path: `/products/${i % 13}/details`, referrer: 'https://example.com/search?q=ferry', ua: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36', session: `s-${(i * 7919) % 100000}`, value: i * 1.5, tags: ['web', 'eu-west', `ab-${i % 4}`], note: 'n'.repeat(60) });
+  }
+  return out;
+}
+
+/** Writes the W1 and W2 bodies into dir; returns their paths and the mean event size. */
+export function writeBodies(dir) {
+  const evs = events();
+  const w1 = join(dir, 'w1.ndjson');
+  writeFileSync(w1, evs.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  const w2 = join(dir, 'w2.json.gz');
+  writeFileSync(w2, gzipSync(JSON.stringify(evs)));
+  return { w1, w2, avgEventBytes: Math.round(readFileSync(w1).length / EVENTS_PER_REQ) };
+}

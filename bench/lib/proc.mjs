@@ -1,0 +1,57 @@
+// Process figures from /proc: CPU time of all threads, peak RSS; and starting a server.
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** utime + stime of every thread of pid, in seconds. */
+export function cpuSeconds(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
+export function peakRssMiB(pid) {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+}
+
+/**
+ * Start argv and resolve once its stdout shows readyMsg. `wrap` (e.g. a cgroup quota) turns
+ * argv into the command actually run; the returned pid is the server's own (exec'd).
+ */
+export async function startServer({ argv, env = {}, cwd, readyMsg, wrap = (a) => a }) {
+  const cmd = wrap(argv);
+  const p = spawn(cmd[0], cmd.slice(1), { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((res, rej) => {
+    let buf = '';
+    const timer = setTimeout(() => rej(new Error(`${argv.join(' ')}: not ready after 30 s`)), 30000);
+    p.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes(readyMsg)) {
+        clearTimeout(timer);
+        res();
+      }
+    });
+    p.once('exit', (c) => {
+      clearTimeout(timer);
+      rej(new Error(`${argv.join(' ')} exited ${c}`));
+    });
+  });
+  p.stdout.resume();
+  return p;
+}
+
+export async function stopServer(p) {
+  p.kill('SIGTERM');
+  await new Promise((res) => {
+    if (p.exitCode !== null) return res();
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      res();
+    }, 30000);
+    p.once('exit', () => {
+      clearTimeout(t);
+      res();
+    });
+  });
+}
