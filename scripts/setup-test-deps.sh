@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install from Debian what the tests and the bench need: ClickHouse (the server the sink
-# tests run against; Debian 12 ships 18.16.1), wrk (bench), and the small tools the rig
-# scripts use (curl, ss, flock). Kafka (Maven Central), MinIO (Go module proxy), Bun and
+# tests run against; Debian 12 ships 18.16.1), wrk (bench), promtool and systemd-analyze
+# (alert rules and unit checks), and the small tools the rig scripts use (curl, ss, flock). Kafka (Maven Central), MinIO (Go module proxy), Bun and
 # Deno (npm) are fetched by scripts/rig and npm themselves. Needs root, or sudo.
 # Idempotent: with everything present it changes nothing and does not touch apt.
 set -euo pipefail
@@ -12,6 +12,9 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
 command -v ss >/dev/null || need+=(iproute2)
 command -v flock >/dev/null || need+=(util-linux)
+# promtool (alert rule checks) ships in Debian's prometheus package; systemd-analyze checks the unit.
+command -v promtool >/dev/null || need+=(prometheus)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=()
   if [ "$(id -u)" != 0 ]; then
