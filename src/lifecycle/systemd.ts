@@ -18,9 +18,11 @@ export interface Supervision {
 }
 
 export function superviseWithSystemd(sd: Notifier, running: Running, log: Logger): Supervision {
-  // A worker counts as wedged when its heartbeat has not moved for a whole ping period
-  // (and at least 1 s: a worker being restarted after a crash needs a moment).
-  const stallMs = Math.max(1000, sd.watchdogMs);
+  // A live worker bumps its heartbeat every ~100 ms; one that has not moved for half a ping
+  // period (at least 1 s: a worker restarted after a crash needs a moment) is wedged. Half a
+  // period means the next tick already withholds the ping: systemd restarts ferry within
+  // about 1.5 × WatchdogSec of the wedge.
+  const stallMs = Math.max(1000, Math.floor(sd.watchdogMs / 2));
   let last = { at: performance.now(), events: 0 };
   let wedged = '';
   let stopped = false;
