@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install from Debian what the tests and the bench need: ClickHouse (the server the sink
-# tests run against; Debian 12 ships 18.16.1), wrk (bench), and the small tools the rig
-# scripts use (curl, ss, flock). Kafka (Maven Central), MinIO (Go module proxy), Bun and
-# Deno (npm) are fetched by scripts/rig and npm themselves. Needs root, or sudo.
+# tests run against; Debian 12 ships 18.16.1), wrk (bench), promtool and systemd-analyze
+# (alert rules and unit checks), a C compiler, make and python3 (the sd_notify addon and its
+# test), and the small tools the rig scripts use (curl, ss, flock). Kafka (Maven Central),
+# MinIO (Go module proxy), Bun and Deno (npm) are fetched by scripts/rig and npm themselves. Needs root, or sudo.
 # Idempotent: with everything present it changes nothing and does not touch apt.
 set -euo pipefail
 need=()
@@ -12,6 +13,13 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
 command -v ss >/dev/null || need+=(iproute2)
 command -v flock >/dev/null || need+=(util-linux)
+# promtool (alert rule checks) ships in Debian's prometheus package; systemd-analyze checks the unit.
+command -v promtool >/dev/null || need+=(prometheus)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+# The sd_notify addon (npm run build:native) and its test's notify-socket listener.
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v make >/dev/null || need+=(make)
+command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=()
   if [ "$(id -u)" != 0 ]; then

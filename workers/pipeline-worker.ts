@@ -13,7 +13,7 @@ import { parseBody } from './parse.js';
 import { Batcher, type SealedBatch } from './batcher.js';
 import {
   type WorkerTask, type Verdict, type WorkerToMain, type MainToWorker,
-  CONTROL_SLOTS, CONTROL_INFLIGHT, STAT_SLOTS, STAT_BUSY_SECONDS, STAT_EVENTS, STAT_BATCHES, STAT_REQUESTS,
+  CONTROL_SLOTS, CONTROL_INFLIGHT, CONTROL_HEARTBEAT, STAT_SLOTS, STAT_BUSY_SECONDS, STAT_EVENTS, STAT_BATCHES, STAT_REQUESTS,
 } from './protocol.js';
 
 const ENCODING_CODEC: Record<number, Codec> = {
@@ -22,6 +22,12 @@ const ENCODING_CODEC: Record<number, Codec> = {
   [BodyEncoding.Lz4]: 'lz4',
   [BodyEncoding.Zstd]: 'zstd',
 };
+/**
+ * Test-only: with FERRY_TEST_WEDGE_WORKER=1 a body containing this marker blocks the worker
+ * thread for good, so tests can check that the systemd watchdog pings stop.
+ */
+const WEDGE_MARKER = '__ferry_test_wedge__';
+const wedgeEnabled = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FERRY_TEST_WEDGE_WORKER === '1';
 /** Requests handled between two looks at the event loop (messages, timers). */
 const SLICE = 64;
 
@@ -60,6 +66,8 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     const { header, bodyOffset } = decodeHeader(record);
     let body: Uint8Array = record.subarray(bodyOffset);
     stats[STAT_REQUESTS]++;
+    Atomics.add(control, CONTROL_HEARTBEAT, 1);
+    if (wedgeEnabled && new TextDecoder().decode(body.slice()).includes(WEDGE_MARKER)) wedgeForever();
     if (header.format === BodyFormat.Msgpack && header.encoding === BodyEncoding.Identity) body = body.slice();
     if (header.encoding !== BodyEncoding.Identity) {
       try {
@@ -88,6 +96,7 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
   };
 
   for (;;) {
+    Atomics.add(control, CONTROL_HEARTBEAT, 1);
     const t0 = performance.now();
     let handled = 0;
     while (handled < SLICE && Atomics.load(control, CONTROL_INFLIGHT) < task.maxInflight) {
@@ -152,6 +161,10 @@ async function waitForChange(control: Int32Array, i: number, v: number, timeoutM
     return;
   }
   await new Promise((r) => setTimeout(r, Math.max(1, Math.min(timeoutMs, 5))));
+}
+
+function wedgeForever(): never {
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
 
 function yieldToEventLoop(): Promise<void> {

@@ -16,7 +16,7 @@ export type MainToWorker = { t: 'limits'; limits: BatchLimits };
 export interface WorkerTask {
   index: number;
   ring: SharedArrayBuffer;
-  /** Int32Array: [inflight batches] per worker, decremented by the main thread. */
+  /** Int32Array: [inflight batches, heartbeat] per worker; inflight is decremented by the main thread, heartbeat bumped by the worker (watchdog). */
   control: SharedArrayBuffer;
   /** Float64Array: STAT_* slots per worker, written only by that worker. */
   stats: SharedArrayBuffer;
@@ -26,8 +26,10 @@ export interface WorkerTask {
   maxDecompressedBytes: number;
 }
 
-export const CONTROL_SLOTS = 1;
+export const CONTROL_SLOTS = 2;
 export const CONTROL_INFLIGHT = 0;
+/** Bumped by the worker on every loop turn and request; a value that stops moving means a wedged worker. */
+export const CONTROL_HEARTBEAT = 1;
 export const STAT_SLOTS = 4;
 export const STAT_BUSY_SECONDS = 0;
 export const STAT_EVENTS = 1;

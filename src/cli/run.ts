@@ -3,6 +3,8 @@ import { loadConfig } from '../config/load.js';
 import { codecAvailable, codecUnavailableReason } from '../codecs/index.js';
 import { createLogger } from '../observe/log.js';
 import { startFerry } from '../lifecycle/start.js';
+import { createNotifier } from '../lifecycle/notify.js';
+import { superviseWithSystemd } from '../lifecycle/systemd.js';
 
 /** `ferry run`: start, then stop gracefully on SIGTERM/SIGINT; a second signal exits at once. */
 export async function runCommand(configPath: string | undefined): Promise<number> {
@@ -13,7 +15,25 @@ export async function runCommand(configPath: string | undefined): Promise<number
     return 1;
   }
   log.info({ config: source, runtime: runtimeName() }, 'ferry starting');
+  // SIGHUP (ExecReload) is taken from the start: its default action would kill ferry. One
+  // arriving during startup runs once ferry is up. RELOADING=1 … READY=1 around each, one at a time.
+  let started!: () => void;
+  let reloads = new Promise<void>((r) => (started = r));
+  let onHup: () => Promise<void> = async () => {};
+  process.on('SIGHUP', () => {
+    reloads = reloads.then(() => onHup()).catch((err) => log.error({ err: (err as Error).message }, 'reload failed'));
+  });
+  const sd = await createNotifier(log);
   const running = await startFerry(config, log);
+  // READY=1, STATUS=, WATCHDOG=1 (a no-op outside systemd).
+  const systemd = superviseWithSystemd(sd, running, log);
+  onHup = () =>
+    systemd.reload(async () => {
+      const reload = (running as { reload?: () => Promise<unknown> }).reload;
+      if (reload) await reload();
+      else log.warn('SIGHUP: live reload is not part of this build; the running config is unchanged');
+    });
+  started();
   return await new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (sig: string) => {
@@ -22,6 +42,7 @@ export async function runCommand(configPath: string | undefined): Promise<number
         process.exit(sig === 'SIGINT' ? 130 : 143);
       }
       signalled = true;
+      systemd.stopping(sig);
       running.stop(sig).then(
         () => resolve(0),
         (err) => {

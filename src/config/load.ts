@@ -12,7 +12,9 @@ import type { FerryConfig, SinkConfig } from './types.js';
 export const DEFAULT_CONFIG_PATH = '/etc/ferry/ferry.yaml';
 const ENV_PREFIX = 'FERRY_';
 /** FERRY_* variables that are not config keys. */
-const RESERVED_ENV = new Set(['FERRY_CONFIG']);
+const RESERVED_ENV = new Set(['FERRY_CONFIG', 'FERRY_NOTIFY_BACKEND', 'FERRY_NATIVE_REQUIRED']);
+/** FERRY_* families that are not config keys: the test rig's (FERRY_RIG_PORT_OFFSET) and test-only hooks. */
+const RESERVED_ENV_PREFIXES = ['FERRY_RIG_', 'FERRY_TEST_'];
 
 /** One problem in the config, located by key path and (when it came from the file) line. */
 export interface ConfigIssue {
@@ -165,7 +167,7 @@ function locate(doc: Document, lines: LineCounter, segs: string[], keyNode: bool
 function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || RESERVED_ENV.has(name) || value === undefined) continue;
+    if (!name.startsWith(ENV_PREFIX) || RESERVED_ENV.has(name) || RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p)) || value === undefined) continue;
     const segs = name.slice(ENV_PREFIX.length).toLowerCase().split('__');
     const where = `env ${name}`;
     let target: Record<string, unknown> = raw;

@@ -17,6 +17,20 @@ export interface Running {
   metrics: Metrics;
   /** Graceful stop: stop accepting, drain rings, flush, deliver, answer. */
   stop(reason: string): Promise<void>;
+  /** Live figures for the systemd STATUS line and watchdog (src/lifecycle/systemd.ts). */
+  vitals(stallMs: number): Vitals;
+}
+
+export interface Vitals {
+  /** Events accepted since start. */
+  events: number;
+  /** Worst ring's share in use, 0..1. */
+  ringUse: number;
+  workers: number;
+  /** Workers whose heartbeat has not moved for stallMs: a non-empty list stops the watchdog pings. */
+  stalledWorkers: number[];
+  /** Durable requests waiting for delivery. */
+  pending: number;
 }
 
 /** Wire sources → rings → workers → uploader → sinks and start listening. */
@@ -65,9 +79,18 @@ export async function startFerry(cfg: FerryConfig, log: Logger): Promise<Running
     'ferry listening',
   );
 
+  // READY=1 is sent by the caller once this resolves (src/cli/run.ts): everything that must
+  // happen before ferry counts as started (listeners up; DLQ recovery, when it lands) goes above.
   return {
     port: listener.port,
     metrics,
+    vitals: (stallMs: number) => ({
+      events: pool.eventsTotal(),
+      ringUse: pool.saturation(),
+      workers: pool.threads,
+      stalledWorkers: pool.stalledWorkers(stallMs),
+      pending: acks.size,
+    }),
     stop: async (reason: string) => {
       if (stopping) return;
       stopping = true;

@@ -8,7 +8,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { BatchLimits } from '../../workers/batcher.js';
 import {
   type WorkerTask, type WorkerToMain, type Verdict, type MainToWorker,
-  CONTROL_SLOTS, CONTROL_INFLIGHT, STAT_SLOTS, STAT_BUSY_SECONDS,
+  CONTROL_SLOTS, CONTROL_INFLIGHT, CONTROL_HEARTBEAT, STAT_SLOTS, STAT_BUSY_SECONDS, STAT_EVENTS,
 } from '../../workers/protocol.js';
 import type { BatchJob } from './uploader.js';
 
@@ -35,6 +35,9 @@ interface Slot {
   port: MessagePort;
   task: Promise<unknown>;
   lastBusy: number;
+  /** Watchdog: the heartbeat value last seen and when it last moved (performance.now()). */
+  beat: number;
+  beatChangedAt: number;
 }
 
 /**
@@ -77,7 +80,7 @@ export class WorkerPool {
   start(): void {
     for (let i = 0; i < this.threads; i++) {
       const ring = ByteRing.create(this.cfg.workers.ring_bytes);
-      this.slots.push({ ring, port: undefined as unknown as MessagePort, task: Promise.resolve(), lastBusy: 0 });
+      this.slots.push({ ring, port: undefined as unknown as MessagePort, task: Promise.resolve(), lastBusy: 0, beat: 0, beatChangedAt: performance.now() });
       this.metrics.ringCapacityBytes.set({ worker: String(i) }, ring.capacity);
       this.launch(i);
     }
@@ -121,6 +124,30 @@ export class WorkerPool {
       if (wall > 0) this.metrics.workerBusyRatio.set({ worker: String(i) }, Math.min(1, (busy - s.lastBusy) / wall));
       s.lastBusy = busy;
     });
+  }
+
+  /**
+   * Workers whose heartbeat has not moved for more than stallMs (for the systemd watchdog).
+   * A live worker bumps it at least every ~100 ms, idle or busy, so only a wedged thread stalls.
+   */
+  stalledWorkers(stallMs: number): number[] {
+    const now = performance.now();
+    const out: number[] = [];
+    this.slots.forEach((s, i) => {
+      const beat = Atomics.load(this.control, i * CONTROL_SLOTS + CONTROL_HEARTBEAT);
+      if (beat !== s.beat) {
+        s.beat = beat;
+        s.beatChangedAt = now;
+      } else if (now - s.beatChangedAt > stallMs) out.push(i);
+    });
+    return out;
+  }
+
+  /** Events accepted by all workers since start (for the systemd STATUS line). */
+  eventsTotal(): number {
+    let n = 0;
+    for (let i = 0; i < this.slots.length; i++) n += this.stats[i * STAT_SLOTS + STAT_EVENTS];
+    return n;
   }
 
   /** Share of ring space in use, worst ring (for /readyz). */
