@@ -51,7 +51,15 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     Atomics.add(control, CONTROL_INFLIGHT, 1);
     batches++;
     stats[STAT_BATCHES]++;
-    post({ t: 'batch', worker: task.index, seq: s.seq, reqIds: s.reqIds, batch: s.batch }, transferables(s));
+    const msg: WorkerToMain = { t: 'batch', worker: task.index, seq: s.seq, reqIds: s.reqIds, batch: s.batch };
+    const transfer = transferables(s);
+    try {
+      post(msg, transfer);
+    } catch (err) {
+      // Bun refuses to transfer some native-allocated buffers (lz4-napi's output): copy instead.
+      if (transfer.length === 0) throw err;
+      post(msg);
+    }
   });
   port.on('message', (m: MainToWorker) => {
     if (m.t === 'limits') batcher.setLimits(m.limits);

@@ -10,18 +10,21 @@ const run = `r${Date.now().toString(36)}`;
 const ch = createClient({ url: rig.clickhouse.url });
 const s3 = new S3Client({ endpoint: rig.s3.endpoint, region: rig.s3.region, forcePathStyle: true, credentials: { accessKeyId: rig.s3.accessKeyId, secretAccessKey: rig.s3.secretAccessKey } });
 afterAll(async () => {
-  for (const rt of ['node', 'bun', 'deno']) await ch.command({ query: `DROP DATABASE IF EXISTS ferry_rt_${run}_${rt}` }).catch(() => {});
+  for (const rt of ['node', 'bun', 'deno']) for (const codec of ['lz4', 'gzip']) await ch.command({ query: `DROP DATABASE IF EXISTS ferry_rt_${run}_${rt}_${codec}` }).catch(() => {});
   await ch.close();
 });
 
-/** The same end-to-end smoke on every supported runtime: HTTP → directory, MinIO and ClickHouse. */
+/**
+ * The same end-to-end smoke on every supported runtime: HTTP → directory, MinIO and ClickHouse,
+ * with the default codec (lz4, a native binding's buffers) and gzip.
+ */
 describe.each<Runtime>(['node', 'bun', 'deno'])('end-to-end smoke on %s', (runtime) => {
-  it('ingests, delivers to every sink and stops cleanly on SIGTERM', async () => {
-    const database = `ferry_rt_${run}_${runtime}`;
-    const prefix = `rt-${run}-${runtime}`;
+  it.each(['lz4', 'gzip'])('ingests (%s), delivers to every sink and stops cleanly on SIGTERM', async (codec) => {
+    const database = `ferry_rt_${run}_${runtime}_${codec}`;
+    const prefix = `rt-${run}-${runtime}-${codec}`;
     const f = await startFerryProcess(
       {
-        batch: { max_age_ms: 100, codec: 'gzip' },
+        batch: { max_age_ms: 100, codec },
         sinks: [
           { name: 'local', type: 'directory', path: '${STATE_DIR}/out' },
           { name: 'archive', type: 's3', bucket: rig.s3.bucket, endpoint: rig.s3.endpoint, force_path_style: true, access_key_id: rig.s3.accessKeyId, secret_access_key: rig.s3.secretAccessKey, key_template: `${prefix}/{date}/{host}-{batch_id}{ext}` },
@@ -33,7 +36,7 @@ describe.each<Runtime>(['node', 'bun', 'deno'])('end-to-end smoke on %s', (runti
     try {
       const { execFileSync } = await import('node:child_process');
       execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', join(f.stateDir, 'ferry.yaml')]);
-      const ev = makeEvents(500, `${run}-${runtime}`);
+      const ev = makeEvents(500, `${run}-${runtime}-${codec}`);
       for (let i = 0; i < 500; i += 100) {
         const r = await post(f.url, ev.lines.slice(i, i + 100).join('\n'));
         expect(r.status, JSON.stringify(r.json)).toBe(200);
