@@ -11,7 +11,7 @@ export type WorkerToMain =
   | { t: 'verdicts'; items: Verdict[] }
   | { t: 'batch'; worker: number; seq: number; reqIds: number[]; batch: EncodedBatch };
 
-export type MainToWorker = { t: 'limits'; limits: BatchLimits };
+export type MainToWorker = { t: 'limits'; limits: BatchLimits; maxDecompressedBytes?: number };
 
 export interface WorkerTask {
   index: number;

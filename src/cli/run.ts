@@ -13,7 +13,7 @@ export async function runCommand(configPath: string | undefined): Promise<number
     return 1;
   }
   log.info({ config: source, runtime: runtimeName() }, 'ferry starting');
-  const running = await startFerry(config, log);
+  const running = await startFerry(config, log, { load: () => loadConfig(configPath).config });
   return await new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (sig: string) => {
@@ -30,6 +30,10 @@ export async function runCommand(configPath: string | undefined): Promise<number
         },
       );
     };
+    // SIGHUP (systemctl reload): re-read the config; the outcome is logged and counted inside.
+    process.on('SIGHUP', () => {
+      if (!signalled) void running.reload();
+    });
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
   });

@@ -51,6 +51,7 @@ export class WorkerPool {
   private readonly statsSab: SharedArrayBuffer;
   private readonly stats: Float64Array;
   private limits: BatchLimits;
+  private maxDecompressedBytes: number;
   private closing = false;
   private lastSample = performance.now();
   readonly threads: number;
@@ -62,6 +63,7 @@ export class WorkerPool {
     this.statsSab = new SharedArrayBuffer(this.threads * STAT_SLOTS * 8);
     this.stats = new Float64Array(this.statsSab);
     this.limits = batchLimits(cfg);
+    this.maxDecompressedBytes = cfg.http.max_decompressed_bytes;
     this.piscina = new Piscina({
       filename: new URL('../../workers/pipeline-worker.js', import.meta.url).href,
       minThreads: this.threads,
@@ -105,9 +107,11 @@ export class WorkerPool {
     Atomics.notify(this.control, worker * CONTROL_SLOTS + CONTROL_INFLIGHT);
   }
 
-  setLimits(limits: BatchLimits): void {
+  /** New batch limits (and decompression cap) for every worker; each applies them before its next request. */
+  setLimits(limits: BatchLimits, maxDecompressedBytes = this.maxDecompressedBytes): void {
     this.limits = limits;
-    for (const s of this.slots) s.port.postMessage({ t: 'limits', limits } satisfies MainToWorker);
+    this.maxDecompressedBytes = maxDecompressedBytes;
+    for (const s of this.slots) s.port.postMessage({ t: 'limits', limits, maxDecompressedBytes } satisfies MainToWorker);
   }
 
   /** For /metrics: ring occupancy and each worker's busy share since the last call. */
@@ -156,7 +160,7 @@ export class WorkerPool {
       port: port2,
       limits: this.limits,
       maxInflight: this.cfg.workers.max_inflight_batches,
-      maxDecompressedBytes: this.cfg.http.max_decompressed_bytes,
+      maxDecompressedBytes: this.maxDecompressedBytes,
     };
     slot.task = this.piscina.run(task, { transferList: [port2] as never }).then(
       () => port1.close(),
