@@ -129,6 +129,7 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
   }
   batcher.sealIfDue(Date.now(), true);
   flushVerdicts();
+  post({ t: 'done' });
   return { batches };
 }
 

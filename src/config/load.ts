@@ -13,7 +13,7 @@ import type { FerryConfig, SinkConfig } from './types.js';
 export const DEFAULT_CONFIG_PATH = '/etc/ferry/ferry.yaml';
 const ENV_PREFIX = 'FERRY_';
 /** FERRY_* variables that are not config keys. */
-const RESERVED_ENV = new Set(['FERRY_CONFIG']);
+const RESERVED_ENV = new Set(['FERRY_CONFIG', 'FERRY_RIG_PORT_OFFSET']);
 
 /** One problem in the config, located by key path and (when it came from the file) line. */
 export interface ConfigIssue {

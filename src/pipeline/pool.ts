@@ -147,9 +147,14 @@ export class WorkerPool {
   private launch(i: number): void {
     const slot = this.slots[i];
     const { port1, port2 } = new MessageChannel();
+    // The task's result and the port's messages travel separately: closing the port when the
+    // task resolves could drop the last sealed batch still queued on it. Wait for 'done'.
+    let portDone!: () => void;
+    const drained = new Promise<void>((r) => (portDone = r));
     port1.on('message', (m: WorkerToMain) => {
       if (m.t === 'verdicts') this.handlers.onVerdicts(m.items);
-      else this.handlers.onBatch({ worker: m.worker, seq: m.seq, reqIds: m.reqIds, batch: m.batch });
+      else if (m.t === 'batch') this.handlers.onBatch({ worker: m.worker, seq: m.seq, reqIds: m.reqIds, batch: m.batch });
+      else portDone();
     });
     slot.port = port1;
     const task: WorkerTask = {
@@ -163,7 +168,10 @@ export class WorkerPool {
       maxDecompressedBytes: this.maxDecompressedBytes,
     };
     slot.task = this.piscina.run(task, { transferList: [port2] as never }).then(
-      () => port1.close(),
+      async () => {
+        await Promise.race([drained, new Promise((r) => setTimeout(r, 5000))]);
+        port1.close();
+      },
       (err: Error) => {
         port1.close();
         this.log.error({ worker: i, err: err.message }, 'pipeline worker failed; restarting it');
