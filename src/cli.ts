@@ -7,6 +7,7 @@ import { createLogger } from './observe/log.js';
 import { ferryVersion } from './cli/version.js';
 import { runCommand } from './cli/run.js';
 import { migrateCommand } from './cli/migrate.js';
+import { tokenCommand } from './cli/token.js';
 
 const USAGE = `ferry ${ferryVersion()} — edge-to-core ingest
 
@@ -16,6 +17,8 @@ usage:
   ferry config schema                   print the config JSON schema
   ferry migrate [--config FILE] [--sink NAME]
                                         apply ClickHouse schema migrations (glob-ordered *.sql)
+  ferry token new [--name NAME] [--source SOURCE] [--routes ingest,metrics] [--rate N]
+                                        print a new bearer token, its sha256 and the auth: YAML
   ferry version                         print the version
 
 The config defaults to ${DEFAULT_CONFIG_PATH} (or $FERRY_CONFIG); without one ferry runs
@@ -28,7 +31,10 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, sink: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' }, sink: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      name: { type: 'string' }, source: { type: 'string' }, routes: { type: 'string' }, rate: { type: 'string' },
+    },
   });
   const [cmd, sub] = positionals;
   if (values.help || !cmd || cmd === 'help') {
@@ -43,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(values.config);
     case 'migrate':
       return migrateCommand(values.config, values.sink);
+    case 'token':
+      return tokenCommand(sub, values);
     case 'config':
       if (sub === 'check') return configCheck(values.config);
       if (sub === 'schema') {
@@ -64,7 +72,7 @@ function configCheck(path: string | undefined): number {
       return 1;
     }
     const sinks = config.sinks.length ? config.sinks.map((s) => `${s.name} (${s.type})`).join(', ') : `local (directory, embedded default: ${config.state_dir}/out)`;
-    process.stdout.write(`config OK: ${source}\n  listen ${config.listen.host}:${config.listen.port}${config.listen.path}\n  sinks: ${sinks}\n  workers: ${config.workers.threads}, batch: ${config.batch.max_events} events / ${config.batch.max_age_ms} ms, codec ${config.batch.codec}\n`);
+    process.stdout.write(`config OK: ${source}\n  listen ${config.listen.tls ? 'https' : 'http'}://${config.listen.host}:${config.listen.port}${config.listen.path}, auth ${config.auth.enabled ? `on (${config.auth.tokens.length} tokens)` : 'off'}\n  sinks: ${sinks}\n  workers: ${config.workers.threads}, batch: ${config.batch.max_events} events / ${config.batch.max_age_ms} ms, codec ${config.batch.codec}\n`);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {

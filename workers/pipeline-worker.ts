@@ -38,6 +38,7 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
   const port = task.port;
   let verdicts: Verdict[] = [];
   let batches = 0;
+  let maxDecompressedBytes = task.maxDecompressedBytes;
 
   const post = (m: WorkerToMain, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
   const flushVerdicts = () => {
@@ -62,7 +63,10 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     }
   });
   port.on('message', (m: MainToWorker) => {
-    if (m.t === 'limits') batcher.setLimits(m.limits);
+    if (m.t === 'limits') {
+      batcher.setLimits(m.limits);
+      if (m.maxDecompressedBytes) maxDecompressedBytes = m.maxDecompressedBytes;
+    }
   });
 
   /**
@@ -79,7 +83,7 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     if (header.format === BodyFormat.Msgpack && header.encoding === BodyEncoding.Identity) body = body.slice();
     if (header.encoding !== BodyEncoding.Identity) {
       try {
-        body = decompress(ENCODING_CODEC[header.encoding], body, task.maxDecompressedBytes);
+        body = decompress(ENCODING_CODEC[header.encoding], body, maxDecompressedBytes);
       } catch (err) {
         const tooLarge = (err as { code?: string }).code === 'too_large';
         verdicts.push({
@@ -87,7 +91,7 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
           status: tooLarge ? 413 : 400,
           error: tooLarge ? 'body_too_large' : 'bad_encoding',
           message: tooLarge
-            ? `decompressed body exceeds http.max_decompressed_bytes (${task.maxDecompressedBytes})`
+            ? `decompressed body exceeds http.max_decompressed_bytes (${maxDecompressedBytes})`
             : `cannot decode ${ENCODING_CODEC[header.encoding]} body: ${(err as Error).message}`,
         });
         return;
@@ -142,6 +146,7 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
   }
   batcher.sealIfDue(Date.now(), true);
   flushVerdicts();
+  post({ t: 'done' });
   return { batches };
 }
 

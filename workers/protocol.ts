@@ -9,9 +9,11 @@ export type Verdict =
 
 export type WorkerToMain =
   | { t: 'verdicts'; items: Verdict[] }
-  | { t: 'batch'; worker: number; seq: number; reqIds: number[]; batch: EncodedBatch };
+  | { t: 'batch'; worker: number; seq: number; reqIds: number[]; batch: EncodedBatch }
+  /** Last message before the task returns: everything sent before it has arrived. */
+  | { t: 'done' };
 
-export type MainToWorker = { t: 'limits'; limits: BatchLimits };
+export type MainToWorker = { t: 'limits'; limits: BatchLimits; maxDecompressedBytes?: number };
 
 export interface WorkerTask {
   index: number;

@@ -24,14 +24,13 @@ export async function runCommand(configPath: string | undefined): Promise<number
     reloads = reloads.then(() => onHup()).catch((err) => log.error({ err: (err as Error).message }, 'reload failed'));
   });
   const sd = await createNotifier(log);
-  const running = await startFerry(config, log);
+  const running = await startFerry(config, log, { load: () => loadConfig(configPath).config });
   // READY=1, STATUS=, WATCHDOG=1 (a no-op outside systemd).
   const systemd = superviseWithSystemd(sd, running, log);
   onHup = () =>
     systemd.reload(async () => {
-      const reload = (running as { reload?: () => Promise<unknown> }).reload;
-      if (reload) await reload();
-      else log.warn('SIGHUP: live reload is not part of this build; the running config is unchanged');
+      // Outcome logged and counted inside; the running config stays on failure.
+      await running.reload();
     });
   started();
   return await new Promise<number>((resolve) => {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Document, type Node } from 'yaml';
 import { configSchema } from './schema.js';
+import { checkAuthAndTls } from './check-auth-tls.js';
 import type { FerryConfig, SinkConfig } from './types.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/ferry/ferry.yaml';
@@ -114,6 +115,12 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     throw new ConfigError(file, dedupeIssues(issues));
   }
   const cfg = raw as unknown as FerryConfig;
+  // TLS files are relative to the config file, and read by the semantic check.
+  const tls = cfg.listen.tls;
+  if (tls && file !== 'embedded default') {
+    tls.cert = resolve(dirname(file), tls.cert);
+    tls.key = resolve(dirname(file), tls.key);
+  }
   const semantic = checkSemantics(cfg);
   if (semantic.length) {
     throw new ConfigError(file, semantic.map((i) => ({ ...i, ...locate(doc, lines, i.path.split('.'), false) })));
@@ -256,6 +263,7 @@ function checkSemantics(cfg: FerryConfig): ConfigIssue[] {
     issues.push({ path: 'http.max_decompressed_bytes', message: 'must be at least http.max_body_bytes' });
   }
   if (cfg.retry.max_ms < cfg.retry.initial_ms) issues.push({ path: 'retry.max_ms', message: 'must be at least retry.initial_ms' });
+  issues.push(...checkAuthAndTls(cfg));
   return issues;
 }
 

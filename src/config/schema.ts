@@ -27,6 +27,41 @@ const partialRetry = {
   },
 } as const;
 
+const authSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description: 'Bearer tokens (stored as sha256 hashes; `ferry token new` makes one). Off is allowed on a loopback listener; ferry warns when it is off on any other address.',
+  properties: {
+    enabled: { type: 'boolean', default: false },
+    tokens: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'sha256'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', description: 'Names the token in logs and metrics.' },
+          sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'Hex sha256 of the token (never the token itself).' },
+          source: { type: 'string', minLength: 1, maxLength: 200, description: 'Stamped on this token\'s events; default = name.' },
+          routes: { type: 'array', items: { enum: ['ingest', 'metrics'] }, uniqueItems: true, default: ['ingest'] },
+          rate_limit: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['requests_per_s'],
+            description: 'Token bucket over requests (not events): over it → 429 with Retry-After.',
+            properties: {
+              requests_per_s: { type: 'number', exclusiveMinimum: 0 },
+              burst: { type: 'integer', minimum: 1, description: 'Bucket size; default = max(1, ceil(requests_per_s)).' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
 const sinkName = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' } as const;
 const keyTemplate = { type: 'string', minLength: 1, default: DEFAULT_KEY_TEMPLATE } as const;
 
@@ -46,6 +81,13 @@ export const configSchema = {
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
         path: { type: 'string', pattern: '^/', default: '/v1/events' },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['cert', 'key'],
+          description: 'Serve HTTPS with this PEM certificate (chain) and key; SIGHUP re-reads both files.',
+          properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
+        },
       },
     },
     http: {
@@ -136,6 +178,7 @@ export const configSchema = {
       },
     },
     clickhouse_migrations_dir: { type: 'string', default: '' },
+    auth: authSchema,
     log: {
       type: 'object',
       additionalProperties: false,

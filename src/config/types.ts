@@ -53,7 +53,7 @@ export type SinkConfig = DirectorySinkConfig | S3SinkConfig | ClickHouseSinkConf
 export interface FerryConfig {
   host_id: string;
   state_dir: string;
-  listen: { host: string; port: number; path: string };
+  listen: { host: string; port: number; path: string; tls?: TlsConfig };
   http: {
     ack: AckMode;
     max_body_bytes: number;
@@ -68,4 +68,29 @@ export interface FerryConfig {
   clickhouse_migrations_dir: string;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
   shutdown: { drain_timeout_ms: number };
+  auth: AuthConfig;
+}
+
+/** PEM file paths; re-read on every reload so a renewed certificate is picked up. */
+export interface TlsConfig {
+  cert: string;
+  key: string;
+}
+
+export type AuthRoute = 'ingest' | 'metrics';
+
+export interface TokenConfig {
+  name: string;
+  /** Hex sha256 of the bearer token. */
+  sha256: string;
+  /** Stamped on the token's events (envelope `source`); defaults to name. */
+  source?: string;
+  routes: AuthRoute[];
+  /** Token bucket over requests. */
+  rate_limit?: { requests_per_s: number; burst?: number };
+}
+
+export interface AuthConfig {
+  enabled: boolean;
+  tokens: TokenConfig[];
 }

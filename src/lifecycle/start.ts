@@ -11,12 +11,18 @@ import { createApp } from '../sources/http/app.js';
 import { createIngest, type IngestDeps } from '../sources/http/ingest.js';
 import { listen, type Listener } from '../sources/http/serve.js';
 import { SinkHealth } from './sink-health.js';
+import { AuthGuard, openListenerWarning } from '../auth/guard.js';
+import { LiveSink } from '../sinks/live-sink.js';
+import { readTlsMaterial, type TlsMaterial } from '../sources/http/tls.js';
+import { ConfigHolder, createReloader, type ReloadResult } from './reload.js';
 
 export interface Running {
   port: number;
   metrics: Metrics;
   /** Graceful stop: stop accepting, drain rings, flush, deliver, answer. */
   stop(reason: string): Promise<void>;
+  /** Re-read the config (SIGHUP): apply what can be applied live, report what needs a restart. Never throws. */
+  reload(): Promise<ReloadResult>;
   /** Live figures for the systemd STATUS line and watchdog (src/lifecycle/systemd.ts). */
   vitals(stallMs: number): Vitals;
 }
@@ -33,10 +39,21 @@ export interface Vitals {
   pending: number;
 }
 
+export interface StartOptions {
+  /** Reads and validates the config file again for a reload; without it reload() reports there is nothing to reload. */
+  load?: () => FerryConfig;
+}
+
 /** Wire sources → rings → workers → uploader → sinks and start listening. */
-export async function startFerry(cfg: FerryConfig, log: Logger): Promise<Running> {
+export async function startFerry(initial: FerryConfig, log: Logger, opts: StartOptions = {}): Promise<Running> {
   const metrics = createMetrics();
-  const sinks: Sink[] = createSinks(cfg, log);
+  // One holder for the running config: every reader goes through it, a reload swaps it.
+  const holder = new ConfigHolder(initial);
+  const cfg = initial;
+  const liveSinks = createSinks(cfg, log).map((s) => new LiveSink(s));
+  const sinks: Sink[] = liveSinks;
+  const auth = new AuthGuard(cfg.auth);
+  const tls: { current?: TlsMaterial } = { current: cfg.listen.tls ? await readTlsMaterial(cfg.listen.tls) : undefined };
   const acks = new AckTracker();
   let pool!: WorkerPool;
   const uploader = new Uploader(sinks, cfg, acks, metrics, log, (job) => pool.releaseCredit(job.worker));
@@ -54,7 +71,7 @@ export async function startFerry(cfg: FerryConfig, log: Logger): Promise<Running
   const stopLag = startEventLoopLagProbe((s) => metrics.eventLoopLag.set(s));
   let stopping = false;
 
-  const ingestDeps: IngestDeps = { config: () => cfg, dispatcher: pool, acks, metrics, accepting: () => !stopping };
+  const ingestDeps: IngestDeps = { config: () => holder.get(), dispatcher: pool, acks, metrics, accepting: () => !stopping, auth };
   const ingest = createIngest(ingestDeps);
   const app = createApp(cfg.listen.path, {
     ...ingestDeps,
@@ -73,9 +90,19 @@ export async function startFerry(cfg: FerryConfig, log: Logger): Promise<Running
       },
     },
   });
-  const listener: Listener = await listen(app, { host: cfg.listen.host, port: cfg.listen.port, maxBodyBytes: cfg.http.max_body_bytes, ingestPath: cfg.listen.path, ingest });
+  const listener: Listener = await listen(app, { host: cfg.listen.host, port: cfg.listen.port, maxBodyBytes: cfg.http.max_body_bytes, ingestPath: cfg.listen.path, ingest, tls: tls.current });
+  metrics.configLastReloadSuccess.set(Date.now() / 1000);
+  const exposed = openListenerWarning(cfg);
+  if (exposed) log.warn({ host: cfg.listen.host, auth: 'off' }, exposed);
+  const reload = createReloader({
+    holder,
+    load: opts.load ?? (() => {
+      throw new Error('ferry was started without a config loader; nothing to reload');
+    }),
+    pool, uploader, sinks: liveSinks, auth, listener: () => listener, tls, log, metrics, stopping: () => stopping,
+  });
   log.info(
-    { host: cfg.listen.host, port: listener.port, path: cfg.listen.path, workers: pool.threads, sinks: sinks.map((s) => `${s.name}:${s.type}`), codec: cfg.batch.codec, ack: cfg.http.ack },
+    { host: cfg.listen.host, port: listener.port, path: cfg.listen.path, tls: !!cfg.listen.tls, auth: auth.on ? `${cfg.auth.tokens.length} tokens` : 'off', workers: pool.threads, sinks: sinks.map((s) => `${s.name}:${s.type}`), codec: cfg.batch.codec, ack: cfg.http.ack },
     'ferry listening',
   );
 
@@ -91,6 +118,7 @@ export async function startFerry(cfg: FerryConfig, log: Logger): Promise<Running
       stalledWorkers: pool.stalledWorkers(stallMs),
       pending: acks.size,
     }),
+    reload,
     stop: async (reason: string) => {
       if (stopping) return;
       stopping = true;
@@ -108,7 +136,7 @@ export async function startFerry(cfg: FerryConfig, log: Logger): Promise<Running
       })();
       const timedOut = await Promise.race([
         drained.then(() => false),
-        new Promise<boolean>((r) => setTimeout(() => r(true), cfg.shutdown.drain_timeout_ms).unref?.()),
+        new Promise<boolean>((r) => setTimeout(() => r(true), holder.get().shutdown.drain_timeout_ms).unref?.()),
       ]);
       if (timedOut) {
         log.error({ pending_requests: acks.size, batches_inflight: uploader.size }, 'shutdown: drain timeout; unfinished requests answered 503');

@@ -43,6 +43,12 @@ export function createMetrics() {
     workerBusyRatio: g('worker_busy_ratio', 'Share of wall time each worker spent working, over the last scrape interval.', ['worker']),
     eventLoopLag: g('event_loop_lag_seconds', 'Main-thread event-loop lag (timer drift), last sample.'),
     pendingAcks: g('http_pending_durable_requests', 'Durable requests waiting for their batches.'),
+    // auth and config reload
+    rejectedAuth: c('http_requests_rejected_auth_total', 'Requests refused by auth: unauthorized (401), forbidden (403), rate_limited (429).', ['reason']),
+    configReloads: c('config_reloads_total', 'SIGHUP reloads, by result (ok | failed).', ['result']),
+    configReloadFailures: c('config_reload_failures_total', 'Reloads refused (invalid file); the running config was kept.'),
+    configLastReloadSuccess: g('config_last_reload_success_timestamp_seconds', 'Unix time of the last successful config load (start or reload).'),
+    configRestartRequired: g('config_reload_restart_required', '1 while the config file has changes that only a restart applies (listener, workers, state dir, sinks added/removed).'),
   };
 }
 

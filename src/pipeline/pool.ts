@@ -54,6 +54,7 @@ export class WorkerPool {
   private readonly statsSab: SharedArrayBuffer;
   private readonly stats: Float64Array;
   private limits: BatchLimits;
+  private maxDecompressedBytes: number;
   private closing = false;
   private lastSample = performance.now();
   readonly threads: number;
@@ -65,6 +66,7 @@ export class WorkerPool {
     this.statsSab = new SharedArrayBuffer(this.threads * STAT_SLOTS * 8);
     this.stats = new Float64Array(this.statsSab);
     this.limits = batchLimits(cfg);
+    this.maxDecompressedBytes = cfg.http.max_decompressed_bytes;
     this.piscina = new Piscina({
       filename: new URL('../../workers/pipeline-worker.js', import.meta.url).href,
       minThreads: this.threads,
@@ -108,9 +110,11 @@ export class WorkerPool {
     Atomics.notify(this.control, worker * CONTROL_SLOTS + CONTROL_INFLIGHT);
   }
 
-  setLimits(limits: BatchLimits): void {
+  /** New batch limits (and decompression cap) for every worker; each applies them before its next request. */
+  setLimits(limits: BatchLimits, maxDecompressedBytes = this.maxDecompressedBytes): void {
     this.limits = limits;
-    for (const s of this.slots) s.port.postMessage({ t: 'limits', limits } satisfies MainToWorker);
+    this.maxDecompressedBytes = maxDecompressedBytes;
+    for (const s of this.slots) s.port.postMessage({ t: 'limits', limits, maxDecompressedBytes } satisfies MainToWorker);
   }
 
   /** For /metrics: ring occupancy and each worker's busy share since the last call. */
@@ -170,9 +174,14 @@ export class WorkerPool {
   private launch(i: number): void {
     const slot = this.slots[i];
     const { port1, port2 } = new MessageChannel();
+    // The task's result and the port's messages travel separately: closing the port when the
+    // task resolves could drop the last sealed batch still queued on it. Wait for 'done'.
+    let portDone!: () => void;
+    const drained = new Promise<void>((r) => (portDone = r));
     port1.on('message', (m: WorkerToMain) => {
       if (m.t === 'verdicts') this.handlers.onVerdicts(m.items);
-      else this.handlers.onBatch({ worker: m.worker, seq: m.seq, reqIds: m.reqIds, batch: m.batch });
+      else if (m.t === 'batch') this.handlers.onBatch({ worker: m.worker, seq: m.seq, reqIds: m.reqIds, batch: m.batch });
+      else portDone();
     });
     slot.port = port1;
     const task: WorkerTask = {
@@ -183,10 +192,13 @@ export class WorkerPool {
       port: port2,
       limits: this.limits,
       maxInflight: this.cfg.workers.max_inflight_batches,
-      maxDecompressedBytes: this.cfg.http.max_decompressed_bytes,
+      maxDecompressedBytes: this.maxDecompressedBytes,
     };
     slot.task = this.piscina.run(task, { transferList: [port2] as never }).then(
-      () => port1.close(),
+      async () => {
+        await Promise.race([drained, new Promise((r) => setTimeout(r, 5000))]);
+        port1.close();
+      },
       (err: Error) => {
         port1.close();
         this.log.error({ worker: i, err: err.message }, 'pipeline worker failed; restarting it');

@@ -21,7 +21,7 @@ export interface BatchJob {
 export class Uploader {
   private readonly inflight = new Set<Promise<void>>();
   private readonly abort = new AbortController();
-  private readonly policies: Map<string, RetryConfig>;
+  private policies: Map<string, RetryConfig>;
 
   constructor(
     private readonly sinks: Sink[],
@@ -32,8 +32,18 @@ export class Uploader {
     /** Called when a batch is finished either way (returns the worker's credit). */
     private readonly onSettled: (job: BatchJob) => void,
   ) {
-    this.policies = new Map(cfg.sinks.map((s: SinkConfig) => [s.name, { ...cfg.retry, ...('retry' in s ? s.retry : {}) }]));
-    for (const s of sinks) if (!this.policies.has(s.name)) this.policies.set(s.name, cfg.retry);
+    this.policies = this.policiesOf(cfg);
+  }
+
+  /** New retry policies (a reload); a batch already retrying keeps the policy it started with. */
+  setPolicies(cfg: FerryConfig): void {
+    this.policies = this.policiesOf(cfg);
+  }
+
+  private policiesOf(cfg: FerryConfig): Map<string, RetryConfig> {
+    const policies = new Map(cfg.sinks.map((s: SinkConfig) => [s.name, { ...cfg.retry, ...('retry' in s ? s.retry : {}) }]));
+    for (const s of this.sinks) if (!policies.has(s.name)) policies.set(s.name, cfg.retry);
+    return policies;
   }
 
   get size(): number {

@@ -38,14 +38,17 @@ export function validateSinks(cfg: FerryConfig): void {
 
 export function createSinks(cfg: FerryConfig, log: Logger): Sink[] {
   validateSinks(cfg);
-  return effectiveSinks(cfg).map((s): Sink => {
-    switch (s.type) {
-      case 'directory':
-        return new DirectorySink(s, cfg.host_id);
-      case 's3':
-        return new S3Sink(s, cfg.host_id);
-      case 'clickhouse':
-        return new ClickHouseSink(s, log.child({ sink: s.name }), s.retry?.attempt_timeout_ms ?? cfg.retry.attempt_timeout_ms);
-    }
-  });
+  return effectiveSinks(cfg).map((s) => createSink(s, cfg, log));
+}
+
+/** One sink client from its config (also used by a reload to rebuild a changed sink). */
+export function createSink(s: SinkConfig, cfg: FerryConfig, log: Logger): Sink {
+  switch (s.type) {
+    case 'directory':
+      return new DirectorySink(s, cfg.host_id);
+    case 's3':
+      return new S3Sink(s, cfg.host_id);
+    case 'clickhouse':
+      return new ClickHouseSink(s, log.child({ sink: s.name }), s.retry?.attempt_timeout_ms ?? cfg.retry.attempt_timeout_ms);
+  }
 }

@@ -24,11 +24,18 @@ export function createApp(path: string, deps: AppDeps): Hono {
       ack: c.req.query('ack') ?? c.req.header('x-ferry-ack'),
       contentType: c.req.header('content-type'),
       contentEncoding: c.req.header('content-encoding'),
+      authorization: c.req.header('authorization'),
       readBody: (limit) => readBodyLimited(c.req.raw, limit),
     });
     return c.json(r.body, r.status as 200, r.headers);
   });
   app.get('/metrics', async (c) => {
+    // /healthz and /readyz stay open (probes rarely carry tokens); /metrics needs a token with the metrics route.
+    const who = deps.auth.check('metrics', c.req.header('authorization'));
+    if (!who.ok) {
+      deps.metrics.rejectedAuth.inc({ reason: who.error });
+      return c.json({ error: who.error, message: who.message }, who.status, who.headers);
+    }
     deps.beforeScrape();
     const text = await deps.metrics.registry.metrics();
     return c.body(text, 200, { 'Content-Type': deps.metrics.registry.contentType });

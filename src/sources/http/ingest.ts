@@ -4,6 +4,7 @@ import type { AckTracker, AckOutcome } from '../../pipeline/acks.js';
 import type { RecordHeader } from '../../rings/record.js';
 import { codecAvailable } from '../../codecs/index.js';
 import { BodyEncoding } from '../../rings/record.js';
+import type { AuthGuard } from '../../auth/guard.js';
 import { formatOf, encodingOf, SUPPORTED_TYPES, SUPPORTED_ENCODINGS, type BodyRead } from './body.js';
 
 /** What the ingest route needs from the pipeline: put a request in a ring. */
@@ -18,6 +19,8 @@ export interface IngestDeps {
   metrics: Metrics;
   /** False once shutdown began: answer 503 and ask the client to reconnect elsewhere. */
   accepting: () => boolean;
+  /** Bearer tokens, routes and rate limits (a no-op when auth is off). */
+  auth: AuthGuard;
 }
 
 /** A request as the ingest logic sees it, whatever server delivered it. */
@@ -25,6 +28,8 @@ export interface IngestRequest {
   ack: string | undefined;
   contentType: string | undefined;
   contentEncoding: string | undefined;
+  /** The Authorization header as received. */
+  authorization: string | undefined;
   /** Reads the body within the limit (called at most once, after the header checks). */
   readBody(limit: number): Promise<BodyRead>;
 }
@@ -57,6 +62,14 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
     if (!deps.accepting()) {
       return answer(503, { error: 'shutting_down', message: 'ferry is shutting down; retry' }, { 'Retry-After': String(cfg.http.retry_after_s), Connection: 'close' });
     }
+    const who = deps.auth.check('ingest', req.authorization);
+    if (!who.ok) {
+      m.rejectedAuth.inc({ reason: who.error });
+      // Read (and drop) the body so the client sees the answer and the connection stays usable.
+      const drained = await req.readBody(cfg.http.max_body_bytes).catch(() => undefined);
+      const headers = drained?.ok ? who.headers : { ...who.headers, Connection: 'close' };
+      return answer(who.status, { error: who.error, message: who.message }, headers);
+    }
     if (req.ack !== undefined && req.ack !== 'durable' && req.ack !== 'accepted') {
       return answer(400, { error: 'bad_ack_mode', message: `ack must be "durable" or "accepted", got "${req.ack}"` });
     }
@@ -84,7 +97,7 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
 
     const reqId = nextReqId;
     nextReqId = (nextReqId + 1) >>> 0 || 1;
-    const header: RecordHeader = { reqId, format, encoding, receivedAt: Date.now(), source: 'http' };
+    const header: RecordHeader = { reqId, format, encoding, receivedAt: Date.now(), source: who.source ?? 'http' };
     const worker = deps.dispatcher.tryDispatch(header, body.chunks);
     if (worker < 0) {
       m.rejectedQueueFull.inc();

@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IngestRequest, IngestResponse } from './ingest.js';
 import { readIncomingLimited } from './body.js';
+import type { TlsMaterial } from './tls.js';
 
 export interface Listener {
   /** The bound port (useful with port 0). */
@@ -11,14 +12,16 @@ export interface Listener {
   stop(): Promise<void>;
   /** Drop whatever connections are left (after the drain). */
   forceClose(): void;
+  /** Swap the certificate for new connections (a renewal); undefined where the runtime's server cannot. */
+  setTls?(material: TlsMaterial): void;
 }
 
-type BunServe = (o: { hostname: string; port: number; fetch: Hono['fetch']; maxRequestBodySize?: number; idleTimeout?: number }) => {
+type BunServe = (o: { hostname: string; port: number; fetch: Hono['fetch']; maxRequestBodySize?: number; idleTimeout?: number; tls?: TlsMaterial }) => {
   port: number;
   stop(closeActive?: boolean): void | Promise<void>;
 };
 type DenoServe = (
-  o: { hostname: string; port: number; onListen?: (a: { port: number }) => void },
+  o: { hostname: string; port: number; onListen?: (a: { port: number }) => void; cert?: string; key?: string },
   h: Hono['fetch'],
 ) => { addr: { port: number }; shutdown(): Promise<void>; finished: Promise<void> };
 
@@ -29,6 +32,8 @@ export interface ListenOptions {
   /** The ingest route, served without hono's Request/Response conversion on Node. */
   ingestPath: string;
   ingest: (req: IngestRequest) => Promise<IngestResponse>;
+  /** Serve HTTPS with this certificate and key. */
+  tls?: TlsMaterial;
 }
 
 /**
@@ -42,7 +47,7 @@ export async function listen(app: Hono, opts: ListenOptions): Promise<Listener> 
   const g = globalThis as { Bun?: { serve: BunServe }; Deno?: { serve: DenoServe } };
   if (g.Bun) {
     // Bun enforces its own body cap before our handler: keep it just above ours so we answer 413.
-    const server = g.Bun.serve({ hostname: host, port, fetch: app.fetch, maxRequestBodySize: maxBodyBytes + 65536, idleTimeout: 120 });
+    const server = g.Bun.serve({ hostname: host, port, fetch: app.fetch, maxRequestBodySize: maxBodyBytes + 65536, idleTimeout: 120, ...(opts.tls ? { tls: opts.tls } : {}) });
     return {
       port: server.port,
       stop: async () => {
@@ -54,17 +59,17 @@ export async function listen(app: Hono, opts: ListenOptions): Promise<Listener> 
   if (g.Deno) {
     let server!: ReturnType<DenoServe>;
     const bound = await new Promise<number>((resolve) => {
-      server = g.Deno!.serve({ hostname: host, port, onListen: (a) => resolve(a.port) }, app.fetch);
+      server = g.Deno!.serve({ hostname: host, port, onListen: (a) => resolve(a.port), ...(opts.tls ?? {}) }, app.fetch);
     });
     return { port: bound, stop: () => server.shutdown(), forceClose: () => {} };
   }
   const { getRequestListener } = await import('@hono/node-server');
-  const { createServer } = await import('node:http');
   const viaHono = getRequestListener(app.fetch);
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'POST' && pathOf(req.url) === opts.ingestPath) void ingestOnNode(req, res, opts.ingest);
     else void viaHono(req, res);
-  });
+  };
+  const server = opts.tls ? (await import('node:https')).createServer({ ...opts.tls }, handler) : (await import('node:http')).createServer(handler);
   return await new Promise<Listener>((resolve, reject) => {
     server.listen(port, host, () => {
       const info = server.address() as { port: number };
@@ -77,6 +82,7 @@ export async function listen(app: Hono, opts: ListenOptions): Promise<Listener> 
             (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
           }),
         forceClose: () => (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(),
+        setTls: opts.tls ? (m) => (server as import('node:https').Server).setSecureContext({ ...m }) : undefined,
       });
     });
     server.once('error', reject);
@@ -101,6 +107,7 @@ async function ingestOnNode(req: IncomingMessage, res: ServerResponse, ingest: L
       ack: queryParam(req.url, 'ack') ?? (req.headers['x-ferry-ack'] as string | undefined),
       contentType: req.headers['content-type'],
       contentEncoding: req.headers['content-encoding'],
+      authorization: req.headers.authorization,
       readBody: (limit) => readIncomingLimited(req, req.headers['content-length'], limit),
     });
   } catch (err) {
