@@ -108,8 +108,10 @@ row('Kafka');
 ts('Consumer lag by topic', 'short', [[`max by (instance, topic) (${m('kafka_consumer_lag')})`, '{{instance}} {{topic}}']], '', 24);
 endRow();
 
-row('Config reloads');
-ts('Reloads', 'short', [[`changes(${m('config_last_reload_success_timestamp_seconds')}[$__rate_interval])`, 'reloaded {{instance}}'], [`increase(${m('config_reload_failures_total')}[$__rate_interval])`, 'refused {{instance}}']], 'Refused reloads keep the running config (FerryConfigReloadFailed).', 24);
+row('Config reloads and auth');
+ts('Reloads', 'short', [[`changes(${m('config_last_reload_success_timestamp_seconds')}[$__rate_interval])`, 'reloaded {{instance}}'], [`increase(${m('config_reload_failures_total')}[$__rate_interval])`, 'refused {{instance}}'], [`sum by (instance, result) (increase(${m('config_reloads_total')}[$__rate_interval]))`, '{{result}} {{instance}}']], 'Refused reloads keep the running config (FerryConfigReloadFailed).');
+ts('Restart required', 'short', [[m('config_reload_restart_required'), '{{instance}}']], '1 = the file on disk has changes a reload cannot apply (listener, workers, sink set): restart ferry.');
+ts('Auth rejections', 'reqps', [[rate('http_requests_rejected_auth_total', 'reason'), '{{reason}} {{instance}}']], '401 missing/unknown token, 403 wrong route, 429 over the rate limit.');
 endRow();
 
 row('Process (Node.js)');

@@ -23,6 +23,25 @@ export async function runCommand(configPath: string | undefined): Promise<number
   process.on('SIGHUP', () => {
     reloads = reloads.then(() => onHup()).catch((err) => log.error({ err: (err as Error).message }, 'reload failed'));
   });
+  // SIGTERM/SIGINT are taken from the start too: one arriving while ferry starts (it may already
+  // be listening) stops it as soon as it is up, gracefully, instead of the default instant death.
+  let exitCode!: (code: number) => void;
+  const exited = new Promise<number>((r) => (exitCode = r));
+  let stopNow: ((sig: string) => void) | undefined;
+  let pendingStop: string | undefined;
+  let signalled = false;
+  const onSignal = (sig: string) => {
+    if (signalled) {
+      log.warn({ signal: sig }, 'second signal: exiting now without draining');
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }
+    signalled = true;
+    if (stopNow) stopNow(sig);
+    else pendingStop = sig;
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
   const sd = await createNotifier(log);
   const running = await startFerry(config, log, { load: () => loadConfig(configPath).config });
   // READY=1, STATUS=, WATCHDOG=1 (a no-op outside systemd).
@@ -33,26 +52,18 @@ export async function runCommand(configPath: string | undefined): Promise<number
       await running.reload();
     });
   started();
-  return await new Promise<number>((resolve) => {
-    let signalled = false;
-    const onSignal = (sig: string) => {
-      if (signalled) {
-        log.warn({ signal: sig }, 'second signal: exiting now without draining');
-        process.exit(sig === 'SIGINT' ? 130 : 143);
-      }
-      signalled = true;
-      systemd.stopping(sig);
-      running.stop(sig).then(
-        () => resolve(0),
-        (err) => {
-          log.error({ err: (err as Error).message }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
-    process.on('SIGINT', () => onSignal('SIGINT'));
-  });
+  stopNow = (sig) => {
+    systemd.stopping(sig);
+    running.stop(sig).then(
+      () => exitCode(0),
+      (err) => {
+        log.error({ err: (err as Error).message }, 'shutdown failed');
+        exitCode(1);
+      },
+    );
+  };
+  if (pendingStop) stopNow(pendingStop);
+  return await exited;
 }
 
 function runtimeName(): string {

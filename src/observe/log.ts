@@ -10,12 +10,16 @@ const REDACT = [
   'token', '*.token', 'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
 ];
 
-/** JSON lines to stdout (journald picks them up); one logger per process, children per module. */
-export function createLogger(level: string = process.env.FERRY_LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+/**
+ * JSON lines to stdout (journald picks them up); one logger per process, children per module.
+ * Commands whose stdout is their report (replay, verify) log to stderr instead.
+ */
+export function createLogger(level: string = process.env.FERRY_LOG_LEVEL ?? 'info', destination?: NodeJS.WritableStream): Logger {
+  const options = {
     level,
     base: { service: 'ferry' },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -137,3 +137,63 @@ export function renderKey(template: string, batch: EncodedBatch, host: string, s
 function p2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
+
+/** What a key says about its batch, read back by matchKey. */
+export interface KeyFacts {
+  /** Start of the UTC hour (or day, when the template has no {hour}) of the batch, ms since epoch. */
+  periodStart?: number;
+  /** 'hour' | 'day' | undefined (the template has no date in it). */
+  granularity?: 'hour' | 'day';
+  codec?: Codec;
+  batchId?: string;
+}
+
+const PATTERNS: Record<KeyVariable, string> = {
+  date: '(\\d{4}-\\d{2}-\\d{2})',
+  year: '(\\d{4})',
+  month: '(\\d{2})',
+  day: '(\\d{2})',
+  hour: '(\\d{2})',
+  host: '([A-Za-z0-9._-]+)',
+  sink: '([A-Za-z0-9._-]+)',
+  // ferry's batch ids are hex: no '-', so "{host}-{batch_id}" splits at the last dash.
+  batch_id: '([A-Za-z0-9_]+)',
+  ext: '(\\.ndjson(?:\\.gz|\\.lz4|\\.zst)?)',
+};
+
+/**
+ * The reverse of compileKeyTemplate: a matcher that reads date, hour, codec and batch id back out
+ * of an object key (undefined when the key was not made by this template). Used by replay/verify
+ * to pick the objects of a time range without opening them.
+ */
+export function keyMatcher(template: string): (key: string) => KeyFacts | undefined {
+  const parts = parse(template);
+  const names: KeyVariable[] = [];
+  let re = '^';
+  for (const p of parts) {
+    if (typeof p === 'string') re += p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    else {
+      re += PATTERNS[p.v];
+      names.push(p.v);
+    }
+  }
+  const rx = new RegExp(re + '$');
+  const extCodec = Object.fromEntries(Object.entries(ARCHIVE_EXTENSIONS).map(([c, e]) => [e, c as Codec]));
+  return (key) => {
+    const m = rx.exec(key);
+    if (!m) return undefined;
+    const v: Partial<Record<KeyVariable, string>> = {};
+    names.forEach((n, i) => (v[n] = m[i + 1]));
+    const [y, mo, d] = v.date ? v.date.split('-') : [v.year, v.month, v.day];
+    const facts: KeyFacts = { codec: v.ext ? extCodec[v.ext] : undefined, batchId: v.batch_id };
+    if (y && mo && d) {
+      const hour = v.hour !== undefined ? Number(v.hour) : 0;
+      const t = Date.UTC(Number(y), Number(mo) - 1, Number(d), hour);
+      if (Number.isFinite(t)) {
+        facts.periodStart = t;
+        facts.granularity = v.hour !== undefined ? 'hour' : 'day';
+      }
+    }
+    return facts;
+  };
+}

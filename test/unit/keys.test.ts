@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { renderKey, compileKeyTemplate, validateKeyTemplate, DEFAULT_KEY_TEMPLATE, KEY_VARIABLES } from '../../src/sinks/keys.js';
+import { renderKey, compileKeyTemplate, validateKeyTemplate, keyMatcher, DEFAULT_KEY_TEMPLATE, KEY_VARIABLES } from '../../src/sinks/keys.js';
+import { archiveToRows, ArchiveFormatError } from '../../src/replay/convert.js';
 import type { Codec, EncodedBatch } from '../../src/pipeline/batch.js';
 
 const batch = (over: Partial<EncodedBatch> = {}, codec: Codec = 'gzip'): EncodedBatch => ({
@@ -75,5 +76,38 @@ describe('key templates', () => {
     for (const t of [DEFAULT_KEY_TEMPLATE, '{batch_id}', '{sink}/{year}/{month}/{day}/{hour}/{host}.{batch_id}{ext}', 'x.y/{batch_id}.ndjson']) {
       expect(() => validateKeyTemplate(t)).not.toThrow();
     }
+  });
+});
+
+describe('keyMatcher (replay reads keys back)', () => {
+  const batch = (codec: Codec, createdAt: number): EncodedBatch => ({ id: 'abc123', createdAt, events: 1, archive: { body: new Uint8Array(0), codec, rawBytes: 0 } });
+  it('reads date, hour, codec and batch id back from what the template rendered', () => {
+    const t = Date.UTC(2026, 10, 23, 7, 42);
+    for (const template of [DEFAULT_KEY_TEMPLATE, '{sink}/{year}/{month}/{day}/{hour}/{host}.{batch_id}{ext}']) {
+      for (const codec of ['gzip', 'lz4', 'zstd', 'none'] as Codec[]) {
+        const key = renderKey(template, batch(codec, t), 'edge-1', 'archive');
+        expect(keyMatcher(template)(key), key).toEqual({ periodStart: Date.UTC(2026, 10, 23, 7), granularity: 'hour', codec, batchId: 'abc123' });
+      }
+    }
+  });
+  it('day granularity without {hour}; undefined for keys the template did not make', () => {
+    const m = keyMatcher('x/{date}/{batch_id}{ext}');
+    expect(m('x/2026-11-23/b1.ndjson.gz')).toMatchObject({ periodStart: Date.UTC(2026, 10, 23), granularity: 'day', codec: 'gzip' });
+    expect(m('y/2026-11-23/b1.ndjson.gz')).toBeUndefined();
+    expect(m('x/2026-11-23/b1.txt')).toBeUndefined();
+  });
+});
+
+describe('archiveToRows', () => {
+  it('cuts the payload out as archived and builds the live row shape', () => {
+    const line = '{"event_id":"e1","received_at":"2026-11-23T07:42:01.999Z","source":"http","payload":{"a": 1.0,"s":"x\\"y"}}';
+    const r = archiveToRows(line + '\n', { keepIds: true });
+    expect(r.events).toBe(1);
+    expect(r.rows).toBe(`{"event_id":"e1","received_at":${Math.floor(Date.UTC(2026, 10, 23, 7, 42, 1) / 1000)},"source":"http","payload":${JSON.stringify('{"a": 1.0,"s":"x\\"y"}')}}\n`);
+    expect(r.ids).toEqual([{ id: 'e1', receivedAt: Date.UTC(2026, 10, 23, 7, 42, 1, 999) }]);
+  });
+  it('refuses lines that are not ferry envelopes', () => {
+    expect(() => archiveToRows('{"a":1}\n')).toThrow(ArchiveFormatError);
+    expect(() => archiveToRows('{"event_id":"e","payload":{}}\n')).toThrow(/received_at/);
   });
 });

@@ -1,0 +1,193 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { S3Client, ListObjectsV2Command, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { rig } from '../setup/rig.js';
+import { startFerryProcess, post, makeEvents, type FerryProc } from '../helpers/ferry-proc.js';
+
+/**
+ * Rebuild from the archive (issue 8): HTTP → S3 + ClickHouse, then the table is lost and
+ * `ferry replay` rebuilds it from MinIO; `ferry verify` compares the two per hour.
+ */
+const run = `rp${Date.now().toString(36)}`;
+const database = `ferry_${run}`;
+const prefix = `replay-${run}`;
+const N = 1000;
+const s3 = new S3Client({ endpoint: rig.s3.endpoint, region: rig.s3.region, forcePathStyle: true, credentials: { accessKeyId: rig.s3.accessKeyId, secretAccessKey: rig.s3.secretAccessKey } });
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], opts: { killAfterMs?: number; signal?: NodeJS.Signals } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['dist/src/cli.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    if (opts.killAfterMs) setTimeout(() => child.kill(opts.signal ?? 'SIGINT'), opts.killAfterMs);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const report = (r: CliResult) => JSON.parse(r.stdout.trim().split('\n').filter((l) => l.startsWith('{"msg":"replay: ') || l.startsWith('{"msg":"verify')).pop() ?? '{}');
+
+describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => {
+  let f: FerryProc;
+  let ch: ClickHouseClient;
+  let cfgFile: string;
+  const from = `s3://${rig.s3.bucket}/${prefix}/`;
+  const count = async (final = true) => Number((await (await ch.query({ query: `SELECT count() AS c FROM ${database}.events${final ? ' FINAL' : ''}`, format: 'JSONEachRow' })).json<{ c: string }>())[0].c);
+  const distinct = async () => Number((await (await ch.query({ query: `SELECT uniqExact(event_id) AS c FROM ${database}.events`, format: 'JSONEachRow' })).json<{ c: string }>())[0].c);
+  const rows = async () => (await ch.query({ query: `SELECT event_id, toUnixTimestamp(received_at) AS t, source, payload FROM ${database}.events FINAL ORDER BY event_id`, format: 'JSONEachRow' })).json();
+  const recreate = async () => {
+    await ch.command({ query: `DROP TABLE IF EXISTS ${database}.events` });
+    await ch.command({ query: `DROP TABLE IF EXISTS ${database}.ferry_migrations` });
+    const m = await cli(['migrate', '--config', cfgFile]);
+    expect(m.code, m.stderr).toBe(0);
+    expect(await count(false)).toBe(0);
+  };
+  let live: unknown[];
+
+  beforeAll(async () => {
+    ch = createClient({ url: rig.clickhouse.url });
+    f = await startFerryProcess({
+      sinks: [
+        { name: 'archive', type: 's3', bucket: rig.s3.bucket, endpoint: rig.s3.endpoint, region: rig.s3.region, force_path_style: true, access_key_id: rig.s3.accessKeyId, secret_access_key: rig.s3.secretAccessKey, key_template: `${prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}` },
+        { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database, table: 'events' },
+      ],
+      batch: { codec: 'gzip', max_events: 100, max_age_ms: 100 },
+    });
+    cfgFile = join(f.stateDir, 'ferry.yaml');
+    const m = await cli(['migrate', '--config', cfgFile]);
+    expect(m.code, m.stderr).toBe(0);
+    const ev = makeEvents(N, run);
+    for (let i = 0; i < N; i += 100) {
+      const r = await post(f.url, ev.lines.slice(i, i + 100).join('\n'));
+      expect(r.status).toBe(200);
+    }
+    expect(await count()).toBe(N);
+    live = await rows();
+  }, 120_000);
+
+  afterAll(async () => {
+    f?.kill('SIGTERM');
+    await f?.exited;
+    await ch?.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => {});
+    await ch?.close();
+    s3.destroy();
+  });
+
+  it('verify agrees before anything is lost', async () => {
+    const v = await cli(['verify', '--config', cfgFile, '--from', from]);
+    expect(v.code, v.stderr).toBe(0);
+    expect(report(v)).toMatchObject({ differing: [], archiveEvents: N, tableEvents: N });
+  });
+
+  it('after the table is lost: verify names the hour, dry run changes nothing, a big run asks for --yes, replay rebuilds every row exactly', async () => {
+    await recreate();
+    const v = await cli(['verify', '--config', cfgFile, '--from', from]);
+    expect(v.code).toBe(1);
+    const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
+    expect(report(v).differing.map((d: { hour: string }) => d.hour).length).toBeGreaterThan(0);
+    expect(v.stderr).toMatch(/differs: \d{4}-\d{2}-\d{2}T\d{2}:00:00\.000Z\s+archive \d+\s+table 0/);
+    expect(report(v).differing.some((d: { hour: string }) => Math.abs(Date.parse(d.hour) - hour.getTime()) <= 3_600_000)).toBe(true);
+
+    const dry = await cli(['replay', '--config', cfgFile, '--from', from, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = report(dry);
+    expect(plan).toMatchObject({ outcome: 'dry-run', eventsDone: N });
+    expect(plan.objects).toBeGreaterThanOrEqual(10);
+    expect(plan.plan.every((p: { key: string; events: number }) => p.key.startsWith(`${prefix}/dt=`) && p.events > 0)).toBe(true);
+    expect(await count(false)).toBe(0);
+
+    const big = await cli(['replay', '--config', cfgFile, '--from', from, '--confirm-above-bytes', '1']);
+    expect(big.code).toBe(3);
+    expect(big.stderr).toContain('--yes');
+    expect(await count(false)).toBe(0);
+
+    const r = await cli(['replay', '--config', cfgFile, '--from', from, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(report(r)).toMatchObject({ outcome: 'done', eventsDone: N, skipped: [] });
+    expect(await distinct()).toBe(N);
+    // The same rows the live pipeline wrote: payload text, received_at and source included.
+    expect(await rows()).toEqual(live);
+
+    // Again over existing rows: nothing changes after FINAL.
+    const again = await cli(['replay', '--config', cfgFile, '--from', from, '--yes']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await count()).toBe(N);
+    expect(await rows()).toEqual(live);
+
+    const ok = await cli(['verify', '--config', cfgFile, '--from', from]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(report(ok).differing).toEqual([]);
+  }, 180_000);
+
+  it.each(['SIGINT', 'SIGKILL'] as const)('an interrupted replay (%s) resumes where it stopped and ends with every event', async (sig) => {
+    await recreate();
+    // 200 events/s over ~1000 events: about 5 s, stopped after ~2 s.
+    const stopped = await cli(['replay', '--config', cfgFile, '--from', from, '--yes', '--max-events-per-sec', '200'], { killAfterMs: 2500, signal: sig });
+    expect(stopped.code).toBe(sig === 'SIGINT' ? 130 : null);
+    const partial = await distinct();
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(N);
+    const cps = readdirSync(join(f.stateDir, 'replay')).filter((n) => n.endsWith('.json'));
+    expect(cps.length).toBe(1);
+
+    const refused = await cli(['replay', '--config', cfgFile, '--from', from, '--yes']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--resume');
+
+    const resumed = await cli(['replay', '--config', cfgFile, '--from', from, '--yes', '--resume']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const rep = report(resumed);
+    expect(rep.outcome).toBe('done');
+    expect(rep.resumedPast).toBeGreaterThan(0);
+    expect(rep.resumedPast).toBeLessThan(rep.objects);
+    expect(await distinct()).toBe(N);
+    expect(await count()).toBe(N);
+    expect(existsSync(join(f.stateDir, 'replay', cps[0]))).toBe(false);
+  }, 120_000);
+
+  it('a truncated object is reported and skipped, the rest is replayed; verify names the hour of deleted rows', async () => {
+    // A corrupt copy of a real object under a key of the same layout.
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: rig.s3.bucket, Prefix: `${prefix}/` }));
+    const first = listed.Contents![0].Key!;
+    const body = await (await s3.send(new GetObjectCommand({ Bucket: rig.s3.bucket, Key: first }))).Body!.transformToByteArray();
+    const badKey = first.replace(/-[A-Za-z0-9]+\.ndjson\.gz$/, '-truncated0000.ndjson.gz');
+    expect(badKey).not.toBe(first);
+    await s3.send(new PutObjectCommand({ Bucket: rig.s3.bucket, Key: badKey, Body: body.subarray(0, Math.floor(body.length / 2)) }));
+
+    await recreate();
+    const r = await cli(['replay', '--config', cfgFile, '--from', from, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = report(r);
+    expect(rep.skipped.map((s: { key: string }) => s.key)).toEqual([badKey]);
+    expect(await distinct()).toBe(N);
+
+    // Rows of one hour lost: verify names that hour and the counts.
+    const ids = (await (await ch.query({ query: `SELECT event_id FROM ${database}.events ORDER BY event_id LIMIT 10`, format: 'JSONEachRow' })).json<{ event_id: string }>()).map((x) => x.event_id);
+    await ch.command({ query: `ALTER TABLE ${database}.events DELETE WHERE event_id IN (${ids.map((i) => `'${i}'`).join(',')})` });
+    for (let i = 0; i < 100 && (await distinct()) !== N - 10; i++) await new Promise((res) => setTimeout(res, 200));
+    const v = await cli(['verify', '--config', cfgFile, '--from', from]);
+    expect(v.code).toBe(1);
+    const diff = report(v).differing;
+    expect(diff.reduce((n: number, d: { archive: number; table: number }) => n + d.archive - d.table, 0)).toBe(10);
+    expect(report(v).skipped.map((s: { key: string }) => s.key)).toEqual([badKey]);
+  }, 120_000);
+
+  it('refuses bad arguments with a usage error', async () => {
+    expect((await cli(['replay', '--config', cfgFile])).code).toBe(2);
+    const bad = await cli(['replay', '--config', cfgFile, '--from', 'http://x/y']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('s3://bucket/prefix');
+    const badTime = await cli(['replay', '--config', cfgFile, '--from', from, '--since', 'yesterday', '--dry-run']);
+    expect(badTime.stderr).toContain('--since');
+  });
+});
