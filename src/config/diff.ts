@@ -14,7 +14,7 @@ export interface ConfigDiff {
 }
 
 /** Keys (dotted prefixes) whose change needs a restart: they shape sockets, threads, rings or paths on disk. */
-const RESTART_PREFIXES = ['listen.host', 'listen.port', 'listen.path', 'workers', 'state_dir', 'host_id'];
+const RESTART_PREFIXES = ['listen.host', 'listen.port', 'listen.path', 'workers', 'state_dir', 'host_id', 'dlq.enabled', 'dlq.dir'];
 
 export function diffConfig(running: FerryConfig, next: FerryConfig): ConfigDiff {
   const changed: string[] = [];
@@ -61,6 +61,7 @@ export function liveConfig(running: FerryConfig, next: FerryConfig): FerryConfig
   out.workers = { ...running.workers };
   out.state_dir = running.state_dir;
   out.host_id = running.host_id;
+  out.dlq = { ...next.dlq, enabled: running.dlq.enabled, dir: running.dlq.dir };
   out.sinks = running.sinks.map((o) => {
     const n = next.sinks.find((s) => s.name === o.name && s.type === o.type);
     return structuredClone(n ?? o);

@@ -191,5 +191,23 @@ export const configSchema = {
       default: {},
       properties: { drain_timeout_ms: { type: 'integer', minimum: 0, default: 60000 } },
     },
+    dlq: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        dir: { type: 'string', default: '' },
+        max_bytes: { type: 'integer', minimum: 1048576, default: 1073741824 },
+        max_files: { type: 'integer', minimum: 1, default: 10000 },
+        segment_max_bytes: { type: 'integer', minimum: 65536, default: 67108864 },
+        ttl_hours: { type: 'number', minimum: 0, default: 168 },
+        policy: { enum: ['reject', 'drop_oldest'], default: 'reject' },
+        reupload_events_per_s: { type: 'integer', minimum: 1, default: 20000 },
+        probe_interval_ms: { type: 'integer', minimum: 50, default: 1000 },
+        breaker_failures: { type: 'integer', minimum: 1, default: 1 },
+        min_free_bytes: { type: 'integer', minimum: 0, default: 104857600 },
+      },
+    },
   },
 } as const;

@@ -69,6 +69,27 @@ export interface FerryConfig {
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
   shutdown: { drain_timeout_ms: number };
   auth: AuthConfig;
+  dlq: DlqConfig;
+}
+
+/** Local DLQ segments per sink (docs/dlq.md). */
+export interface DlqConfig {
+  enabled: boolean;
+  /** '' = <state_dir>/dlq */
+  dir: string;
+  max_bytes: number;
+  max_files: number;
+  segment_max_bytes: number;
+  /** Segments older than this are removed (counted as dropped); 0 = never. */
+  ttl_hours: number;
+  /** Full: refuse new data (503), or drop the oldest segment (counted, error-logged). */
+  policy: 'reject' | 'drop_oldest';
+  reupload_events_per_s: number;
+  probe_interval_ms: number;
+  /** Batches in a row spooled before new batches skip the retries and go straight to the DLQ. */
+  breaker_failures: number;
+  /** /readyz fails when the DLQ's disk has less free. */
+  min_free_bytes: number;
 }
 
 /** PEM file paths; re-read on every reload so a renewed certificate is picked up. */

@@ -13,6 +13,7 @@ import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import { batchLimits, type WorkerPool } from '../pipeline/pool.js';
 import type { Uploader } from '../pipeline/uploader.js';
+import type { Dlq } from '../dlq/dlq.js';
 import type { AuthGuard } from '../auth/guard.js';
 import { openListenerWarning } from '../auth/guard.js';
 import { createSink } from '../sinks/factory.js';
@@ -48,6 +49,8 @@ export interface ReloadDeps {
   load: () => FerryConfig;
   pool: WorkerPool;
   uploader: Uploader;
+  /** The running DLQ (limits, TTL, re-upload rate are live). */
+  dlq?: Dlq;
   sinks: LiveSink[];
   auth: AuthGuard;
   listener: () => Listener | undefined;
@@ -133,6 +136,7 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
   d.holder.set(next);
   d.pool.setLimits(batchLimits(next), next.http.max_decompressed_bytes);
   d.uploader.setPolicies(next);
+  d.dlq?.setConfig(next);
   for (const r of rebuilt) r.live.replace(r.sink);
   d.auth.configure(next.auth);
   d.log.level = next.log.level;

@@ -15,6 +15,7 @@ import { AuthGuard, openListenerWarning } from '../auth/guard.js';
 import { LiveSink } from '../sinks/live-sink.js';
 import { readTlsMaterial, type TlsMaterial } from '../sources/http/tls.js';
 import { ConfigHolder, createReloader, type ReloadResult } from './reload.js';
+import { Dlq } from '../dlq/dlq.js';
 
 export interface Running {
   port: number;
@@ -55,8 +56,10 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
   const auth = new AuthGuard(cfg.auth);
   const tls: { current?: TlsMaterial } = { current: cfg.listen.tls ? await readTlsMaterial(cfg.listen.tls) : undefined };
   const acks = new AckTracker();
+  // DLQ recovery comes before anything is accepted: what was spooled before a crash is re-uploaded first.
+  const dlq = cfg.dlq.enabled ? await Dlq.open(cfg, sinks, metrics, log) : undefined;
   let pool!: WorkerPool;
-  const uploader = new Uploader(sinks, cfg, acks, metrics, log, (job) => pool.releaseCredit(job.worker));
+  const uploader = new Uploader(sinks, cfg, acks, metrics, log, (job) => pool.releaseCredit(job.worker), dlq);
   pool = new WorkerPool(cfg, metrics, log, {
     onVerdicts: (items) => {
       for (const v of items) acks.onVerdict(v);
@@ -71,13 +74,14 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
   const stopLag = startEventLoopLagProbe((s) => metrics.eventLoopLag.set(s));
   let stopping = false;
 
-  const ingestDeps: IngestDeps = { config: () => holder.get(), dispatcher: pool, acks, metrics, accepting: () => !stopping, auth };
+  const ingestDeps: IngestDeps = { config: () => holder.get(), dispatcher: pool, acks, metrics, accepting: () => !stopping, auth, refusal: () => dlq?.refusal() };
   const ingest = createIngest(ingestDeps);
   const app = createApp(cfg.listen.path, {
     ...ingestDeps,
     ingest,
     beforeScrape: () => {
       pool.sampleGauges();
+      dlq?.updateGauges();
       metrics.pendingAcks.set(acks.size);
     },
     readiness: {
@@ -86,6 +90,7 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
         if (stopping) p.push('shutting down');
         if (pool.saturation() > 0.9) p.push('rings over 90% full');
         p.push(...health.problems());
+        if (dlq) p.push(...dlq.problems());
         return p;
       },
     },
@@ -99,7 +104,7 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
     load: opts.load ?? (() => {
       throw new Error('ferry was started without a config loader; nothing to reload');
     }),
-    pool, uploader, sinks: liveSinks, auth, listener: () => listener, tls, log, metrics, stopping: () => stopping,
+    pool, uploader, dlq, sinks: liveSinks, auth, listener: () => listener, tls, log, metrics, stopping: () => stopping,
   });
   log.info(
     { host: cfg.listen.host, port: listener.port, path: cfg.listen.path, tls: !!cfg.listen.tls, auth: auth.on ? `${cfg.auth.tokens.length} tokens` : 'off', workers: pool.threads, sinks: sinks.map((s) => `${s.name}:${s.type}`), codec: cfg.batch.codec, ack: cfg.http.ack },
@@ -107,7 +112,7 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
   );
 
   // READY=1 is sent by the caller once this resolves (src/cli/run.ts): everything that must
-  // happen before ferry counts as started (listeners up; DLQ recovery, when it lands) goes above.
+  // happen before ferry counts as started (DLQ recovery, listeners up) goes above.
   return {
     port: listener.port,
     metrics,
@@ -146,6 +151,8 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
       }
       health.stop();
       stopLag();
+      // After the uploader: its last spools must be fsync'd before the files close.
+      await dlq?.close();
       await pool.destroy();
       await Promise.allSettled(sinks.map((s) => s.close()));
       log.info({ ms: Date.now() - t0 }, 'shutdown complete');

@@ -49,6 +49,19 @@ export function createMetrics() {
     configReloadFailures: c('config_reload_failures_total', 'Reloads refused (invalid file); the running config was kept.'),
     configLastReloadSuccess: g('config_last_reload_success_timestamp_seconds', 'Unix time of the last successful config load (start or reload).'),
     configRestartRequired: g('config_reload_restart_required', '1 while the config file has changes that only a restart applies (listener, workers, state dir, sinks added/removed).'),
+    // local DLQ (seed 001 names)
+    dlqFiles: g('dlq_files_current', 'Segment files in the local DLQ, by sink (poison area not included).', ['sink']),
+    dlqBytes: g('dlq_bytes_current', 'Bytes of segment files in the local DLQ, by sink.', ['sink']),
+    dlqEvents: g('dlq_events_current', 'Events waiting in the local DLQ, by sink.', ['sink']),
+    dlqEventsSpooled: c('dlq_events_spooled_total', 'Events written (fsync\'d) to the local DLQ because a sink could not take them.', ['sink']),
+    dlqEventsDropped: c('dlq_events_dropped_total', 'Events removed from the DLQ unshipped: policy drop_oldest (reason=capacity) or TTL (reason=ttl).', ['sink', 'reason']),
+    dlqEventsReuploaded: c('dlq_events_reuploaded_total', 'Events shipped from the DLQ after the sink came back.', ['sink']),
+    dlqFilesExpired: c('dlq_files_expired_total', 'Segment files removed because they were older than dlq.ttl_hours.', ['sink']),
+    dlqCorruptRecords: c('dlq_corrupt_records_total', 'Records found corrupt at recovery (bad CRC or frame) and quarantined.', ['sink']),
+    dlqPoisonBatches: c('dlq_poison_batches_total', 'Batches a sink refused with a permanent error, kept in the poison area.', ['sink']),
+    rejectedDlqFull: c('http_requests_rejected_dlq_full_total', 'Requests answered 503 because a sink is down and its DLQ is full (policy reject).'),
+    dlqSaveFailures: c('dlq_save_failures_total', 'Batches the DLQ could not take (full, ENOSPC, I/O error); their requests were answered 503.', ['sink', 'reason']),
+    dlqSinkOpen: g('dlq_circuit_open', '1 while a sink\'s circuit breaker is open (new batches go straight to the DLQ).', ['sink']),
   };
 }
 

@@ -1,10 +1,13 @@
 import type { FerryConfig, RetryConfig, SinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
-import { SinkError, type Sink } from '../sinks/sink.js';
+import { isSinkLevelError, SinkError, type Sink } from '../sinks/sink.js';
 import { deliver } from '../sinks/retry.js';
 import type { EncodedBatch } from './batch.js';
 import type { AckTracker } from './acks.js';
+import type { Dlq } from '../dlq/dlq.js';
+import { DlqFullError } from '../dlq/errors.js';
+import { anySignal } from './any-signal.js';
 
 export interface BatchJob {
   worker: number;
@@ -17,6 +20,11 @@ export interface BatchJob {
  * Moves sealed batches to every sink (in parallel, each with its own retries)
  * and reports the outcome to the ack tracker. It owns no queue: workers hold
  * back once they have max_inflight_batches out, which is what bounds memory.
+ *
+ * With a DLQ: a sink that still fails after its retries (or whose circuit breaker is open)
+ * gets the batch in its DLQ segment instead, and the batch counts as delivered once that is
+ * fsync'd; a permanent refusal goes to the poison area. Only a DLQ that cannot take it (full,
+ * ENOSPC) fails the requests, with 503.
  */
 export class Uploader {
   private readonly inflight = new Set<Promise<void>>();
@@ -31,6 +39,7 @@ export class Uploader {
     private readonly log: Logger,
     /** Called when a batch is finished either way (returns the worker's credit). */
     private readonly onSettled: (job: BatchJob) => void,
+    private readonly dlq?: Dlq,
   ) {
     this.policies = this.policiesOf(cfg);
   }
@@ -81,23 +90,27 @@ export class Uploader {
       this.acks.onBatchDelivered(job.reqIds);
       return;
     }
+    const full = failures.some((f) => f.r.reason instanceof DlqFullError);
     const permanent = failures.some((f) => f.r.reason instanceof SinkError && !f.r.reason.retryable);
     const detail = failures.map((f) => `${f.sink.name}: ${(f.r.reason as Error).message}`).join('; ');
-    // Until the DLQ lands there is nowhere durable to put it: the producer must retry.
+    // Nowhere durable to put it (no DLQ, or a full one): the producer must retry.
     this.acks.onBatchFailed(
       job.reqIds,
-      permanent ? 500 : 503,
-      permanent ? 'sink_rejected' : 'sink_unavailable',
+      full ? 503 : permanent ? 500 : 503,
+      full ? 'dlq_full' : permanent ? 'sink_rejected' : 'sink_unavailable',
       `batch ${job.batch.id} (${job.batch.events} events) not delivered: ${detail}`,
     );
   }
 
   private async toSink(sink: Sink, batch: EncodedBatch): Promise<void> {
+    const d = this.dlq?.forSink(sink.name);
+    // Sink known down: straight to its DLQ, no retry budget spent per batch.
+    if (d?.breaker.open) return this.spool(sink, batch, undefined);
     const policy = this.policies.get(sink.name)!;
     const started = performance.now();
     try {
       const receipt = await deliver(sink, batch, policy, {
-        signal: this.abort.signal,
+        signal: d ? anySignal(this.abort.signal, d.breaker.signal) : this.abort.signal,
         onRetry: (err: SinkError, attempt: number, delayMs: number) => {
           this.countError(sink, err);
           this.metrics.sinkRetries.inc({ sink: sink.name });
@@ -108,13 +121,52 @@ export class Uploader {
       this.metrics.eventsOut.inc({ sink: sink.name }, batch.events);
       if (sink.type === 's3') this.metrics.s3EventsStored.inc(batch.events);
       this.log.debug({ sink: sink.name, batch: batch.id, events: batch.events, location: receipt.location }, 'batch delivered');
+      d?.breaker.success();
     } catch (err) {
       const e = err instanceof SinkError ? err : new SinkError(String((err as Error)?.message ?? err), { retryable: true, errorClass: 'internal', cause: err });
       this.countError(sink, e);
       this.metrics.batchesFailed.inc({ sink: sink.name, reason: e.retryable ? 'retries_exhausted' : 'permanent' });
-      this.log.error({ sink: sink.name, batch: batch.id, events: batch.events, class: e.errorClass, status: e.status, err: e.message }, e.retryable ? 'sink unavailable, batch not delivered' : 'sink refused batch permanently');
-      throw e;
+      if (!d) {
+        this.log.error({ sink: sink.name, batch: batch.id, events: batch.events, class: e.errorClass, status: e.status, err: e.message }, e.retryable ? 'sink unavailable, batch not delivered' : 'sink refused batch permanently');
+        throw e;
+      }
+      if (!e.retryable && !isSinkLevelError(e)) return this.poison(sink, batch, e);
+      d.breaker.failure();
+      this.metrics.dlqSinkOpen.set({ sink: sink.name }, d.breaker.open ? 1 : 0);
+      this.log.warn({ sink: sink.name, batch: batch.id, events: batch.events, class: e.errorClass, err: e.message, circuit: d.breaker.open ? 'open' : 'closed' }, 'sink unavailable: batch goes to the local DLQ');
+      return this.spool(sink, batch, e);
     }
+  }
+
+  /** Keep the batch in the sink's DLQ; resolves once fsync'd, throws DlqFullError when it cannot. */
+  private async spool(sink: Sink, batch: EncodedBatch, err: SinkError | undefined): Promise<void> {
+    const d = this.dlq!.forSink(sink.name)!;
+    try {
+      await d.spool(batch, err);
+    } catch (e) {
+      const full = e instanceof DlqFullError ? e : new DlqFullError(sink.name, 'io', `local DLQ save failed for sink ${sink.name}: ${(e as Error).message}`);
+      this.metrics.dlqSaveFailures.inc({ sink: sink.name, reason: full.reason });
+      this.log.error({ sink: sink.name, batch: batch.id, events: batch.events, reason: full.reason, err: full.message }, `local DLQ save failed: ${full.message}`);
+      throw full;
+    }
+    this.metrics.dlqEventsSpooled.inc({ sink: sink.name }, batch.events);
+    this.dlq!.poke(sink.name);
+  }
+
+  /** Permanent refusal: kept with the sink's answer in the poison area, never retried automatically. */
+  private async poison(sink: Sink, batch: EncodedBatch, e: SinkError): Promise<void> {
+    const d = this.dlq!.forSink(sink.name)!;
+    let where: string;
+    try {
+      where = await d.poison(batch, e);
+    } catch (pe) {
+      const full = new DlqFullError(sink.name, (pe as NodeJS.ErrnoException).code === 'ENOSPC' ? 'enospc' : 'io', `poison save failed for sink ${sink.name}: ${(pe as Error).message}`);
+      this.metrics.dlqSaveFailures.inc({ sink: sink.name, reason: full.reason });
+      this.log.error({ sink: sink.name, batch: batch.id, err: full.message }, `local DLQ save failed: ${full.message}`);
+      throw full;
+    }
+    this.metrics.dlqPoisonBatches.inc({ sink: sink.name });
+    this.log.error({ sink: sink.name, batch: batch.id, events: batch.events, status: e.status, class: e.errorClass, err: e.message, poison: where }, 'sink refused batch permanently: kept in the poison DLQ (ferry dlq replay --poison after a fix)');
   }
 
   private countError(sink: Sink, e: SinkError): void {

@@ -9,7 +9,7 @@ import { listArchive, parseS3Url, parseTime, readArchiveObject, type ArchiveObje
 import { archiveToRows } from './convert.js';
 import { checkpointPath, loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { Progress, ProgressState } from './progress.js';
-import { RateLimiter } from './rate.js';
+import { RateLimiter } from '../pipeline/rate-limiter.js';
 import { resolveTargets, s3ClientFor } from './targets.js';
 import type { ReplayMetrics } from './metrics.js';
 

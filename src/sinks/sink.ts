@@ -40,3 +40,13 @@ export class SinkError extends Error {
 export function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
+
+/**
+ * A permanent error that is about the sink, not the batch: wrong credentials, no permission, a
+ * missing bucket or table. Every batch would fail the same way until the operator fixes the
+ * config, so such batches wait in the DLQ (re-uploaded after the fix, e.g. by a reload) instead
+ * of going to the poison area one by one.
+ */
+export function isSinkLevelError(e: SinkError): boolean {
+  return e.errorClass === 'auth' || e.status === 401 || e.status === 403 || e.status === 404;
+}

@@ -21,6 +21,8 @@ export interface IngestDeps {
   accepting: () => boolean;
   /** Bearer tokens, routes and rate limits (a no-op when auth is off). */
   auth: AuthGuard;
+  /** Why new data must be refused now (a down sink with a full DLQ under policy reject), or undefined. */
+  refusal?: () => string | undefined;
 }
 
 /** A request as the ingest logic sees it, whatever server delivered it. */
@@ -69,6 +71,13 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
       const drained = await req.readBody(cfg.http.max_body_bytes).catch(() => undefined);
       const headers = drained?.ok ? who.headers : { ...who.headers, Connection: 'close' };
       return answer(who.status, { error: who.error, message: who.message }, headers);
+    }
+    const refused = deps.refusal?.();
+    if (refused) {
+      // Nothing acknowledged may be dropped, so nothing new is acknowledged until there is room.
+      m.rejectedDlqFull.inc();
+      const drained = await req.readBody(cfg.http.max_body_bytes).catch(() => undefined);
+      return answer(503, { error: 'dlq_full', message: `${refused}; retry later` }, { 'Retry-After': String(cfg.http.retry_after_s), ...(drained?.ok ? {} : { Connection: 'close' }) });
     }
     if (req.ack !== undefined && req.ack !== 'durable' && req.ack !== 'accepted') {
       return answer(400, { error: 'bad_ack_mode', message: `ack must be "durable" or "accepted", got "${req.ack}"` });

@@ -1,0 +1,26 @@
+/**
+ * Paces work to at most `perSec` units a second (a replay or a DLQ re-upload must not starve
+ * live traffic). Each take(n) waits for its slot; idle time is not saved up into a burst.
+ */
+export class RateLimiter {
+  private next = 0;
+  constructor(private perSec: number) {}
+
+  setRate(perSec: number): void {
+    this.perSec = perSec;
+  }
+
+  async take(n: number, signal?: AbortSignal): Promise<void> {
+    if (!(this.perSec > 0) || !Number.isFinite(this.perSec)) return;
+    const now = Date.now();
+    const start = Math.max(this.next, now);
+    this.next = start + (n / this.perSec) * 1000;
+    const wait = start - now;
+    if (wait > 0) {
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, wait);
+        signal?.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
+      });
+    }
+  }
+}
