@@ -17,7 +17,9 @@ RIG_SCRIPTS="$ROOT/scripts/rig"
 mkdir -p "$RIG"
 
 # Ports (test/setup/rig.ts has the same numbers). FERRY_RIG_PORT_OFFSET shifts them all, so
-# two checkouts (each with its own FERRY_RIG_DIR) can run their rigs side by side.
+# two checkouts (each with its own FERRY_RIG_DIR) can run their rigs side by side. Use
+# multiples of 1000: the ports below are 1..109 apart, so e.g. offset 100 puts MinIO on
+# the unshifted ClickHouse TCP port (19100) and the two rigs break each other.
 OFF="${FERRY_RIG_PORT_OFFSET:-0}"
 CLICKHOUSE_HTTP_PORT=$((18123 + OFF))
 CLICKHOUSE_TCP_PORT=$((19100 + OFF))

@@ -8,7 +8,7 @@ import type { SinkDlq } from './sink-dlq.js';
 
 export interface ReuploadOptions {
   eventsPerSec: number;
-  /** Pause between probes while the sink is down (doubles up to 30 s). */
+  /** Pause between probes while the sink is down (doubles up to 10 s, so a recovered sink is noticed within seconds). */
   probeIntervalMs: number;
   policy: RetryConfig;
 }
@@ -80,7 +80,7 @@ export class Reuploader {
           this.log.info({ sink: sink.name, pending_events: d.store.pendingEvents }, 'sink reachable again: re-uploading the DLQ');
         } catch {
           await this.sleep(backoff);
-          backoff = Math.min(backoff * 2, 30_000);
+          backoff = Math.min(backoff * 2, Math.max(10_000, this.opts.probeIntervalMs));
           continue;
         }
       }
