@@ -46,6 +46,8 @@ const ROWS = [
   { workload: 'W2', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
   { workload: 'W1', vcpu: 1, codec: 'gzip', sinks: 's3', ack: 'durable' },
   { workload: 'W1', vcpu: 1, codec: 'lz4', sinks: 's3+clickhouse', ack: 'durable' },
+  // S3 unreachable: every batch is fsync'd into the local DLQ and acknowledged from there.
+  { workload: 'W1', vcpu: 1, codec: 'lz4', sinks: 's3 down (DLQ)', ack: 'durable' },
 ];
 const label = (r) => `${r.workload} ${r.vcpu} vCPU ${r.codec} → ${r.sinks}, ack=${r.ack}`;
 const rows = ROWS.filter((r) => !opt.only || label(r).includes(opt.only));
@@ -55,6 +57,7 @@ function ferryConfig(r, port, dir) {
   const sinks = {
     directory: [{ name: 'local', type: 'directory', path: join(dir, 'out') }],
     s3: [{ name: 'archive', type: 's3', region: 'us-east-1', force_path_style: true, key_template: `${prefix}/{date}/{hour}/{host}-{batch_id}{ext}`, ...rig.s3 }],
+    's3 down (DLQ)': [{ name: 'archive', type: 's3', region: 'us-east-1', force_path_style: true, key_template: `${prefix}/{batch_id}{ext}`, ...rig.s3, endpoint: 'http://127.0.0.1:9' }],
     's3+clickhouse': [
       { name: 'archive', type: 's3', region: 'us-east-1', force_path_style: true, key_template: `${prefix}/{date}/{hour}/{host}-{batch_id}{ext}`, ...rig.s3 },
       { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database: 'ferry_bench', table: 'events' },
@@ -105,7 +108,7 @@ const base = await measure('baseline node:http (parse + lz4), 1 vCPU', {
   argv: [process.execPath, 'bench/baseline-server.mjs', String(basePort)], readyMsg: 'listening', url: `http://127.0.0.1:${basePort}/`, body: bodies.w1, vcpu: 1, connections: 16,
 });
 results.push({ ...base, row: undefined });
-if (rows.some((r) => r.sinks !== 'directory')) ensureRig();
+if (rows.some((r) => r.sinks === 's3' || r.sinks === 's3+clickhouse')) ensureRig();
 if (rows.some((r) => r.sinks === 's3+clickhouse')) {
   const cfgFile = join(work, 'migrate.yaml');
   writeFileSync(cfgFile, ferryConfig({ ack: 'durable', codec: 'lz4', sinks: 's3+clickhouse' }, 1, join(work, 'migrate')));

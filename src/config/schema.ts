@@ -11,7 +11,7 @@ const retry = {
   properties: {
     initial_ms: { type: 'integer', minimum: 1, default: 200 },
     max_ms: { type: 'integer', minimum: 1, default: 5000 },
-    max_elapsed_ms: { type: 'integer', minimum: 0, default: 60000 },
+    max_elapsed_ms: { type: 'integer', minimum: 0, default: 10000 },
     attempt_timeout_ms: { type: 'integer', minimum: 100, default: 15000 },
   },
 } as const;
