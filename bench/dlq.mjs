@@ -109,7 +109,7 @@ const table = [
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...[up, down].map((r) => `| ${r.name} | ${fmt(r.eventsPerSec)} | ${fmt(r.eventsPerCpuSec)} | ${fmt((100 * r.eventsPerCpuSec) / up.eventsPerCpuSec)} % | ${r === up ? '–' : fmt(r.diskMBs, 2)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.rss)} | ${r.errors} |`),
 ].join('\n');
-const drainLine = `Drain after the sink came back (restart on the same state dir, pace unlimited): ${fmt(d.shipped)} of ${fmt(d.events)} events (${fmt(d.mb, 1)} MB of segments) in ${fmt(d.secs, 1)} s including start-up and recovery = ${fmt(d.eventsPerSec)} events/s, ${fmt(d.eventsPerCpuSec)} events per CPU-second.`;
+const drainLine = `Drain after the sink came back (restart on the same state dir, pace unlimited): ${fmt(d.shipped)} events (${fmt(d.mb, 1)} MB of segments) in ${fmt(d.secs, 1)} s including start-up and recovery = ${fmt(d.eventsPerSec)} events/s, ${fmt(d.eventsPerCpuSec)} events per CPU-second.`;
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;
 const header = `DLQ: W1 bodies (${EVENTS_PER_REQ} events × ~${avgEvent} B per request), ack=durable, batch max_age 50 ms, lz4; wrk -t2 -c${CONNS} -d${DURATION}s on the same machine (load generator and MinIO not counted in CPU-seconds).\nMachine: ${machine}`;
 console.log(`${header}\n\n${table}\n\n${drainLine}`);
