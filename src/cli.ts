@@ -6,10 +6,8 @@ import { codecAvailable, codecUnavailableReason } from './codecs/index.js';
 import { createLogger } from './observe/log.js';
 import { ferryVersion } from './cli/version.js';
 import { runCommand } from './cli/run.js';
-import { migrateCommand } from './cli/migrate.js';
 import { tokenCommand } from './cli/token.js';
-import { replayCommand, REPLAY_USAGE } from './cli/replay.js';
-import { dlqCommand, DLQ_USAGE } from './cli/dlq.js';
+import { REPLAY_USAGE, DLQ_USAGE } from './cli/usage.js';
 
 const USAGE = `ferry ${ferryVersion()} — edge-to-core ingest
 
@@ -31,8 +29,9 @@ FERRY_SINKS__<NAME>__PASSWORD=..., FERRY_STATE_DIR=./data.
 
 async function main(argv: string[]): Promise<number> {
   // replay and verify parse their own flags.
-  if (argv[0] === 'replay' || argv[0] === 'verify') return replayCommand(argv[0], argv.slice(1));
-  if (argv[0] === 'dlq') return dlqCommand(argv.slice(1));
+  // Commands load their modules on demand: `ferry run` need not carry the S3 client replay uses.
+  if (argv[0] === 'replay' || argv[0] === 'verify') return (await import('./cli/replay.js')).replayCommand(argv[0], argv.slice(1));
+  if (argv[0] === 'dlq') return (await import('./cli/dlq.js')).dlqCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -53,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return runCommand(values.config);
     case 'migrate':
-      return migrateCommand(values.config, values.sink);
+      return (await import('./cli/migrate.js')).migrateCommand(values.config, values.sink);
     case 'token':
       return tokenCommand(sub, values);
     case 'config':

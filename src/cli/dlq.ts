@@ -1,5 +1,6 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { DLQ_USAGE } from './usage.js';
 import { rm } from 'node:fs/promises';
 import { loadConfig } from '../config/load.js';
 import type { FerryConfig } from '../config/types.js';
@@ -16,14 +17,6 @@ import { recoverSink } from '../dlq/recovery.js';
 import { SinkDlq } from '../dlq/sink-dlq.js';
 import { syncDir } from '../dlq/fsync.js';
 
-export const DLQ_USAGE = `  ferry dlq ls [--sink S] [--json]      what waits in the local DLQ (segments, poison, quarantine)
-  ferry dlq inspect ID [--payload]      record heads of a batch id or segment file (--payload: its events)
-  ferry dlq replay [--sink S] [--poison]
-                                        ship the DLQ now (segments: ferry must be stopped; --poison: the
-                                        batches a sink refused, after the cause is fixed)
-  ferry dlq purge --older-than D [--sink S] [--poison]
-                                        delete DLQ data older than D (30m, 12h, 7d); counted, printed
-`;
 
 /** `ferry dlq …`. Exit codes: 0 ok, 1 failed (or not everything shipped), 2 usage. */
 export async function dlqCommand(argv: string[]): Promise<number> {
@@ -147,8 +140,8 @@ async function inspect(inv: SinkInventory[], id: string, payload: boolean): Prom
   return 0;
 }
 
-function sinksFor(config: FerryConfig, only: string | undefined, log: Logger): Sink[] | undefined {
-  const sinks = createSinks(config, log).filter((s) => !only || s.name === only);
+async function sinksFor(config: FerryConfig, only: string | undefined, log: Logger): Promise<Sink[] | undefined> {
+  const sinks = (await createSinks(config, log)).filter((s) => !only || s.name === only);
   if (only && sinks.length === 0) {
     process.stderr.write(`ferry dlq: no sink named "${only}" in the config\n`);
     return undefined;
@@ -165,7 +158,7 @@ async function refuseIfRunning(root: string, what: string): Promise<boolean> {
 
 async function replaySegments(config: FerryConfig, root: string, only: string | undefined, log: Logger): Promise<number> {
   if (await refuseIfRunning(root, 'replay')) return 1;
-  const sinks = sinksFor(config, only, log);
+  const sinks = await sinksFor(config, only, log);
   if (!sinks) return 2;
   let shipped = 0;
   let left = 0;
@@ -200,7 +193,7 @@ async function replaySegments(config: FerryConfig, root: string, only: string | 
 }
 
 async function replayPoison(config: FerryConfig, root: string, only: string | undefined, log: Logger): Promise<number> {
-  const sinks = sinksFor(config, only, log);
+  const sinks = await sinksFor(config, only, log);
   if (!sinks) return 2;
   const byName = new Map(sinks.map((s) => [s.name, s]));
   let shipped = 0;

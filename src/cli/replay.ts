@@ -1,5 +1,6 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { REPLAY_USAGE } from './usage.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../observe/log.js';
 import { replay, type ReplayReport } from '../replay/replay.js';
@@ -7,12 +8,6 @@ import { verify } from '../replay/verify.js';
 import { createProgress } from '../replay/progress.js';
 import { createReplayMetrics, serveMetrics } from '../replay/metrics.js';
 
-export const REPLAY_USAGE = `  ferry replay --from s3://BUCKET/PREFIX [--to clickhouse[:TABLE]] [--since T] [--until T]
-               [--dry-run] [--yes] [--resume] [--max-events-per-sec N] [--config FILE]
-                                        rebuild ClickHouse rows from the S3 archive (never deletes)
-  ferry verify --from s3://BUCKET/PREFIX [--against clickhouse[:TABLE]] [--since T] [--until T]
-                                        distinct event_ids per hour, archive vs table (exit 1 if any differ)
-`;
 
 const GiB = 1024 ** 3;
 

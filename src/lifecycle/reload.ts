@@ -16,7 +16,7 @@ import type { Uploader } from '../pipeline/uploader.js';
 import type { Dlq } from '../dlq/dlq.js';
 import type { AuthGuard } from '../auth/guard.js';
 import { openListenerWarning } from '../auth/guard.js';
-import { createSink } from '../sinks/factory.js';
+import { createSink, loadSinkModules } from '../sinks/factory.js';
 import type { LiveSink } from '../sinks/live-sink.js';
 import type { Sink } from '../sinks/sink.js';
 import type { Listener } from '../sources/http/serve.js';
@@ -119,6 +119,7 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
   }
   const rebuilt: { live: LiveSink; sink: Sink }[] = [];
   try {
+    await loadSinkModules(next.sinks);
     for (const live of d.sinks) {
       const before = running.sinks.find((s) => s.name === live.name);
       const after = next.sinks.find((s) => s.name === live.name);

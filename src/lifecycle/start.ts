@@ -51,7 +51,7 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
   // One holder for the running config: every reader goes through it, a reload swaps it.
   const holder = new ConfigHolder(initial);
   const cfg = initial;
-  const liveSinks = createSinks(cfg, log).map((s) => new LiveSink(s));
+  const liveSinks = (await createSinks(cfg, log)).map((s) => new LiveSink(s));
   const sinks: Sink[] = liveSinks;
   const auth = new AuthGuard(cfg.auth);
   const tls: { current?: TlsMaterial } = { current: cfg.listen.tls ? await readTlsMaterial(cfg.listen.tls) : undefined };

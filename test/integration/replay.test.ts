@@ -23,14 +23,21 @@ interface CliResult {
   stderr: string;
 }
 
+/** killAfterMs counts from the first `replay progress` line, so a slow start (a loaded machine) cannot beat the signal handler. */
 function cli(args: string[], opts: { killAfterMs?: number; signal?: NodeJS.Signals } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['dist/src/cli.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
+    let armed = false;
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (opts.killAfterMs && !armed && stdout.includes('"msg":"replay progress"')) {
+        armed = true;
+        setTimeout(() => child.kill(opts.signal ?? 'SIGINT'), opts.killAfterMs);
+      }
+    });
     child.stderr.on('data', (d) => (stderr += d));
-    if (opts.killAfterMs) setTimeout(() => child.kill(opts.signal ?? 'SIGINT'), opts.killAfterMs);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -132,7 +139,7 @@ describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => 
   it.each(['SIGINT', 'SIGKILL'] as const)('an interrupted replay (%s) resumes where it stopped and ends with every event', async (sig) => {
     await recreate();
     // 200 events/s over ~1000 events: about 5 s, stopped after ~2 s.
-    const stopped = await cli(['replay', '--config', cfgFile, '--from', from, '--yes', '--max-events-per-sec', '200'], { killAfterMs: 2500, signal: sig });
+    const stopped = await cli(['replay', '--config', cfgFile, '--from', from, '--yes', '--max-events-per-sec', '200'], { killAfterMs: 1500, signal: sig });
     expect(stopped.code).toBe(sig === 'SIGINT' ? 130 : null);
     const partial = await distinct();
     expect(partial).toBeGreaterThan(0);
