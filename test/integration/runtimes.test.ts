@@ -56,3 +56,43 @@ describe.each<Runtime>(['node', 'bun', 'deno'])('end-to-end smoke on %s', (runti
     expect(await f.exited).toBe(0);
   }, 90000);
 });
+
+/**
+ * The DLQ on every runtime: with S3 unreachable durable requests are answered 200 from fsync'd
+ * segments; after a SIGKILL the restart (same state dir, S3 fixed) recovers and ships them.
+ */
+describe.each<Runtime>(['node', 'bun', 'deno'])('DLQ on %s', (runtime) => {
+  it('spools while S3 is unreachable, survives SIGKILL, ships everything after the restart', async () => {
+    const prefix = `rt-dlq-${run}-${runtime}`;
+    const s3Sink = (endpoint: string) => ({ name: 'archive', type: 's3', bucket: rig.s3.bucket, endpoint, force_path_style: true, access_key_id: rig.s3.accessKeyId, secret_access_key: rig.s3.secretAccessKey, key_template: `${prefix}/{batch_id}{ext}` });
+    const cfg = (endpoint: string) => ({ batch: { max_age_ms: 50 }, retry: { initial_ms: 50, max_ms: 200, max_elapsed_ms: 500 }, dlq: { probe_interval_ms: 200 }, sinks: [s3Sink(endpoint)] });
+    const f = await startFerryProcess(cfg('http://127.0.0.1:9'), { runtime });
+    const ev = makeEvents(300, `${run}-dlq-${runtime}`);
+    for (let i = 0; i < 300; i += 100) {
+      const r = await post(f.url, ev.lines.slice(i, i + 100).join('\n'));
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+    }
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(join(f.stateDir, 'dlq', 'archive')).some((n) => n.endsWith('.fdq'))).toBe(true);
+    f.kill('SIGKILL');
+    await f.exited;
+    const g = await startFerryProcess(cfg(rig.s3.endpoint), { runtime, stateDir: f.stateDir });
+    try {
+      const deadline = Date.now() + 30_000;
+      let stored = new Set<string>();
+      while (Date.now() < deadline) {
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: rig.s3.bucket, Prefix: `${prefix}/` }));
+        if ((listed.KeyCount ?? 0) > 0) {
+          const { s3EventCounts } = await import('../helpers/stores.js');
+          stored = new Set((await s3EventCounts(prefix)).keys());
+          if (ev.ids.every((id) => stored.has(id))) break;
+        }
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(ev.ids.filter((id) => !stored.has(id))).toEqual([]);
+    } finally {
+      g.kill('SIGTERM');
+    }
+    expect(await g.exited).toBe(0);
+  }, 90000);
+});
