@@ -18,8 +18,13 @@ export class RateLimiter {
     const wait = start - now;
     if (wait > 0) {
       await new Promise<void>((res) => {
-        const t = setTimeout(res, wait);
-        signal?.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
+        // The listener goes when the wait ends: a long-lived signal must not collect one per take.
+        const onAbort = () => (clearTimeout(t), res());
+        const t = setTimeout(() => {
+          signal?.removeEventListener('abort', onAbort);
+          res();
+        }, wait);
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
   }
