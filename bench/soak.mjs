@@ -73,7 +73,7 @@ const c0 = cpuSeconds(p.pid);
 for (let m = 0; m <= MINUTES * 2; m++) {
   if (m > 0) await new Promise((r) => setTimeout(r, 30_000));
   const text = await metrics();
-  samples.push({ min: (performance.now() - t0) / 60000, rss: rssMiB(p.pid), heap: 0, dlqEvents: gauge(text, 'dlq_events_current'), dlqMB: gauge(text, 'dlq_bytes_current') / 1e6, files: gauge(text, 'dlq_files_current') });
+  samples.push({ min: (performance.now() - t0) / 60000, rss: rssMiB(p.pid), dlqEvents: gauge(text, 'dlq_events_current'), dlqMB: gauge(text, 'dlq_bytes_current') / 1e6, files: gauge(text, 'dlq_files_current') });
   process.stderr.write(`soak: ${JSON.stringify(samples.at(-1))}\n`);
 }
 stop = true;

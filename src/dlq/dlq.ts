@@ -124,6 +124,17 @@ export class Dlq {
     this.reuploaders.get(sink)?.poke();
   }
 
+  /** What waits on disk across all sinks (the systemd STATUS line). */
+  totals(): { events: number; bytes: number } {
+    let events = 0;
+    let bytes = 0;
+    for (const d of this.bySink.values()) {
+      events += d.store.pendingEvents;
+      bytes += d.store.bytes;
+    }
+    return { events, bytes };
+  }
+
   async close(): Promise<void> {
     if (this.ttlTimer) clearInterval(this.ttlTimer);
     if (this.diskTimer) clearInterval(this.diskTimer);

@@ -38,6 +38,8 @@ export interface Vitals {
   stalledWorkers: number[];
   /** Durable requests waiting for delivery. */
   pending: number;
+  /** What waits in the local DLQ (undefined with the DLQ off). */
+  dlq?: { events: number; bytes: number };
 }
 
 export interface StartOptions {
@@ -122,6 +124,7 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
       workers: pool.threads,
       stalledWorkers: pool.stalledWorkers(stallMs),
       pending: acks.size,
+      dlq: dlq?.totals(),
     }),
     reload,
     stop: async (reason: string) => {

@@ -38,6 +38,7 @@ export function superviseWithSystemd(sd: Notifier, running: Running, log: Logger
       `${v.workers} workers`,
       `${v.pending} durable requests pending`,
     ];
+    if (v.dlq) parts.push(`DLQ ${v.dlq.events} events (${(v.dlq.bytes / 1048576).toFixed(1)} MiB)`);
     if (v.stalledWorkers.length) parts.push(`WEDGED workers ${v.stalledWorkers.join(',')}`);
     return parts.join(', ');
   };

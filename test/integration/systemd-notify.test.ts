@@ -65,7 +65,7 @@ describe.each<Runtime>(['node', 'bun', 'deno'])('sd_notify on %s', (runtime) => 
     const r = await post(f.url, ev.lines.join('\n'));
     expect(r.status).toBe(200);
     const status = await sock.waitFor((m) => Number(/(\d+) events total/.exec(m.fields.STATUS ?? '')?.[1]) >= 300, 10_000, index(sock, ready));
-    expect(status.fields.STATUS).toMatch(/^\d+\.\d events\/s, 300 events total, rings \d+% full, 2 workers, \d+ durable requests pending$/);
+    expect(status.fields.STATUS).toMatch(/^\d+\.\d events\/s, 300 events total, rings \d+% full, 2 workers, \d+ durable requests pending, DLQ 0 events \(0.0 MiB\)$/);
 
     // WATCHDOG=1 every WATCHDOG_USEC/2: look at the gaps between at least 6 pings.
     const from = sock.messages.length;
