@@ -51,14 +51,16 @@ const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/
 const p = await start('http://127.0.0.1:9');
 const statuses = new Map();
 let stop = false;
-// Paced sender: RATE events/s as requests of EVENTS_PER_REQ, a few in flight.
+// Paced senders: RATE events/s as requests of EVENTS_PER_REQ. A durable request waits for its
+// batch (max_age 200 ms), so enough senders are in flight to keep the pace.
+const SENDERS = 32;
 const perReqMs = (1000 * EVENTS_PER_REQ) / RATE;
-const senders = Array.from({ length: 4 }, async (_, k) => {
+const senders = Array.from({ length: SENDERS }, async (_, k) => {
   let next = performance.now() + k * perReqMs;
   while (!stop) {
     const wait = next - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    next += 4 * perReqMs;
+    next += SENDERS * perReqMs;
     const s = await fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body }).then(
       async (r) => (await r.arrayBuffer(), r.status),
       () => 0,
@@ -107,6 +109,7 @@ const table = [
   '| ---: | ---: | ---: | ---: | ---: |',
   ...samples.filter((_, i) => i % 2 === 0 || i === 1).map((s) => `| ${fmt(s.min, 1)} | ${fmt(s.rss)} | ${fmt(s.dlqEvents)} | ${fmt(s.dlqMB, 1)} | ${fmt(s.files)} |`),
 ].join('\n');
-const summary = `Soak: ${MINUTES} min of W1 requests (${EVENTS_PER_REQ} events × ~370 B) at ${fmt(RATE)} events/s, ack=durable, lz4, the S3 sink unreachable (every batch to the DLQ).\nMachine: ${machine}\n\nAnswers: ${answers}. ferry CPU: ${fmt(cpu, 1)} s. RSS after 30 s ${fmt(first.rss)} MiB, at the end ${fmt(last.rss)} MiB, peak ${fmt(peak)} MiB.\nAfter the outage: ${drain}.`;
+const achieved = ((statuses.get(200) ?? 0) * EVENTS_PER_REQ) / (MINUTES * 60);
+const summary = `Soak: ${MINUTES} min of W1 requests (${EVENTS_PER_REQ} events × ~370 B) paced at ${fmt(RATE)} events/s (achieved ${fmt(achieved)} acknowledged events/s), ack=durable, lz4, the S3 sink unreachable (every batch to the DLQ).\nMachine: ${machine}\n\nAnswers: ${answers}. ferry CPU: ${fmt(cpu, 1)} s. RSS after 30 s ${fmt(first.rss)} MiB, at the end ${fmt(last.rss)} MiB, peak ${fmt(peak)} MiB.\nAfter the outage: ${drain}.`;
 console.log(`${summary}\n\n${table}`);
 if (opt.write) writeFileSync(join(ROOT, 'bench', 'RESULTS-soak.md'), `# Soak with a sink down (last run)\n\nCommand: \`npm run build && node bench/soak.mjs --minutes ${MINUTES} --rate ${RATE} --write\`\n\n${summary}\n\n${table}\n`);

@@ -26,7 +26,7 @@ export function createMetrics() {
     rejectedBodyTooLarge: c('http_requests_rejected_body_too_large_total', 'Requests answered 413: body (or decompressed body) over the limit.'),
     rejectedMalformed: c('http_requests_rejected_malformed_total', 'Requests answered 400: malformed body, nothing of it accepted.'),
     ackLatency: h('http_ack_latency_seconds', 'Time from request start to the answer, by ack mode.', latency, ['ack']),
-    eventsIn: c('events_received_total', 'Events accepted into a batch, by source.', ['source']),
+    eventsIn: c('events_received_total', 'Events accepted (answered 2xx: in a batch, or delivered for ack=durable), by source.', ['source']),
     eventsOut: c('sink_events_delivered_total', 'Events a sink confirmed, by sink.', ['sink']),
     sinkErrors: c('sink_errors_total', 'Failed sink attempts, by sink and error class.', ['sink', 'class']),
     sinkRetries: c('sink_retries_total', 'Sink attempts retried after a retryable error.', ['sink']),

@@ -85,6 +85,9 @@ describe.each<Runtime>(['node', 'bun', 'deno'])('auth on %s', (runtime) => {
     const text = await scraped.text();
     expect(metric(text, 'http_requests_rejected_auth_total', '{reason="unauthorized"}')).toBe(4);
     expect(metric(text, 'http_requests_rejected_auth_total', '{reason="forbidden"}')).toBe(2);
+    // Counted under the token's source; the refused requests count nothing.
+    expect(metric(text, 'events_received_total', '{source="edge-eu-1"}')).toBe(3);
+    expect(text).not.toMatch(/^events_received_total\{source="http"\}/m);
     expect((await fetch(`${f.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${f.url}/readyz`)).status).toBe(200);
 

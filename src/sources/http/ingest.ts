@@ -115,6 +115,7 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
     const outcome: AckOutcome = await deps.acks.register(reqId, worker, mode);
     m.ackLatency.observe({ ack: mode }, (performance.now() - started) / 1000);
     if (outcome.ok) {
+      m.eventsIn.inc({ source: header.source }, outcome.events);
       return answer(outcome.durable ? 200 : 202, { accepted: outcome.events, ack: outcome.durable ? 'durable' : 'accepted' });
     }
     if (outcome.status === 413) m.rejectedBodyTooLarge.inc();
