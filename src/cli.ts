@@ -9,6 +9,7 @@ import { runCommand } from './cli/run.js';
 import { migrateCommand } from './cli/migrate.js';
 import { tokenCommand } from './cli/token.js';
 import { replayCommand, REPLAY_USAGE } from './cli/replay.js';
+import { dlqCommand, DLQ_USAGE } from './cli/dlq.js';
 
 const USAGE = `ferry ${ferryVersion()} — edge-to-core ingest
 
@@ -20,7 +21,7 @@ usage:
                                         apply ClickHouse schema migrations (glob-ordered *.sql)
   ferry token new [--name NAME] [--source SOURCE] [--routes ingest,metrics] [--rate N]
                                         print a new bearer token, its sha256 and the auth: YAML
-${REPLAY_USAGE}  ferry version                         print the version
+${REPLAY_USAGE}${DLQ_USAGE}  ferry version                         print the version
 
 The config defaults to ${DEFAULT_CONFIG_PATH} (or $FERRY_CONFIG); without one ferry runs
 on its embedded default: a directory sink under <state_dir>/out.
@@ -31,6 +32,7 @@ FERRY_SINKS__<NAME>__PASSWORD=..., FERRY_STATE_DIR=./data.
 async function main(argv: string[]): Promise<number> {
   // replay and verify parse their own flags.
   if (argv[0] === 'replay' || argv[0] === 'verify') return replayCommand(argv[0], argv.slice(1));
+  if (argv[0] === 'dlq') return dlqCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
