@@ -12,9 +12,9 @@
  * file serves /usr/bin/ferry (deb) and <prefix>/bin/ferry (tarball). Paths inside app/
  * are the ones the code resolves from import.meta.url, as in a checkout.
  */
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGING, ROOT, packageJson } from './common.mjs';
+import { PACKAGING, ROOT, packageJson, stripBinaries } from './common.mjs';
 import { nodeRuntime } from './runtime.mjs';
 import { productionModules } from './modules.mjs';
 import { buildAddon } from './addon.mjs';
@@ -40,6 +40,9 @@ export function buildAppTree(dest, arch, version) {
   cpSync(join(ROOT, 'config', 'migrations'), join(app, 'config', 'migrations'), { recursive: true });
   cpSync(productionModules(arch), join(app, 'node_modules'), { recursive: true, verbatimSymlinks: true });
   pruneModules(join(app, 'node_modules'));
+  // Debian policy (lintian unstripped-binary-or-object): ship no debug symbols. The runtime's
+  // exported N-API symbols live in .dynsym, which --strip-unneeded keeps.
+  stripBinaries(arch, [join(lib, 'node', 'bin', 'node'), ...nativeObjects(join(app, 'node_modules'))]);
   const addon = buildAddon(arch, join(app, 'native', 'build', 'Release', 'sd_notify.node'));
 
   mkdirSync(join(dest, 'bin'), { recursive: true });
@@ -52,9 +55,47 @@ export function buildAppTree(dest, arch, version) {
 /** npm's bookkeeping and .bin links mean nothing in an installed tree. */
 function pruneModules(dir) {
   for (const p of ['.bin', '.package-lock.json']) rmSync(join(dir, p), { recursive: true, force: true });
+  pruneJunk(dir);
 }
 
-/** 0755 dirs, 0644 files, 0755 for what is executable (node, .node objects are 0644 like any .so). */
+// Development leftovers some packages publish (lint configs, VCS files, their own tests and
+// benchmarks, a docs site that loads scripts from CDNs) and musl builds a glibc system never
+// loads. Not run-time code: lintian flags them, and they only add bytes.
+const JUNK_FILES = /^(\.eslintrc.*|\.npmignore|\.gitattributes|\.gitignore|\.editorconfig|\.prettierrc.*|\.travis\.yml|index\.html|.*\.musl\.node)$/;
+const JUNK_DIRS = new Set(['.github', '.husky', 'test', 'tests', '__tests__', 'benchmark', 'benchmarks', 'example', 'examples']);
+
+function pruneJunk(dir) {
+  for (const ent of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, ent.name);
+    if (ent.isDirectory()) {
+      if (JUNK_DIRS.has(ent.name)) rmSync(p, { recursive: true, force: true });
+      else pruneJunk(p);
+    } else if (JUNK_FILES.test(ent.name)) {
+      rmSync(p, { force: true });
+    }
+  }
+}
+
+function nativeObjects(dir) {
+  const out = [];
+  for (const ent of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (ent.isFile() && ent.name.endsWith('.node')) out.push(join(ent.parentPath ?? ent.path, ent.name));
+  }
+  return out;
+}
+
+/** A file that starts with `#!` is meant to be run (lintian script-not-executable). */
+function hasShebang(p) {
+  const fd = openSync(p, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    return readSync(fd, b, 0, 2, 0) === 2 && b.toString('latin1') === '#!';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** 0755 dirs, 0644 files, 0755 for what is executable: node and scripts with a #! line (.node objects are 0644 like any .so). */
 function normaliseModes(dir) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
@@ -63,7 +104,7 @@ function normaliseModes(dir) {
       chmodSync(p, 0o755);
       normaliseModes(p);
     } else {
-      chmodSync(p, p.endsWith('/bin/node') ? 0o755 : 0o644);
+      chmodSync(p, p.endsWith('/bin/node') || hasShebang(p) ? 0o755 : 0o644);
     }
   }
 }

@@ -4,7 +4,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 
@@ -21,11 +20,11 @@ export const ARCHES = {
 };
 
 /**
- * Downloads (Node runtime, production node_modules) are cached outside the work tree so a
- * fresh clone (CI) on the same machine reuses them; FERRY_PKG_CACHE moves it.
+ * Downloads (Node runtime, production node_modules) are cached in the checkout's own
+ * .cache/packaging (gitignored, owned by these scripts); FERRY_PKG_CACHE moves it.
  */
 export function cacheDir() {
-  return process.env.FERRY_PKG_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ferry-packaging');
+  return process.env.FERRY_PKG_CACHE || join(ROOT, '.cache', 'packaging');
 }
 
 export function packageJson() {
@@ -50,4 +49,13 @@ export function sourceDateEpoch() {
   const r = spawnSync('git', ['log', '-1', '--format=%ct'], { cwd: ROOT, encoding: 'utf8' });
   const t = Number(r.stdout?.trim());
   return r.status === 0 && t > 0 ? t : Math.floor(Date.now() / 1000);
+}
+
+/** Strips symbols from ELF files of `arch` with that arch's binutils (the cross `strip` for arm64). */
+export function stripBinaries(arch, files) {
+  if (!files.length) return;
+  const triplet = ARCHES[arch].triplet;
+  const strip = [`${triplet}-strip`, ...(process.arch === arch ? ['strip'] : [])].find((s) => spawnSync(s, ['--version'], { stdio: 'ignore' }).status === 0);
+  if (!strip) throw new Error(`no strip for ${arch} (${triplet}-strip): install binutils-${triplet.replace(/_/g, '-')} (scripts/setup-test-deps.sh does)`);
+  run(strip, ['--strip-unneeded', '--remove-section=.comment', '--remove-section=.note', ...files]);
 }

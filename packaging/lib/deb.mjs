@@ -9,13 +9,15 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import process from 'node:process';
 import { gzipSync } from 'node:zlib';
 import { ARCHES, PACKAGING, ROOT, packageJson, run, say, sourceDateEpoch } from './common.mjs';
 import { buildAppTree } from './app-tree.mjs';
 
 // What node/bin/node and the napi binaries link against (dpkg-shlibdeps on the x64 node binary).
 const DEPENDS = 'adduser, libc6 (>= 2.34), libgcc-s1 (>= 3.4), libstdc++6 (>= 10.2)';
-const MAINTAINER = 'ferry maintainers <ferry@localhost>';
+// FERRY_DEB_MAINTAINER names whoever builds a release; the default is a placeholder on a reserved domain.
+const MAINTAINER = process.env.FERRY_DEB_MAINTAINER || 'ferry maintainers <ferry@example.org>';
 
 export function buildDeb({ arch, version, outDir, workDir }) {
   const debArch = ARCHES[arch].deb;
