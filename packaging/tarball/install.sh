@@ -4,6 +4,7 @@
 #   sudo ./install.sh [--prefix DIR] [--no-start]
 #
 #   DIR/bin/ferry, DIR/lib/ferry     launcher, Node.js runtime and app (default DIR: /opt/ferry)
+#   DIR/uninstall.sh                 removes it again (see its --help)
 #   /etc/ferry/ferry.yaml            only if absent: an existing config is kept, and the new
 #                                    default is left beside it as ferry.yaml.new
 #   /etc/systemd/system/ferry.service  with ExecStart pointing at DIR/bin/ferry
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
 	--prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
 	--prefix=*) prefix=${1#--prefix=}; shift ;;
 	--no-start) start=no; shift ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "install.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -39,6 +40,7 @@ rm -rf "$prefix/lib/ferry.old"
 mv "$prefix/lib/ferry.new" "$prefix/lib/ferry"
 rm -rf "$prefix/lib/ferry.old"
 install -m 0755 "$src/bin/ferry" "$prefix/bin/ferry"
+install -m 0755 "$src/uninstall.sh" "$prefix/uninstall.sh"
 say "installed $("$prefix/bin/ferry" version) in $prefix"
 
 if ! getent group ferry >/dev/null; then

@@ -1,21 +1,28 @@
 #!/bin/sh
 # Remove a tarball install of ferry (run as root):
 #
-#   sudo ./uninstall.sh [--prefix DIR] [--purge]
+#   sudo DIR/uninstall.sh [--purge]                  (the copy install.sh left in DIR)
+#   sudo ./uninstall.sh [--prefix DIR] [--purge]     (from the unpacked tarball)
 #
-# Stops and disables ferry.service, removes the unit, DIR/bin/ferry and DIR/lib/ferry
-# (default DIR: /opt/ferry). The config (/etc/ferry) and the state (/var/lib/ferry: the
-# directory sink and the DLQ, i.e. events not yet delivered) are kept unless --purge,
-# which deletes both and the ferry user and group.
+# Stops and disables ferry.service, removes the unit, DIR/bin/ferry, DIR/lib/ferry and
+# DIR/uninstall.sh (default DIR: where this script lives if that is an install, else
+# /opt/ferry). The config (/etc/ferry) and the state (/var/lib/ferry: the directory sink
+# and the DLQ, i.e. events not yet delivered) are kept unless --purge, which deletes both
+# and the ferry user and group.
 set -eu
-prefix=/opt/ferry
+here=$(dirname "$(readlink -f "$0")")
+if [ -x "$here/lib/ferry/node/bin/node" ] && [ -x "$here/bin/ferry" ] && [ ! -e "$here/install.sh" ]; then
+	prefix=$here
+else
+	prefix=/opt/ferry
+fi
 purge=no
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
 	--prefix=*) prefix=${1#--prefix=}; shift ;;
 	--purge) purge=yes; shift ;;
-	-h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
 	*) echo "uninstall.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -30,7 +37,7 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
 	systemctl daemon-reload || true
 fi
 rm -rf "$prefix/lib/ferry"
-rm -f "$prefix/bin/ferry"
+rm -f "$prefix/bin/ferry" "$prefix/uninstall.sh"
 rmdir "$prefix/bin" "$prefix/lib" "$prefix" 2>/dev/null || true
 say "removed ferry from $prefix"
 
