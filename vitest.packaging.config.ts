@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/packaging/**/*.test.ts'],
+    // Builds the artefacts once for every file (test/packaging/artefacts.ts).
+    globalSetup: ['test/packaging/artefacts.ts'],
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 5 * 60_000,

@@ -12,7 +12,7 @@
  * file serves /usr/bin/ferry (deb) and <prefix>/bin/ferry (tarball). Paths inside app/
  * are the ones the code resolves from import.meta.url, as in a checkout.
  */
-import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGING, ROOT, packageJson, stripBinaries } from './common.mjs';
 import { nodeRuntime } from './runtime.mjs';
@@ -84,18 +84,12 @@ function nativeObjects(dir) {
   return out;
 }
 
-/** A file that starts with `#!` is meant to be run (lintian script-not-executable). */
-function hasShebang(p) {
-  const fd = openSync(p, 'r');
-  try {
-    const b = Buffer.alloc(2);
-    return readSync(fd, b, 0, 2, 0) === 2 && b.toString('latin1') === '#!';
-  } finally {
-    closeSync(fd);
-  }
-}
 
-/** 0755 dirs, 0644 files, 0755 for what is executable: node and scripts with a #! line (.node objects are 0644 like any .so). */
+/**
+ * 0755 dirs, 0644 files, 0755 for node only (.node objects are 0644 like any .so). JS files
+ * with a `#!/usr/bin/env node` line stay 0644: the bundled node loads them, and as programs
+ * they would run a system `node` the package does not depend on (lintian override).
+ */
 function normaliseModes(dir) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
@@ -104,7 +98,7 @@ function normaliseModes(dir) {
       chmodSync(p, 0o755);
       normaliseModes(p);
     } else {
-      chmodSync(p, p.endsWith('/bin/node') || hasShebang(p) ? 0o755 : 0o644);
+      chmodSync(p, p.endsWith('/bin/node') ? 0o755 : 0o644);
     }
   }
 }

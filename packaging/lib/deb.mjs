@@ -16,8 +16,8 @@ import { buildAppTree } from './app-tree.mjs';
 
 // What node/bin/node and the napi binaries link against (dpkg-shlibdeps on the x64 node binary).
 const DEPENDS = 'adduser, libc6 (>= 2.34), libgcc-s1 (>= 3.4), libstdc++6 (>= 10.2)';
-// FERRY_DEB_MAINTAINER names whoever builds a release; the default is a placeholder on a reserved domain.
-const MAINTAINER = process.env.FERRY_DEB_MAINTAINER || 'ferry maintainers <ferry@example.org>';
+// FERRY_PKG_MAINTAINER names whoever builds a release; the default is a placeholder on a reserved domain.
+const MAINTAINER = process.env.FERRY_PKG_MAINTAINER || 'ferry maintainers <ferry@example.org>';
 
 export function buildDeb({ arch, version, outDir, workDir }) {
   const debArch = ARCHES[arch].deb;

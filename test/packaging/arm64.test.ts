@@ -15,12 +15,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, statSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
-import { CACHE, ROOT, baseRoot, buildArtefacts, freePort, missingPrerequisite, postEvents, sh } from './chroot.js';
+import { CACHE, VERSION, artefact, baseRoot, freePort, missingPrerequisite, postEvents, sh } from './chroot.js';
 import { envelopesIn } from '../helpers/archive.js';
 
-const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
 const NAME = `ferry-${VERSION}-linux-arm64`;
-const OUT = process.env.FERRY_PKG_ARTEFACTS || join(CACHE, 'artefacts', `arm64-${process.pid}`);
+const OUT = join(CACHE, 'scratch', `arm64-${process.pid}`);
 const QEMU = 'qemu-aarch64-static';
 const EM_AARCH64 = 183;
 const why = missingPrerequisite() || (spawnSync(QEMU, ['--version']).status === 0 ? '' : `${QEMU} is not installed (apt-get install qemu-user-static)`);
@@ -44,17 +43,13 @@ describe.skipIf(why !== '')('arm64 artefacts (built on amd64, run under qemu-use
   const debDir = join(OUT, 'deb');
 
   beforeAll(() => {
-    mkdirSync(OUT, { recursive: true });
-    buildArtefacts({ arch: 'arm64', format: 'deb,tar', out: OUT });
     sysroot = baseRoot('arm64');
-    for (const d of [tarDir, debDir, join(OUT, 'state')]) rmSync(d, { recursive: true, force: true });
-    mkdirSync(tarDir);
-    sh('tar', ['-xzf', join(OUT, `${NAME}.tar.gz`), '-C', tarDir]);
-    sh('dpkg-deb', ['-x', join(OUT, `ferry_${VERSION}_arm64.deb`), debDir]);
-  }, 40 * 60_000);
-  afterAll(() => {
-    if (!process.env.FERRY_PKG_ARTEFACTS) rmSync(OUT, { recursive: true, force: true });
-  });
+    rmSync(OUT, { recursive: true, force: true });
+    mkdirSync(tarDir, { recursive: true });
+    sh('tar', ['-xzf', artefact(`${NAME}.tar.gz`), '-C', tarDir]);
+    sh('dpkg-deb', ['-x', artefact(`ferry_${VERSION}_arm64.deb`), debDir]);
+  }, 30 * 60_000);
+  afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
   const emulated = (lib: string, args: string[], env: Record<string, string> = {}) =>
     sh(QEMU, ['-L', sysroot, join(lib, 'node/bin/node'), join(lib, 'app/dist/src/cli.js'), ...args], { env: { ...process.env, ...env } });
@@ -67,11 +62,11 @@ describe.skipIf(why !== '')('arm64 artefacts (built on amd64, run under qemu-use
       expect(elves.some((p) => p.includes('lz4-napi-linux-arm64-gnu'))).toBe(true);
       for (const p of elves) expect(elfMachine(join(lib, p)), p).toBe(EM_AARCH64);
     }
-    expect(sh('dpkg-deb', ['-f', join(OUT, `ferry_${VERSION}_arm64.deb`), 'Architecture']).stdout.trim()).toBe('arm64');
+    expect(sh('dpkg-deb', ['-f', artefact(`ferry_${VERSION}_arm64.deb`), 'Architecture']).stdout.trim()).toBe('arm64');
   });
 
   it('the arm64 .deb passes lintian (errors and warnings)', () => {
-    const r = sh('lintian', ['--fail-on', 'error,warning', join(OUT, `ferry_${VERSION}_arm64.deb`)], { allowFail: true });
+    const r = sh('lintian', ['--fail-on', 'error,warning', artefact(`ferry_${VERSION}_arm64.deb`)], { allowFail: true });
     expect(r.stdout.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
     expect(r.status).toBe(0);
   });

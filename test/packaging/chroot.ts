@@ -36,22 +36,16 @@ export function baseRoot(arch: 'amd64' | 'arm64'): string {
   return sh('sh', [join(ROOT, 'test', 'packaging', 'rootfs.sh'), arch], { timeout: 30 * 60_000 }).stdout.trim();
 }
 
-/**
- * The artefacts the tests install: built by packaging/build.mjs into a test-owned directory.
- * FERRY_PKG_ARTEFACTS=DIR (for working on the tests only) keeps them there and reuses what
- * is already built; CI never sets it, so it always tests a fresh build.
- */
-export function buildArtefacts(opts: { arch: 'x64' | 'arm64'; format: string; version?: string; out: string }): void {
-  if (process.env.FERRY_PKG_ARTEFACTS) {
-    const v = opts.version ?? (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-    const deb = { x64: 'amd64', arm64: 'arm64' }[opts.arch];
-    const want = opts.format.split(',').map((f) => join(opts.out, f === 'deb' ? `ferry_${v}_${deb}.deb` : `ferry-${v}-linux-${opts.arch}.tar.gz`));
-    if (want.every((p) => existsSync(p))) return;
-  }
-  const args = [join(ROOT, 'packaging', 'build.mjs'), '--arch', opts.arch, '--format', opts.format, '--out', opts.out];
-  if (opts.version) args.push('--version', opts.version);
-  sh(process.execPath, args, { timeout: 20 * 60_000 });
+/** An artefact built by the global setup (test/packaging/artefacts.ts) for this run. */
+export function artefact(file: string): string {
+  const dir = process.env.FERRY_TEST_PKG_DIR;
+  if (!dir) throw new Error('FERRY_TEST_PKG_DIR is unset: run these tests with npm run test:packaging');
+  const p = join(dir, file);
+  if (!existsSync(p)) throw new Error(`${p} was not built`);
+  return p;
 }
+
+export const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface Root {
   dir: string;

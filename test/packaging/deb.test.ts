@@ -12,17 +12,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
-import { CACHE, ROOT, buildArtefacts, freshRoot, missingPrerequisite, postEvents, sh, startFerry, type Root } from './chroot.js';
+import { ROOT, VERSION, artefact, freshRoot, missingPrerequisite, postEvents, sh, startFerry, type Root } from './chroot.js';
+import { OLD_VERSION as OLD } from './artefacts.js';
 import { envelopesIn } from '../helpers/archive.js';
 
-const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
-const OLD = '0.0.1';
-const OUT = process.env.FERRY_PKG_ARTEFACTS || join(CACHE, 'artefacts', `deb-${process.pid}`);
-const DEB = join(OUT, `ferry_${VERSION}_amd64.deb`);
-const OLD_DEB = join(OUT, `ferry_${OLD}_amd64.deb`);
 const why = missingPrerequisite();
 if (why && process.env.CI === 'true') throw new Error(`packaging tests cannot run: ${why}`);
 
@@ -35,15 +31,14 @@ const files = (d: string) => (existsSync(d) ? readdirSync(d, { recursive: true }
 describe.skipIf(why !== '')('ferry .deb on a clean Debian 12 root', () => {
   let root: Root;
 
+  let DEB = '';
+  let OLD_DEB = '';
+
   beforeAll(() => {
-    mkdirSync(OUT, { recursive: true });
-    buildArtefacts({ arch: 'x64', format: 'deb', out: OUT });
-    buildArtefacts({ arch: 'x64', format: 'deb', out: OUT, version: OLD });
-  }, 30 * 60_000);
-  afterAll(() => {
-    root?.destroy();
-    if (!process.env.FERRY_PKG_ARTEFACTS) rmSync(OUT, { recursive: true, force: true });
+    DEB = artefact(`ferry_${VERSION}_amd64.deb`);
+    OLD_DEB = artefact(`ferry_${OLD}_amd64.deb`);
   });
+  afterAll(() => root?.destroy());
 
   it('passes lintian: no errors, no warnings (the overrides it ships are justified in packaging/debian/lintian-overrides)', () => {
     const r = sh('lintian', ['--fail-on', 'error,warning', DEB], { allowFail: true });

@@ -5,15 +5,13 @@
  * uninstall.sh keeps config and state, --purge deletes them and the user.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
-import { CACHE, ROOT, buildArtefacts, freshRoot, missingPrerequisite, postEvents, sh, startFerry, type Root } from './chroot.js';
+import { ROOT, VERSION, artefact, freshRoot, missingPrerequisite, postEvents, sh, startFerry, type Root } from './chroot.js';
 import { envelopesIn } from '../helpers/archive.js';
 
-const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
 const NAME = `ferry-${VERSION}-linux-x64`;
-const OUT = process.env.FERRY_PKG_ARTEFACTS || join(CACHE, 'artefacts', `tar-${process.pid}`);
 const PREFIX = '/opt/ferry-edge';
 const why = missingPrerequisite();
 if (why && process.env.CI === 'true') throw new Error(`packaging tests cannot run: ${why}`);
@@ -22,15 +20,10 @@ describe.skipIf(why !== '')('ferry tarball on a clean Debian 12 root', () => {
   let root: Root;
 
   beforeAll(() => {
-    mkdirSync(OUT, { recursive: true });
-    buildArtefacts({ arch: 'x64', format: 'tar', out: OUT });
     root = freshRoot('amd64', 'tar');
-    sh('tar', ['-xzf', join(OUT, `${NAME}.tar.gz`), '-C', join(root.dir, 'tmp')]);
-  }, 30 * 60_000);
-  afterAll(() => {
-    root?.destroy();
-    if (!process.env.FERRY_PKG_ARTEFACTS) rmSync(OUT, { recursive: true, force: true });
-  });
+    sh('tar', ['-xzf', artefact(`${NAME}.tar.gz`), '-C', join(root.dir, 'tmp')]);
+  }, 10 * 60_000);
+  afterAll(() => root?.destroy());
 
   it('has one top directory holding the runtime, the app, the scripts and the unit', () => {
     const top = join(root.dir, 'tmp', NAME);
