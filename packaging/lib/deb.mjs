@@ -14,8 +14,10 @@ import { gzipSync } from 'node:zlib';
 import { ARCHES, PACKAGING, ROOT, packageJson, run, say, sourceDateEpoch } from './common.mjs';
 import { buildAppTree } from './app-tree.mjs';
 
-// What node/bin/node and the napi binaries link against (dpkg-shlibdeps on the x64 node binary).
-const DEPENDS = 'adduser, libc6 (>= 2.34), libgcc-s1 (>= 3.4), libstdc++6 (>= 10.2)';
+// What node/bin/node and the .node binaries link against, at the newest symbol versions they
+// use (objdump -T, Node 24.21.0 and the prebuilt addons): GLIBC_2.28, GCC_4.2.0, GLIBCXX_3.4.21
+// (GCC 5). adduser for the postinst.
+const DEPENDS = 'adduser, libc6 (>= 2.28), libgcc-s1 (>= 4.2), libstdc++6 (>= 5)';
 // FERRY_PKG_MAINTAINER names whoever builds a release; the default is a placeholder on a reserved domain.
 const MAINTAINER = process.env.FERRY_PKG_MAINTAINER || 'ferry maintainers <ferry@example.org>';
 
