@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The packaging tests (debootstrap roots, builds) are their own step: npm run test:packaging.
+    exclude: ['**/node_modules/**', 'test/packaging/**'],
     // Starts ClickHouse, MinIO and Kafka on 127.0.0.1 (scripts/rig/up.sh); a server that
     // cannot start fails the run, nothing is skipped.
     globalSetup: ['test/setup/global.ts'],

@@ -20,6 +20,13 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
+# npm run package / test:packaging: debootstrap roots, lintian, the arm64 cross compiler and
+# binutils (addon, strip), qemu-user to run the arm64 build, systemd-nspawn to boot a root.
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v lintian >/dev/null || need+=(lintian)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+command -v systemd-nspawn >/dev/null || need+=(systemd-container)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=()
   if [ "$(id -u)" != 0 ]; then

@@ -14,8 +14,8 @@ export const DEFAULT_CONFIG_PATH = '/etc/ferry/ferry.yaml';
 const ENV_PREFIX = 'FERRY_';
 /** FERRY_* variables that are not config keys. */
 const RESERVED_ENV = new Set(['FERRY_CONFIG', 'FERRY_NOTIFY_BACKEND', 'FERRY_NATIVE_REQUIRED']);
-/** FERRY_* families that are not config keys: the test rig's (FERRY_RIG_PORT_OFFSET) and test-only hooks. */
-const RESERVED_ENV_PREFIXES = ['FERRY_RIG_', 'FERRY_TEST_'];
+/** FERRY_* families that are not config keys: the test rig's (FERRY_RIG_PORT_OFFSET), test-only hooks and the packaging scripts' (FERRY_PKG_CACHE). */
+const RESERVED_ENV_PREFIXES = ['FERRY_RIG_', 'FERRY_TEST_', 'FERRY_PKG_'];
 
 /** One problem in the config, located by key path and (when it came from the file) line. */
 export interface ConfigIssue {
