@@ -47,10 +47,11 @@ export function readDirectorySink(root: string): Map<string, Buffer> {
   return out;
 }
 
-/** All envelopes in a directory sink. */
+/** All envelopes in a directory sink (a temp file still being written is not an object yet). */
 export function envelopesIn(root: string): Envelope[] {
   const all: Envelope[] = [];
   for (const [key, body] of readDirectorySink(root)) {
+    if (/(^|\/)\.[^/]*\.tmp$/.test(key)) continue;
     for (const l of linesOf(decodeObject(key, body))) all.push(JSON.parse(l) as Envelope);
   }
   return all;
