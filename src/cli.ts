@@ -9,6 +9,7 @@ import { runCommand } from './cli/run.js';
 import { migrateCommand } from './cli/migrate.js';
 import { tokenCommand } from './cli/token.js';
 import { replayCommand, REPLAY_USAGE } from './cli/replay.js';
+import { kafkaCommand } from './cli/kafka.js';
 
 const USAGE = `ferry ${ferryVersion()} — edge-to-core ingest
 
@@ -20,6 +21,8 @@ usage:
                                         apply ClickHouse schema migrations (glob-ordered *.sql)
   ferry token new [--name NAME] [--source SOURCE] [--routes ingest,metrics] [--rate N]
                                         print a new bearer token, its sha256 and the auth: YAML
+  ferry kafka init [--config FILE]      create kafka.topics and their DLQ topics (partitions and
+                                        replication from kafka.init)
 ${REPLAY_USAGE}  ferry version                         print the version
 
 The config defaults to ${DEFAULT_CONFIG_PATH} (or $FERRY_CONFIG); without one ferry runs
@@ -54,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       return migrateCommand(values.config, values.sink);
     case 'token':
       return tokenCommand(sub, values);
+    case 'kafka':
+      return kafkaCommand(sub, values.config);
     case 'config':
       if (sub === 'check') return configCheck(values.config);
       if (sub === 'schema') {

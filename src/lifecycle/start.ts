@@ -16,6 +16,7 @@ import { LiveSink } from '../sinks/live-sink.js';
 import { readTlsMaterial, type TlsMaterial } from '../sources/http/tls.js';
 import { ConfigHolder, createReloader, type ReloadResult } from './reload.js';
 import { Dlq } from '../dlq/dlq.js';
+import { KafkaSource } from '../sources/kafka/source.js';
 
 export interface Running {
   port: number;
@@ -106,6 +107,11 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
     }),
     pool, uploader, dlq, sinks: liveSinks, auth, listener: () => listener, tls, log, metrics, stopping: () => stopping,
   });
+  // Kafka after the pipeline and the listener are up: its messages go through the same rings.
+  const kafka = cfg.kafka.enabled
+    ? new KafkaSource({ config: cfg, dispatcher: pool, saturation: () => pool.saturation(), acks, metrics, log, refusal: () => dlq?.refusal() })
+    : undefined;
+  kafka?.start();
   log.info(
     { host: cfg.listen.host, port: listener.port, path: cfg.listen.path, tls: !!cfg.listen.tls, auth: auth.on ? `${cfg.auth.tokens.length} tokens` : 'off', workers: pool.threads, sinks: sinks.map((s) => `${s.name}:${s.type}`), codec: cfg.batch.codec, ack: cfg.http.ack },
     'ferry listening',
@@ -131,6 +137,8 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
       log.info({ reason }, 'shutdown: stop accepting, draining rings');
       const listenerClosed = listener.stop();
       const drained = (async () => {
+        // Kafka first, while the pool still runs: stop fetching → in-flight durable → commit → disconnect.
+        await kafka?.stop(Math.max(1000, holder.get().shutdown.drain_timeout_ms - 2000));
         await pool.close();
         log.info({ batches_inflight: uploader.size }, 'shutdown: rings drained, delivering last batches');
         await uploader.drain();
