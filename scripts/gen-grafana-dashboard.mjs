@@ -102,6 +102,17 @@ ts('DLQ flows /s', 'short', [
   [rate('dlq_files_expired_total'), 'expired files {{instance}}'],
   [rate('dlq_corrupt_records_total'), 'corrupt records {{instance}}'],
 ]);
+ts('DLQ events held', 'short', [[`sum by (instance, sink) (${m('dlq_events_current')})`, '{{instance}} {{sink}}']], 'Events waiting on disk for their sink; drains to 0 once the sink is back.');
+ts('Spooled vs re-uploaded /s', 'short', [
+  [rate('dlq_events_spooled_total', 'sink'), 'spooled {{instance}} {{sink}}'],
+  [rate('dlq_events_reuploaded_total', 'sink'), 're-uploaded {{instance}} {{sink}}'],
+]);
+ts('Sink circuit open', 'short', [[m('dlq_circuit_open'), '{{instance}} {{sink}}']], '1 = the sink is failing and new batches go straight to disk; probed in the background.');
+ts('DLQ refusals and failures /s', 'short', [
+  [rate('http_requests_rejected_dlq_full_total'), '503 dlq_full {{instance}}'],
+  [rate('dlq_save_failures_total', 'reason'), 'save failed {{instance}} {{reason}}'],
+  [rate('dlq_poison_batches_total', 'sink'), 'poison batches {{instance}} {{sink}}'],
+], 'dlq_full / save failures: the disk limit or the disk itself refuses; poison: the sink rejected the data itself (see ferry dlq ls --poison).');
 endRow();
 
 row('Kafka');

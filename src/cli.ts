@@ -10,6 +10,7 @@ import { migrateCommand } from './cli/migrate.js';
 import { tokenCommand } from './cli/token.js';
 import { replayCommand, REPLAY_USAGE } from './cli/replay.js';
 import { kafkaCommand } from './cli/kafka.js';
+import { dlqCommand, DLQ_USAGE } from './cli/dlq.js';
 
 const USAGE = `ferry ${ferryVersion()} — edge-to-core ingest
 
@@ -23,7 +24,7 @@ usage:
                                         print a new bearer token, its sha256 and the auth: YAML
   ferry kafka init [--config FILE]      create kafka.topics and their DLQ topics (partitions and
                                         replication from kafka.init)
-${REPLAY_USAGE}  ferry version                         print the version
+${REPLAY_USAGE}${DLQ_USAGE}  ferry version                         print the version
 
 The config defaults to ${DEFAULT_CONFIG_PATH} (or $FERRY_CONFIG); without one ferry runs
 on its embedded default: a directory sink under <state_dir>/out.
@@ -34,6 +35,7 @@ FERRY_SINKS__<NAME>__PASSWORD=..., FERRY_STATE_DIR=./data.
 async function main(argv: string[]): Promise<number> {
   // replay and verify parse their own flags.
   if (argv[0] === 'replay' || argv[0] === 'verify') return replayCommand(argv[0], argv.slice(1));
+  if (argv[0] === 'dlq') return dlqCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

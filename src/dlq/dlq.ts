@@ -5,6 +5,7 @@ import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Sink } from '../sinks/sink.js';
 import { recoverSink } from './recovery.js';
+import { claimDlq, releaseDlq } from './owner.js';
 import { Reuploader } from './reupload.js';
 import { SinkDlq } from './sink-dlq.js';
 import type { StoreLimits } from './segment-store.js';
@@ -34,6 +35,7 @@ export class Dlq {
   static async open(cfg: FerryConfig, sinks: Sink[], metrics: Metrics, log: Logger): Promise<Dlq> {
     const dlq = new Dlq(cfg, metrics, log);
     const root = dlqDir(cfg);
+    await claimDlq(root);
     for (const sink of sinks) {
       const dir = join(root, sink.name);
       const d = new SinkDlq(sink, dir, storeLimits(cfg), cfg.dlq.breaker_failures, log, {
@@ -71,7 +73,11 @@ export class Dlq {
   setConfig(cfg: FerryConfig): void {
     this.cfg = cfg;
     for (const d of this.bySink.values()) d.store.setLimits(storeLimits(cfg));
-    for (const r of this.reuploaders.values()) r.setOptions({ eventsPerSec: cfg.dlq.reupload_events_per_s, probeIntervalMs: cfg.dlq.probe_interval_ms });
+    // Probe now: a reload often is the fix (new credentials, a new endpoint).
+    for (const r of this.reuploaders.values()) {
+      r.setOptions({ eventsPerSec: cfg.dlq.reupload_events_per_s, probeIntervalMs: cfg.dlq.probe_interval_ms });
+      r.poke();
+    }
   }
 
   forSink(name: string): SinkDlq | undefined {
@@ -123,6 +129,7 @@ export class Dlq {
     if (this.diskTimer) clearInterval(this.diskTimer);
     await Promise.all([...this.reuploaders.values()].map((r) => r.stop()));
     for (const d of this.bySink.values()) await d.store.close();
+    await releaseDlq(dlqDir(this.cfg));
   }
 
   private async expire(): Promise<void> {

@@ -1,6 +1,6 @@
-import { mkdir, open, readdir, rename } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { EncodedBatch } from '../pipeline/batch.js';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Codec, EncodedBatch } from '../pipeline/batch.js';
 import { ARCHIVE_EXTENSIONS } from '../sinks/keys.js';
 import { syncDir } from './fsync.js';
 
@@ -28,10 +28,45 @@ export async function savePoison(dir: string, batch: EncodedBatch, part: 'archiv
   await mkdir(dir, { recursive: true });
   const base = join(dir, `${batch.id}-${part}`);
   const full: PoisonMeta = { ...meta, batch: batch.id, events: batch.events, part, codec: p.codec, created_at: batch.createdAt, poisoned_at: new Date().toISOString() };
-  await writeDurably(`${base}${part === 'rows' ? (p.codec === 'gzip' ? '.jsonl.gz' : '.jsonl') : ARCHIVE_EXTENSIONS[p.codec]}`, p.body);
+  await writeDurably(payloadPath(base, part, p.codec), p.body);
   await writeDurably(`${base}.json`, new TextEncoder().encode(JSON.stringify(full, null, 2) + '\n'));
   await syncDir(dir);
   return base;
+}
+
+function payloadPath(base: string, part: 'archive' | 'rows', codec: string): string {
+  return `${base}${part === 'rows' ? (codec === 'gzip' ? '.jsonl.gz' : '.jsonl') : ARCHIVE_EXTENSIONS[codec as keyof typeof ARCHIVE_EXTENSIONS]}`;
+}
+
+export interface PoisonEntry {
+  meta: PoisonMeta;
+  /** The .json file and the payload file. */
+  metaPath: string;
+  payloadPath: string;
+}
+
+/** Read one poison entry's metadata by the name of its .json file. */
+export async function readPoison(dir: string, jsonName: string): Promise<PoisonEntry> {
+  const metaPath = join(dir, jsonName);
+  const meta = JSON.parse(await readFile(metaPath, 'utf8')) as PoisonMeta;
+  return { meta, metaPath, payloadPath: payloadPath(metaPath.slice(0, -'.json'.length), meta.part, meta.codec) };
+}
+
+/** The batch a poison entry holds, rebuilt for the same sink (same id and createdAt: same S3 key). */
+export async function poisonBatch(e: PoisonEntry): Promise<EncodedBatch> {
+  const body = new Uint8Array(await readFile(e.payloadPath));
+  const part = { body, codec: e.meta.codec as Codec, rawBytes: 0 };
+  const empty = { body: new Uint8Array(0), codec: 'none' as const, rawBytes: 0 };
+  return e.meta.part === 'rows'
+    ? { id: e.meta.batch, createdAt: e.meta.created_at, events: e.meta.events, archive: empty, rows: part }
+    : { id: e.meta.batch, createdAt: e.meta.created_at, events: e.meta.events, archive: part };
+}
+
+/** Remove a poison entry (after it was shipped, or purged): payload first, the .json last. */
+export async function removePoison(e: PoisonEntry): Promise<void> {
+  await rm(e.payloadPath, { force: true });
+  await rm(e.metaPath, { force: true });
+  await syncDir(dirname(e.metaPath));
 }
 
 async function writeDurably(path: string, data: Uint8Array): Promise<void> {

@@ -23,8 +23,9 @@ export interface FerryProc {
 }
 
 /** Start the built ferry CLI as a real process with a config written to a temp dir. */
-export async function startFerryProcess(config: Record<string, unknown>, opts: { runtime?: Runtime; env?: Record<string, string> } = {}): Promise<FerryProc> {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-test-'));
+export async function startFerryProcess(config: Record<string, unknown>, opts: { runtime?: Runtime; env?: Record<string, string>; stateDir?: string } = {}): Promise<FerryProc> {
+  // stateDir: restart on the same state (a DLQ left by a killed process).
+  const dir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'ferry-test-'));
   // `${STATE_DIR}` in any string value becomes this run's temp state dir.
   const withDir = JSON.parse(JSON.stringify(config).replaceAll('${STATE_DIR}', dir)) as Record<string, unknown>;
   const cfg = { state_dir: dir, listen: { host: '127.0.0.1', port: 0 }, ...withDir };

@@ -198,22 +198,32 @@ describe('SIGHUP reload', () => {
     expect(await f.exited).toBe(0);
   }, 60000);
 
-  it('sink credentials apply live: a wrong S3 secret fails the next durable request, the right one heals it', async () => {
+  it('sink credentials apply live: with a wrong S3 secret batches wait in the DLQ (still 200), the right one ships them', async () => {
     const prefix = `creds-${run}`;
-    const cfg = (secret: string) => ({ batch: { max_age_ms: 50 }, retry: { initial_ms: 50, max_ms: 200, max_elapsed_ms: 2000 }, sinks: [s3Sink(prefix, secret)] });
+    const cfg = (secret: string) => ({ batch: { max_age_ms: 50 }, retry: { initial_ms: 50, max_ms: 200, max_elapsed_ms: 2000 }, dlq: { probe_interval_ms: 200 }, sinks: [s3Sink(prefix, secret)] });
     const f = await startFerryProcess(cfg(rig.s3.secretAccessKey));
     procs.push(f);
     expect((await post(f.url, makeEvents(5, `${run}-c1`).lines.join('\n'))).status).toBe(200);
     rewriteConfig(f, cfg('not-the-secret'));
     expect((await reloadAndWait(f)).applied).toEqual(['sinks.archive.secret_access_key']);
-    const refused = await post(f.url, makeEvents(5, `${run}-c2`).lines.join('\n'));
-    expect(refused.status).toBeGreaterThanOrEqual(500);
+    // A refusal that is about the sink (403), not the batch: kept in the DLQ, not poisoned.
+    const c2 = makeEvents(5, `${run}-c2`);
+    expect((await post(f.url, c2.lines.join('\n'))).status).toBe(200);
+    expect(metric(await scrape(f), 'dlq_events_current', '{sink="archive"}')).toBe(5);
+    expect(metric(await scrape(f), 'dlq_poison_batches_total', '{sink="archive"}') ?? 0).toBe(0);
     rewriteConfig(f, cfg(rig.s3.secretAccessKey));
     await reloadAndWait(f);
     const c3 = makeEvents(5, `${run}-c3`);
     expect((await post(f.url, c3.lines.join('\n'))).status).toBe(200);
-    const stored = [...objectEvents(await s3Objects(prefix)).values()].flat();
-    expect(stored).toEqual(expect.arrayContaining(c3.ids));
+    const deadline = Date.now() + 30000;
+    let stored: string[] = [];
+    while (Date.now() < deadline) {
+      stored = [...objectEvents(await s3Objects(prefix)).values()].flat();
+      if ([...c2.ids, ...c3.ids].every((id) => stored.includes(id))) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(stored).toEqual(expect.arrayContaining([...c2.ids, ...c3.ids]));
+    await waitForLog(f, (l) => typeof l.msg === 'string' && l.msg.startsWith('DLQ → archive success:'));
     // the secret never reaches the logs
     expect(JSON.stringify(f.logs())).not.toContain('not-the-secret');
     f.kill('SIGTERM');
