@@ -6,6 +6,7 @@ import { settle, tryDispatch, type DeliverDeps, type Piece, type Poisoned } from
 import { AckTracker } from '../../src/pipeline/acks.js';
 import { BodyFormat, decodeHeader } from '../../src/rings/record.js';
 import { parseConfigText, ConfigError } from '../../src/config/load.js';
+import { diffConfig } from '../../src/config/diff.js';
 
 const msg = (value: string | Buffer | null, extra: Partial<SourceMessage> = {}): SourceMessage => ({
   topic: 'events', partition: 2, offset: '41', key: Buffer.from('k1'), value: typeof value === 'string' ? Buffer.from(value) : value, timestamp: '1700000000000', headers: { trace: Buffer.from('t-1') }, ...extra,
@@ -174,5 +175,13 @@ describe('kafka config', () => {
     expect(() => parseConfigText('kafka: { enabled: true }', 'x', {})).toThrow(/kafka\.topics/);
     expect(() => parseConfigText('kafka: { enabled: true, topics: [a.dlq] }', 'x', {})).toThrow(/consume its own DLQ/);
     expect(() => parseConfigText('kafka: { format: csv }', 'x', {})).toThrow(/kafka\.format/);
+  });
+
+  it('a reload that changes the kafka section asks for a restart (the running consumer keeps its settings)', () => {
+    const a = parseConfigText('kafka: { enabled: true, topics: [events] }', 'x', {});
+    const b = parseConfigText('kafka: { enabled: true, topics: [events, more], commit_interval_ms: 500 }', 'x', {});
+    const d = diffConfig(a, b);
+    expect(d.restart).toEqual(expect.arrayContaining(['kafka.topics', 'kafka.commit_interval_ms']));
+    expect(d.live.filter((p) => p.startsWith('kafka'))).toEqual([]);
   });
 });

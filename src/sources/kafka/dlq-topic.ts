@@ -1,4 +1,4 @@
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '../../observe/log.js';
 import type { SourceMessage, PoisonClass } from './mapping.js';
 
@@ -42,17 +42,20 @@ export function dlqPayload(m: SourceMessage, cls: PoisonClass, message: string, 
 }
 
 /**
- * One long-lived idempotent producer for every DLQ topic (seed 004: never a
- * producer per message). send() resolves only once the broker has the record
- * from all in-sync replicas — the caller commits the poison message's offset
- * after that, so a DLQ write that fails is retried, never skipped.
+ * One long-lived producer for every DLQ topic (seed 004: never a producer per
+ * message). send() resolves only once the broker has the record from all
+ * in-sync replicas — the caller commits the poison message's offset after that,
+ * so a DLQ write that fails is retried, never skipped. Not idempotent: kafkajs
+ * wants unlimited retries for that, and a send must give up when ferry stops;
+ * a retried send can duplicate a DLQ record (at-least-once, keyed by
+ * topic/partition/offset so a reader can tell).
  */
 export class DlqTopicProducer {
   private readonly producer: Producer;
   private connected: Promise<void> | undefined;
 
   constructor(kafka: Kafka, private readonly suffix: string, private readonly log: Logger) {
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = kafka.producer({ maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
   topicFor(source: string): string {
