@@ -62,6 +62,7 @@ beforeAll(async () => {
 afterEach(async () => {
   // A failed test must not leave a server down for the next one.
   await startService('clickhouse');
+  await startService('minio');
   await startService('kafka');
 });
 afterAll(async () => {
@@ -97,6 +98,30 @@ describe('Kafka source through outages', () => {
     await startService('clickhouse');
     await until('DLQ drained', async () => (metric(await metricsText(f), 'dlq_events_current', '{sink="warehouse"}') ?? -1) === 0, 90_000);
     await allArrived(prefix, N);
+    await stopped(f);
+  }, 240_000);
+
+  it('S3 down with no local DLQ: nothing is durable, so nothing is committed; partitions pause with bounded in-flight bytes, and everything arrives once S3 is back', async () => {
+    const perPartition = 65536;
+    const { topic, prefix, group, cfg } = setup('s3down', { extra: { dlq: { enabled: false } }, kafka: { max_inflight_bytes_per_partition: perPartition } });
+    const N = 3000;
+    initTopics(cfg);
+    const f = await start(cfg);
+    await stopService('minio');
+    await produceRange(producer, topic, prefix, 0, N);
+    // Wait until ferry has fetched and tried: the partitions pause on the retried chunks.
+    await until('partitions paused for retries', async () => (metric(await metricsText(f), 'kafka_partition_pauses_total', '{reason="retry"}') ?? 0) > 0, 60_000);
+    for (let i = 0; i < 10; i++) {
+      const m = await metricsText(f);
+      expect(await committedTotal(group, topic)).toBe(0);
+      // 3 partitions, each at most its limit plus one chunk over it.
+      expect(metric(m, 'kafka_inflight_bytes') ?? 0).toBeLessThanOrEqual(3 * 2 * perPartition);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await startService('minio');
+    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === N, 120_000, 300);
+    await allArrived(prefix, N);
+    expect(metric(await metricsText(f), 'kafka_inflight_bytes')).toBe(0);
     await stopped(f);
   }, 240_000);
 
