@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { pack } from 'msgpackr';
 
 /**
  * The Kafka source against the rig's real broker, ClickHouse and MinIO: every
@@ -185,6 +186,40 @@ describe('Kafka source', () => {
     const values = new Set(dlq.map((p) => JSON.parse(Buffer.from(p.value, 'base64').toString()).event_id as string));
     expect(idsOf(prefix, 0, 40).every((id) => values.has(id))).toBe(true);
     expect(metricSum(await metricsText(f), 'kafka_dlq_messages_total')).toBe(40);
+    await stopped(f);
+  }, 120_000);
+  it('metadata_field stamps each JSON event with its Kafka coordinates (identical values without event_id stay distinct events); the source column says kafka:<topic>', async () => {
+    const { topic, prefix, group, cfg } = setup('meta', { kafka: { metadata_field: '_kafka' } });
+    initTopics(cfg);
+    const f = await start(cfg);
+    const same = JSON.stringify({ kind: 'no_id', tag: prefix });
+    await producer.send({ topic, acks: -1, messages: [0, 1, 2, 3].map((i) => ({ key: 'same-key', value: same, partition: 1, headers: { h: `v${i}` } })) });
+    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === 4, 90_000, 300);
+    const rs = await ch.query({ query: `SELECT event_id, source, payload FROM ${database}.events FINAL WHERE payload LIKE '%${prefix}%' ORDER BY payload`, format: 'JSONEachRow' });
+    const rows = await rs.json<{ event_id: string; source: string; payload: string }>();
+    expect(rows.length).toBe(4);
+    expect(new Set(rows.map((r) => r.event_id)).size).toBe(4);
+    expect(rows.every((r) => r.source === `kafka:${topic}`)).toBe(true);
+    const metas = rows.map((r) => (JSON.parse(r.payload) as { _kafka: Record<string, unknown> })._kafka);
+    expect(metas.map((m) => m.offset).sort()).toEqual(['0', '1', '2', '3']);
+    expect(metas[0]).toMatchObject({ topic, partition: 1, key: 'same-key', headers: { h: expect.stringMatching(/^v\d$/) } });
+    expect(JSON.parse(rows[0].payload)).toMatchObject({ kind: 'no_id', tag: prefix });
+    await stopped(f);
+  }, 120_000);
+
+  it('format msgpack: one msgpack map per message; a value that is not msgpack goes to the DLQ topic', async () => {
+    const { topic, prefix, group, cfg } = setup('msgpack', { kafka: { format: 'msgpack' } });
+    initTopics(cfg);
+    const f = await start(cfg);
+    const messages = Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: pack({ event_id: `${prefix}-${i}`, seq: i, kind: 'mp' }) as Buffer }));
+    messages.splice(100, 0, { key: 'not-msgpack', value: Buffer.from([0xc1, 0xc1, 0xc1]) });
+    await producer.send({ topic, acks: -1, messages });
+    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === 201, 90_000, 300);
+    const ids = await clickhouseIds(ch, `${database}.events`, `${prefix}-`);
+    expect(ids.size).toBe(200);
+    expect((await s3EventCounts(prefix)).size).toBe(200);
+    const [dlq] = (await readTopic(`${topic}.dlq`, 1)).map((r) => JSON.parse(r.value) as DlqTopicPayload);
+    expect(dlq).toMatchObject({ topic, error: { class: 'malformed' }, value: Buffer.from([0xc1, 0xc1, 0xc1]).toString('base64') });
     await stopped(f);
   }, 120_000);
 });
