@@ -6,7 +6,7 @@ import type { Producer } from 'kafkajs';
 import { stringify } from 'yaml';
 import { startService, stopService } from '../setup/rig.js';
 import { startFerryProcess, type FerryProc } from '../helpers/ferry-proc.js';
-import { metric } from '../helpers/reload.js';
+import { metric, waitForLog } from '../helpers/reload.js';
 import { clickhouse, clickhouseIds, s3EventCounts, until } from '../helpers/stores.js';
 import { committedTotal, idsOf, kafka, kafkaFerryConfig, metricSum, metricsText, prepare, produceRange } from '../helpers/kafka.js';
 
@@ -78,8 +78,15 @@ describe('Kafka source through outages', () => {
     const N = 4000;
     initTopics(cfg);
     const f = await start(cfg);
+    await waitForLog(f, (l) => l.msg === 'kafka: joined the consumer group', { timeoutMs: 60_000 });
     await stopService('clickhouse');
-    const producing = produceRange(producer, topic, prefix, 0, N, 200);
+    // A stream, not a backlog: 20 sends spread over a few seconds.
+    const producing = (async () => {
+      for (let i = 0; i < N; i += 200) {
+        await produceRange(producer, topic, prefix, i, i + 200, 200);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })();
     // Sample while it flows: read the committed offsets first, then what is durable; the
     // durable side only grows, so it must never be behind a commit already made.
     let samples = 0;

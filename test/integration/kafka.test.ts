@@ -1,8 +1,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Producer } from 'kafkajs';
-import { startFerryProcess, type FerryProc } from '../helpers/ferry-proc.js';
+import { startFerryProcess, post, makeEvents, type FerryProc } from '../helpers/ferry-proc.js';
+import { waitForLog } from '../helpers/reload.js';
 import { clickhouse, clickhouseIds, clickhouseRows, s3EventCounts, until } from '../helpers/stores.js';
-import { committedOffsets, committedTotal, endOffsetsTotal, eventLine, idsOf, kafka, kafkaFerryConfig, metricSum, metricsText, prepare, produceRange, readTopic } from '../helpers/kafka.js';
+import { committedOffsets, committedTotal, endOffsetsTotal, eventLine, ferryCli, idsOf, kafka, kafkaFerryConfig, metricSum, metricsText, prepare, produceRange, readTopic } from '../helpers/kafka.js';
 import type { DlqTopicPayload } from '../../src/sources/kafka/dlq-topic.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,9 +36,10 @@ function setup(name: string, over: { kafka?: Record<string, unknown>; extra?: Re
 }
 
 /** `ferry migrate` + `ferry kafka init` with the test's config (in a fresh state dir); returns init's output. */
-function initTopics(cfg: Record<string, unknown>): string {
+function initTopics(cfg: Record<string, unknown>, opts: { migrateOnly?: boolean } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-kafka-init-'));
   writeFileSync(join(dir, 'ferry.yaml'), stringify({ state_dir: dir, ...cfg }));
+  if (opts.migrateOnly) return ferryCli(['migrate', '--config', join(dir, 'ferry.yaml')]);
   return prepare({ stateDir: dir });
 }
 
@@ -222,4 +224,19 @@ describe('Kafka source', () => {
     expect(dlq).toMatchObject({ topic, error: { class: 'malformed' }, value: Buffer.from([0xc1, 0xc1, 0xc1]).toString('base64') });
     await stopped(f);
   }, 120_000);
+  it('broker unreachable: HTTP ingest still works, the consumer retries with backoff, and SIGTERM is not held up by it', async () => {
+    const { prefix, cfg } = setup('nobroker', { kafka: { brokers: ['127.0.0.1:1'], retry_initial_ms: 200, retry_max_ms: 30000 } });
+    initTopics(cfg, { migrateOnly: true });
+    const f = await start(cfg);
+    await waitForLog(f, (l) => l.msg === 'kafka: consumer failed to start', { timeoutMs: 30_000 });
+    const ev = makeEvents(20, `${prefix}-http`);
+    expect((await post(f.url, ev.lines.join('\n'))).status).toBe(200);
+    await waitForLog(f, (l) => l.msg === 'kafka: restarting the consumer', { timeoutMs: 30_000 });
+    const t0 = Date.now();
+    f.kill('SIGTERM');
+    expect(await f.exited).toBe(0);
+    // kafkajs alone would retry the connection for up to a minute; the stop must not wait for it.
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect((await clickhouseIds(ch, `${database}.events`, `${prefix}-http-`)).size).toBe(20);
+  }, 90_000);
 });

@@ -27,8 +27,30 @@ export interface KafkaSourceDeps {
 /** Messages per ring record: bounded so a refused record is cheap to split. */
 const MAX_PIECE_MESSAGES = 5000;
 const GATE_TICK_MS = 50;
+/** The most each shutdown step that talks to the broker (commit, leave, DLQ flush) may take. */
+const STOP_STEP_MS = 5000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A timer that an abort cuts short, and that never keeps the process alive by itself. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((r) => {
+    if (signal?.aborted) return r();
+    const t = setTimeout(r, ms) as { unref?: () => void };
+    t.unref?.();
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t as Parameters<typeof clearTimeout>[0]);
+      r();
+    }, { once: true });
+  });
+}
+
+/** Waits for p at most ms; true when it settled in time (kafkajs calls can retry for minutes). */
+async function within(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (!p) return true;
+  return Promise.race([p.then(() => true, () => true), sleep(ms).then(() => false)]);
+}
+
+/** Connection attempts kafkajs makes itself before the source's own backoff loop takes over. */
+const CONNECT_RETRIES = 3;
 
 /** Full-jitter exponential backoff. */
 export function backoff(k: Pick<KafkaConfig, 'retry_initial_ms' | 'retry_max_ms'>, attempt: number): number {
@@ -59,6 +81,9 @@ export class KafkaSource {
   private readonly retryingParts = new Map<string, number>();
   private readonly highWatermarks = new Map<string, bigint>();
   private readonly format: BodyFormat;
+  /** Aborted at stop(): cuts the restart backoff short and keeps a late connect from consuming. */
+  private readonly abort = new AbortController();
+  private stopped: Promise<void> | undefined;
 
   constructor(private readonly deps: KafkaSourceDeps) {
     this.k = deps.config.kafka;
@@ -68,7 +93,9 @@ export class KafkaSource {
       brokers: this.k.brokers,
       logLevel: KAFKA_LOG_LEVEL,
       logCreator: kafkaLogCreator(deps.log),
-      retry: { initialRetryTime: this.k.retry_initial_ms, maxRetryTime: this.k.retry_max_ms, retries: 8 },
+      // Few, short connection retries: a broker that stays away is the restart loop's job
+      // (runForever, interruptible), so a stop never waits behind kafkajs's own retry timers.
+      retry: { initialRetryTime: this.k.retry_initial_ms, maxRetryTime: Math.min(this.k.retry_max_ms, 5000), retries: CONNECT_RETRIES },
     });
     this.dlq = new DlqTopicProducer(this.kafka, this.k.dlq_topic_suffix, deps.log);
     this.gate = new PauseGate({
@@ -102,7 +129,7 @@ export class KafkaSource {
       this.deps.metrics.kafkaConsumerRestarts.inc();
       const wait = backoff(this.k, attempt++);
       this.deps.log.warn({ in_ms: wait }, 'kafka: restarting the consumer');
-      await sleep(wait);
+      await sleep(wait, this.abort.signal);
     }
   }
 
@@ -115,6 +142,9 @@ export class KafkaSource {
       allowAutoTopicCreation: false,
       // Bounded memory whatever the lag: at most this much per partition per fetch.
       maxBytesPerPartition: Math.min(1048576, k.max_inflight_bytes_per_partition),
+      // A fetch long-polls at most this long: pauses, resumes and a stop (disconnect waits for
+      // the fetch in flight) take effect within it.
+      maxWaitTimeInMs: 1000,
       retry: {
         initialRetryTime: k.retry_initial_ms,
         maxRetryTime: k.retry_max_ms,
@@ -146,7 +176,10 @@ export class KafkaSource {
       }
     });
     await consumer.connect();
+    // stop() came while connecting: it no longer waits for this consumer, so never start it.
+    if (this.abort.signal.aborted) return void (await consumer.disconnect().catch(() => {}));
     await consumer.subscribe({ topics: k.topics, fromBeginning: k.from_beginning });
+    if (this.abort.signal.aborted) return void (await consumer.disconnect().catch(() => {}));
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -345,8 +378,12 @@ export class KafkaSource {
    * Graceful stop: stop fetching → wait for what is in flight (bounded) →
    * commit → disconnect. Must run before the worker pool closes.
    */
-  async stop(timeoutMs: number): Promise<void> {
-    if (this.stopping) return;
+  stop(timeoutMs: number): Promise<void> {
+    this.stopped ??= this.stopOnce(timeoutMs);
+    return this.stopped;
+  }
+
+  private async stopOnce(timeoutMs: number): Promise<void> {
     const consumer = this.consumer;
     // No resumes from here on; pause everything (no new fetches) while the group still lets us commit.
     clearInterval(this.gateTimer);
@@ -363,13 +400,17 @@ export class KafkaSource {
     }
     const timedOut = this.inflight.size > 0;
     this.stopping = true;
+    this.abort.abort();
     clearInterval(this.commitTimer);
     if (timedOut) this.deps.log.warn({ pending: this.inflight.size }, 'kafka: stop timed out waiting for in-flight messages; they stay uncommitted (redelivered on restart)');
-    await this.commit();
+    // Each step bounded: with the broker unreachable kafkajs would retry each for a long time,
+    // and the HTTP drain waits behind this. What is not committed is consumed again later.
+    const committed = await within(this.commit(), STOP_STEP_MS);
     this.crashed?.();
-    await consumer?.disconnect().catch(() => {});
-    await this.loop;
-    await this.dlq.close();
-    this.deps.log.info({ ms: Date.now() - t0 }, 'kafka: consumer stopped, offsets committed');
+    const left = await within(this.consumer?.disconnect(), STOP_STEP_MS);
+    await within(this.loop, STOP_STEP_MS);
+    await within(this.dlq.close(), STOP_STEP_MS);
+    if (committed && left) this.deps.log.info({ ms: Date.now() - t0 }, 'kafka: consumer stopped, offsets committed');
+    else this.deps.log.warn({ ms: Date.now() - t0, committed, left_group: left }, 'kafka: consumer stopped without reaching the broker; uncommitted messages are consumed again after the restart');
   }
 }
