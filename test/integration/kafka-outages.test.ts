@@ -160,6 +160,12 @@ describe('Kafka source through outages', () => {
     expect(metricSum(mb, 'kafka_rebalances_total')).toBeGreaterThanOrEqual(1);
     expect(metricSum(mb, 'kafka_messages_received_total')).toBeGreaterThan(0);
     expect(metricSum(ma, 'kafka_messages_received_total') + metricSum(mb, 'kafka_messages_received_total')).toBeGreaterThanOrEqual(N);
+    // Each partition's lag is reported by its current owner only (no stale series left behind).
+    const lagParts = (m: string) => [...m.matchAll(/^kafka_consumer_lag\{[^}]*partition="(\d+)"[^}]*\} (\S+)$/gm)].map((x) => x[1]);
+    const pa = lagParts(ma);
+    const pb = lagParts(mb);
+    expect(pb.length).toBeGreaterThan(0);
+    expect(pa.filter((p) => pb.includes(p))).toEqual([]);
     // b leaves (graceful): a takes its partitions back and the stream goes on.
     await stopped(b);
     await produceRange(producer, topic, prefix, N, N + 600);

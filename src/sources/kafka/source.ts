@@ -29,6 +29,8 @@ const MAX_PIECE_MESSAGES = 5000;
 const GATE_TICK_MS = 50;
 /** The most each shutdown step that talks to the broker (commit, leave, DLQ flush) may take. */
 const STOP_STEP_MS = 5000;
+/** How long a rebalance may wait for in-flight chunks before the partitions are given up. */
+const REVOKE_WAIT_MS = 5000;
 
 /** A timer that an abort cuts short, and that never keeps the process alive by itself. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -161,6 +163,9 @@ export class KafkaSource {
       // Kafka hands the partitions out again from the committed offsets: forget in-flight state.
       this.offsets.reset();
       this.gate.clear();
+      // Partitions that went to another member must not keep reporting their last lag here.
+      this.highWatermarks.clear();
+      this.deps.metrics.kafkaConsumerLag.reset();
       this.deps.metrics.kafkaRebalances.inc();
       joined();
       this.deps.log.info({ member: e.payload.memberId, assignment: e.payload.memberAssignment }, 'kafka: joined the consumer group');
@@ -277,7 +282,9 @@ export class KafkaSource {
   }
 
   private async onHeartbeatError(err: unknown): Promise<never> {
-    // A rebalance is under way: commit what is durable while the partitions are still ours.
+    // A rebalance is under way: let what is in flight become durable (briefly: the group waits
+    // for us) and commit it while the partitions are still ours, so the next owner redoes less.
+    await within(Promise.allSettled([...this.inflight]), REVOKE_WAIT_MS);
     await this.commit();
     throw err;
   }
