@@ -9,7 +9,7 @@ import { runCommand } from './cli/run.js';
 import { migrateCommand } from './cli/migrate.js';
 import { tokenCommand } from './cli/token.js';
 import { replayCommand, REPLAY_USAGE } from './cli/replay.js';
-import { kafkaCommand } from './cli/kafka.js';
+import { kafkaCommand, kafkaSummary } from './cli/kafka.js';
 import { dlqCommand, DLQ_USAGE } from './cli/dlq.js';
 
 const USAGE = `ferry ${ferryVersion()} — edge-to-core ingest
@@ -83,6 +83,7 @@ function configCheck(path: string | undefined): number {
     }
     const sinks = config.sinks.length ? config.sinks.map((s) => `${s.name} (${s.type})`).join(', ') : `local (directory, embedded default: ${config.state_dir}/out)`;
     process.stdout.write(`config OK: ${source}\n  listen ${config.listen.tls ? 'https' : 'http'}://${config.listen.host}:${config.listen.port}${config.listen.path}, auth ${config.auth.enabled ? `on (${config.auth.tokens.length} tokens)` : 'off'}\n  sinks: ${sinks}\n  workers: ${config.workers.threads}, batch: ${config.batch.max_events} events / ${config.batch.max_age_ms} ms, codec ${config.batch.codec}\n`);
+    if (config.kafka.enabled) process.stdout.write(`  ${kafkaSummary(config.kafka)}\n`);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {

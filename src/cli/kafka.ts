@@ -1,5 +1,5 @@
 /** `ferry kafka init`: create the configured topics and their DLQ topics (seed 004's `make kafka-init`). */
-import { Kafka } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig, ConfigError } from '../config/load.js';
 import type { KafkaConfig } from '../config/types.js';
 import { createLogger } from '../observe/log.js';
@@ -20,6 +20,11 @@ export function topicPlan(k: KafkaConfig): TopicPlan[] {
   ]);
 }
 
+/** One line for `ferry config check`. */
+export function kafkaSummary(k: KafkaConfig): string {
+  return `kafka: ${k.topics.join(', ')} (${k.format}) from ${k.brokers.join(', ')}, group ${k.group_id}, poison → ${k.topics.map((t) => t + k.dlq_topic_suffix).join(', ')}`;
+}
+
 export async function kafkaCommand(sub: string | undefined, configPath: string | undefined, out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
   if (sub !== 'init') {
     err('usage: ferry kafka init [--config FILE]   create kafka.topics and their DLQ topics\n');
@@ -27,10 +32,12 @@ export async function kafkaCommand(sub: string | undefined, configPath: string |
   }
   let k: KafkaConfig;
   let hostLog;
+  let verbose = false;
   try {
     const { config } = loadConfig(configPath);
     k = config.kafka;
     hostLog = createLogger(config.log.level, process.stderr);
+    verbose = config.log.level === 'debug' || config.log.level === 'trace';
   } catch (e) {
     err(e instanceof ConfigError ? `${e.message}\n` : `ferry kafka init: ${(e as Error).message}\n`);
     return 1;
@@ -39,7 +46,8 @@ export async function kafkaCommand(sub: string | undefined, configPath: string |
     err('ferry kafka init: kafka.topics is empty: nothing to create\n');
     return 1;
   }
-  const kafka = new Kafka({ clientId: `${k.client_id}-init`, brokers: k.brokers, logLevel: KAFKA_LOG_LEVEL, logCreator: kafkaLogCreator(hostLog), retry: { retries: 3 } });
+  const kafka = new Kafka({ clientId: `${k.client_id}-init`, brokers: k.brokers, // kafkajs's per-retry error lines only with log.level debug: the one line below says it all.
+    logLevel: verbose ? KAFKA_LOG_LEVEL : logLevel.NOTHING, logCreator: kafkaLogCreator(hostLog), retry: { retries: 3 } });
   const admin = kafka.admin();
   try {
     await admin.connect();
