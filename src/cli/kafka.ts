@@ -46,8 +46,9 @@ export async function kafkaCommand(sub: string | undefined, configPath: string |
     err('ferry kafka init: kafka.topics is empty: nothing to create\n');
     return 1;
   }
-  const kafka = new Kafka({ clientId: `${k.client_id}-init`, brokers: k.brokers, // kafkajs's per-retry error lines only with log.level debug: the one line below says it all.
-    logLevel: verbose ? KAFKA_LOG_LEVEL : logLevel.NOTHING, logCreator: kafkaLogCreator(hostLog), retry: { retries: 3 } });
+  // kafkajs's per-retry error lines only with log.level debug: the one line below says it all.
+  const quiet = verbose ? KAFKA_LOG_LEVEL : logLevel.NOTHING;
+  const kafka = new Kafka({ clientId: `${k.client_id}-init`, brokers: k.brokers, logLevel: quiet, logCreator: kafkaLogCreator(hostLog), retry: { retries: 3 } });
   const admin = kafka.admin();
   try {
     await admin.connect();
