@@ -216,6 +216,9 @@ export class KafkaSource {
 
     /** Hand the messages gathered so far to the pipeline; false when the partition had to pause. */
     const flush = (): boolean => {
+      // After stop() has committed, nothing new may become durable: it would be stored but
+      // never committed (a duplicate after the restart).
+      if (this.stopping) return false;
       if (!first || !last) return true;
       if (piece.msgs.length > 0) {
         const reason = this.mustPause(key, pieceBytes);
