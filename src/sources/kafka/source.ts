@@ -77,7 +77,7 @@ export class KafkaSource {
   private crashed: (() => void) | undefined;
   private commitTimer: ReturnType<typeof setInterval> | undefined;
   private gateTimer: ReturnType<typeof setInterval> | undefined;
-  private committing: Promise<void> | undefined;
+  private committing: Promise<boolean> | undefined;
   private readonly inflight = new Set<Promise<void>>();
   private readonly inflightBytes = new Map<string, number>();
   private readonly retryingParts = new Map<string, number>();
@@ -172,7 +172,7 @@ export class KafkaSource {
     });
     consumer.on(consumer.events.REBALANCING, () => {
       // Hand over as little re-work as possible: commit what is durable before the partitions go.
-      void this.commit();
+      void this.commitAll();
     });
     consumer.on(consumer.events.CRASH, (e) => {
       if (!e.payload.restart) {
@@ -288,7 +288,7 @@ export class KafkaSource {
     // A rebalance is under way: let what is in flight become durable (briefly: the group waits
     // for us) and commit it while the partitions are still ours, so the next owner redoes less.
     await within(Promise.allSettled([...this.inflight]), REVOKE_WAIT_MS);
-    await this.commit();
+    await this.commitAll();
     throw err;
   }
 
@@ -354,16 +354,26 @@ export class KafkaSource {
     }
   }
 
-  /** Commit every partition's durable prefix that moved. Never throws; one commit at a time. */
-  commit(): Promise<void> {
+  /**
+   * Commit every partition's durable prefix that moved. Never throws; one commit at a time
+   * (a slow broker does not queue them up), so it may answer with one already under way.
+   * False when the broker refused it.
+   */
+  commit(): Promise<boolean> {
     this.committing ??= this.commitOnce().finally(() => (this.committing = undefined));
     return this.committing;
   }
 
-  private async commitOnce(): Promise<void> {
+  /** Commit everything durable by now: a commit already under way may predate the last chunks. */
+  async commitAll(): Promise<boolean> {
+    await this.committing;
+    return this.commit();
+  }
+
+  private async commitOnce(): Promise<boolean> {
     const consumer = this.consumer;
     const due = this.offsets.pendingCommits();
-    if (!consumer || due.length === 0) return;
+    if (!consumer || due.length === 0) return true;
     try {
       await consumer.commitOffsets(due.map((d) => ({ topic: d.topic, partition: d.partition, offset: d.offset.toString() })));
       for (const d of due) {
@@ -373,9 +383,11 @@ export class KafkaSource {
       }
       this.deps.metrics.kafkaCommits.inc(due.length);
       this.deps.log.debug({ offsets: due.map((d) => `${d.topic}/${d.partition}@${d.offset}`) }, 'kafka: offsets committed');
+      return true;
     } catch (err) {
       this.deps.metrics.kafkaCommitErrors.inc();
       this.deps.log.warn({ err: (err as Error).message }, 'kafka: offset commit failed; will retry');
+      return false;
     }
   }
 
@@ -415,7 +427,8 @@ export class KafkaSource {
     if (timedOut) this.deps.log.warn({ pending: this.inflight.size }, 'kafka: stop timed out waiting for in-flight messages; they stay uncommitted (redelivered on restart)');
     // Each step bounded: with the broker unreachable kafkajs would retry each for a long time,
     // and the HTTP drain waits behind this. What is not committed is consumed again later.
-    const committed = await within(this.commit(), STOP_STEP_MS);
+    let committed = false;
+    await within(this.commitAll().then((ok) => (committed = ok)), STOP_STEP_MS);
     this.crashed?.();
     const left = await within(this.consumer?.disconnect(), STOP_STEP_MS);
     await within(this.loop, STOP_STEP_MS);
