@@ -116,7 +116,20 @@ ts('DLQ refusals and failures /s', 'short', [
 endRow();
 
 row('Kafka');
-ts('Consumer lag by topic', 'short', [[`max by (instance, topic) (${m('kafka_consumer_lag')})`, '{{instance}} {{topic}}']], '', 24);
+ts('Consumer lag by topic', 'short', [[`max by (instance, topic) (${m('kafka_consumer_lag')})`, '{{instance}} {{topic}}']], 'High watermark minus the offset ferry last committed, worst partition (FerryKafkaConsumerLag).', 12);
+ts('Consumer lag by partition', 'short', [[m('kafka_consumer_lag'), '{{instance}} {{topic}}/{{partition}}']], 'One partition far behind the others: a paused or stuck partition.', 12);
+ts('Messages in /s by topic', 'short', [[rate('kafka_messages_received_total', 'topic'), '{{instance}} {{topic}}']]);
+ts('Offset commits /s', 'short', [
+  [rate('kafka_offset_commits_total'), 'committed {{instance}}'],
+  [rate('kafka_offset_commit_errors_total'), 'refused {{instance}}'],
+], 'A partition offset is committed only once every message before it is durable (sinks or local DLQ). Refused commits are retried on the next interval.');
+ts('DLQ topic messages /s', 'short', [[rate('kafka_dlq_messages_total', 'topic, class'), '{{instance}} {{topic}} {{class}}']], 'Poison messages (malformed, too_large, empty_value, sink_refused) written to <topic>.dlq.');
+ts('Partition pauses /s by reason', 'short', [[rate('kafka_partition_pauses_total', 'reason'), '{{instance}} {{reason}}']], 'rings: workers full; inflight: per-partition byte limit; dlq_full: a sink is down and its DLQ is full; retry: a batch is being re-sent.');
+ts('Rebalances and consumer restarts', 'short', [
+  [`sum by (instance) (increase(${m('kafka_rebalances_total')}[$__rate_interval]))`, 'group joins {{instance}}'],
+  [`sum by (instance) (increase(${m('kafka_consumer_restarts_total')}[$__rate_interval]))`, 'restarts {{instance}}'],
+]);
+ts('In-flight Kafka bytes', 'bytes', [[m('kafka_inflight_bytes'), '{{instance}}']], 'Message bytes dispatched but not yet durable (bounded by kafka.max_inflight_bytes_per_partition per partition).');
 endRow();
 
 row('Config reloads and auth');

@@ -7,7 +7,7 @@ import { createLogger } from './observe/log.js';
 import { ferryVersion } from './cli/version.js';
 import { runCommand } from './cli/run.js';
 import { tokenCommand } from './cli/token.js';
-import { REPLAY_USAGE, DLQ_USAGE } from './cli/usage.js';
+import { REPLAY_USAGE, DLQ_USAGE, kafkaSummary } from './cli/usage.js';
 
 const USAGE = `ferry ${ferryVersion()} — edge-to-core ingest
 
@@ -19,6 +19,8 @@ usage:
                                         apply ClickHouse schema migrations (glob-ordered *.sql)
   ferry token new [--name NAME] [--source SOURCE] [--routes ingest,metrics] [--rate N]
                                         print a new bearer token, its sha256 and the auth: YAML
+  ferry kafka init [--config FILE]      create kafka.topics and their DLQ topics (partitions and
+                                        replication from kafka.init)
 ${REPLAY_USAGE}${DLQ_USAGE}  ferry version                         print the version
 
 The config defaults to ${DEFAULT_CONFIG_PATH} (or $FERRY_CONFIG); without one ferry runs
@@ -55,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/migrate.js')).migrateCommand(values.config, values.sink);
     case 'token':
       return tokenCommand(sub, values);
+    case 'kafka':
+      return (await import('./cli/kafka.js')).kafkaCommand(sub, values.config);
     case 'config':
       if (sub === 'check') return configCheck(values.config);
       if (sub === 'schema') {
@@ -77,6 +81,7 @@ function configCheck(path: string | undefined): number {
     }
     const sinks = config.sinks.length ? config.sinks.map((s) => `${s.name} (${s.type})`).join(', ') : `local (directory, embedded default: ${config.state_dir}/out)`;
     process.stdout.write(`config OK: ${source}\n  listen ${config.listen.tls ? 'https' : 'http'}://${config.listen.host}:${config.listen.port}${config.listen.path}, auth ${config.auth.enabled ? `on (${config.auth.tokens.length} tokens)` : 'off'}\n  sinks: ${sinks}\n  workers: ${config.workers.threads}, batch: ${config.batch.max_events} events / ${config.batch.max_age_ms} ms, codec ${config.batch.codec}\n`);
+    if (config.kafka.enabled) process.stdout.write(`  ${kafkaSummary(config.kafka)}\n`);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -1,3 +1,5 @@
+import type { KafkaConfig } from '../config/types.js';
+
 /** Usage text of the commands whose modules cli.ts loads on demand (so printing help loads none of them). */
 export const REPLAY_USAGE = `  ferry replay --from s3://BUCKET/PREFIX [--to clickhouse[:TABLE]] [--since T] [--until T]
                [--dry-run] [--yes] [--resume] [--max-events-per-sec N] [--config FILE]
@@ -14,3 +16,8 @@ export const DLQ_USAGE = `  ferry dlq ls [--sink S] [--json]      what waits in 
   ferry dlq purge --older-than D [--sink S] [--poison]
                                         delete DLQ data older than D (30m, 12h, 7d); counted, printed
 `;
+
+/** The `kafka:` line of `ferry config check`. */
+export function kafkaSummary(k: KafkaConfig): string {
+  return `kafka: ${k.topics.join(', ')} (${k.format}) from ${k.brokers.join(', ')}, group ${k.group_id}, poison → ${k.topics.map((t) => t + k.dlq_topic_suffix).join(', ')}`;
+}

@@ -14,7 +14,7 @@ export interface ConfigDiff {
 }
 
 /** Keys (dotted prefixes) whose change needs a restart: they shape sockets, threads, rings or paths on disk. */
-const RESTART_PREFIXES = ['listen.host', 'listen.port', 'listen.path', 'workers', 'state_dir', 'host_id', 'dlq.enabled', 'dlq.dir'];
+const RESTART_PREFIXES = ['listen.host', 'listen.port', 'listen.path', 'workers', 'state_dir', 'host_id', 'dlq.enabled', 'dlq.dir', 'kafka'];
 
 export function diffConfig(running: FerryConfig, next: FerryConfig): ConfigDiff {
   const changed: string[] = [];

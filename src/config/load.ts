@@ -8,6 +8,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Document, type Node } from 'yaml';
 import { configSchema } from './schema.js';
 import { checkAuthAndTls } from './check-auth-tls.js';
+import { applyKafkaEnv, checkKafka } from './check-kafka.js';
 import type { FerryConfig, SinkConfig } from './types.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/ferry/ferry.yaml';
@@ -87,7 +88,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(file, [{ path: '', line: 1, message: 'the top level must be a mapping of keys' }]);
   }
-  const envIssues = applyEnvOverrides(raw, env);
+  const envIssues = [...applyEnvOverrides(raw, env), ...applyKafkaEnv(raw, env)];
   if (envIssues.length) throw new ConfigError(file, envIssues);
 
   if (!validate(raw)) {
@@ -264,6 +265,7 @@ function checkSemantics(cfg: FerryConfig): ConfigIssue[] {
   }
   if (cfg.retry.max_ms < cfg.retry.initial_ms) issues.push({ path: 'retry.max_ms', message: 'must be at least retry.initial_ms' });
   issues.push(...checkAuthAndTls(cfg));
+  issues.push(...checkKafka(cfg));
   return issues;
 }
 

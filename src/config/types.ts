@@ -70,6 +70,7 @@ export interface FerryConfig {
   shutdown: { drain_timeout_ms: number };
   auth: AuthConfig;
   dlq: DlqConfig;
+  kafka: KafkaConfig;
 }
 
 /** Local DLQ segments per sink (docs/dlq.md). */
@@ -114,4 +115,30 @@ export interface TokenConfig {
 export interface AuthConfig {
   enabled: boolean;
   tokens: TokenConfig[];
+}
+
+/** Kafka source (docs/kafka.md). */
+export interface KafkaConfig {
+  enabled: boolean;
+  brokers: string[];
+  client_id: string;
+  group_id: string;
+  topics: string[];
+  /** A group with no committed offset starts at the earliest message (else the latest). */
+  from_beginning: boolean;
+  format: 'json' | 'msgpack';
+  /** Poison messages go to <topic><suffix>. */
+  dlq_topic_suffix: string;
+  /** '' = events are the message values as they are. */
+  metadata_field: string;
+  max_message_bytes: number;
+  partitions_concurrently: number;
+  /** Message bytes dispatched but not yet durable, per partition; past it the partition pauses. */
+  max_inflight_bytes_per_partition: number;
+  commit_interval_ms: number;
+  session_timeout_ms: number;
+  heartbeat_interval_ms: number;
+  retry_initial_ms: number;
+  retry_max_ms: number;
+  init: { partitions: number; replication_factor: number; dlq_partitions: number };
 }

@@ -108,6 +108,11 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
     }),
     pool, uploader, dlq, sinks: liveSinks, auth, listener: () => listener, tls, log, metrics, stopping: () => stopping,
   });
+  // Kafka after the pipeline and the listener are up: its messages go through the same rings.
+  const kafka = cfg.kafka.enabled
+    ? new (await import('../sources/kafka/source.js')).KafkaSource({ config: cfg, dispatcher: pool, saturation: () => pool.saturation(), acks, metrics, log, refusal: () => dlq?.refusal() })
+    : undefined;
+  kafka?.start();
   log.info(
     { host: cfg.listen.host, port: listener.port, path: cfg.listen.path, tls: !!cfg.listen.tls, auth: auth.on ? `${cfg.auth.tokens.length} tokens` : 'off', workers: pool.threads, sinks: sinks.map((s) => `${s.name}:${s.type}`), codec: cfg.batch.codec, ack: cfg.http.ack },
     'ferry listening',
@@ -134,6 +139,8 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
       log.info({ reason }, 'shutdown: stop accepting, draining rings');
       const listenerClosed = listener.stop();
       const drained = (async () => {
+        // Kafka first, while the pool still runs: stop fetching → in-flight durable → commit → disconnect.
+        await kafka?.stop(Math.max(1000, holder.get().shutdown.drain_timeout_ms - 2000));
         await pool.close();
         log.info({ batches_inflight: uploader.size }, 'shutdown: rings drained, delivering last batches');
         await uploader.drain();

@@ -62,6 +62,15 @@ export function createMetrics() {
     rejectedDlqFull: c('http_requests_rejected_dlq_full_total', 'Requests answered 503 because a sink is down and its DLQ is full (policy reject).'),
     dlqSaveFailures: c('dlq_save_failures_total', 'Batches the DLQ could not take (full, ENOSPC, I/O error); their requests were answered 503.', ['sink', 'reason']),
     dlqSinkOpen: g('dlq_circuit_open', '1 while a sink\'s circuit breaker is open (new batches go straight to the DLQ).', ['sink']),
+    kafkaConsumerLag: g('kafka_consumer_lag', 'Messages in a partition past the offset ferry last committed (high watermark − committed).', ['topic', 'partition']),
+    kafkaMessagesIn: c('kafka_messages_received_total', 'Kafka messages fetched and handed to the pipeline (or to the DLQ topic), by topic.', ['topic']),
+    kafkaCommits: c('kafka_offset_commits_total', 'Partition offsets committed (each only after every message before it was durable).'),
+    kafkaCommitErrors: c('kafka_offset_commit_errors_total', 'Offset commits the broker refused (rebalance, broker down); retried on the next interval.'),
+    kafkaDlqMessages: c('kafka_dlq_messages_total', 'Poison messages written to the DLQ topic, by source topic and error class.', ['topic', 'class']),
+    kafkaRebalances: c('kafka_rebalances_total', 'Consumer group (re)joins: start, rebalance, or recovery after a broker restart.'),
+    kafkaPauses: c('kafka_partition_pauses_total', 'Partitions paused, by reason (rings full, in-flight limit, DLQ full, a batch being retried).', ['reason']),
+    kafkaConsumerRestarts: c('kafka_consumer_restarts_total', 'Consumer crashes followed by a restart with backoff.'),
+    kafkaInflightBytes: g('kafka_inflight_bytes', 'Kafka message bytes dispatched but not yet durable.'),
   };
 }
 

@@ -105,7 +105,8 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
     }
 
     const reqId = nextReqId;
-    nextReqId = (nextReqId + 1) >>> 0 || 1;
+    // The lower half of the u32 space: the Kafka source numbers its records in the upper half.
+    nextReqId = (nextReqId + 1) & 0x7fffffff || 1;
     const header: RecordHeader = { reqId, format, encoding, receivedAt: Date.now(), source: who.source ?? 'http' };
     const worker = deps.dispatcher.tryDispatch(header, body.chunks);
     if (worker < 0) {

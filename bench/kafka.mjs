@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// Kafka → ClickHouse (and → S3 with --s3): produce a lag of --messages W1-shaped events
+// (~370 B, each with its own event_id) into a fresh topic, then start ferry on it and time
+// the drain: from "joined the consumer group" until the group's committed offsets reach the
+// end (committed = durable in every sink). Reports events/s over the drain and events per
+// CPU-second of the ferry process (all threads, utime+stime from /proc), peak RSS.
+//
+// Needs the test rig (bash scripts/rig/up.sh; FERRY_RIG_PORT_OFFSET as for the tests).
+// usage: npm run build && node bench/kafka.mjs [--messages 1000000] [--partitions 6] [--s3] [--threads N]
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { stringify } from 'yaml';
+import { cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
+import { events } from './lib/payload.mjs';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const { values: opt } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '1000000' },
+    partitions: { type: 'string', default: '6' },
+    threads: { type: 'string', default: '0' },
+    s3: { type: 'boolean', default: false },
+  },
+});
+const N = Number(opt.messages);
+const PARTITIONS = Number(opt.partitions);
+const OFF = Number(process.env.FERRY_RIG_PORT_OFFSET ?? 0) || 0;
+const rig = {
+  brokers: [`127.0.0.1:${19092 + OFF}`],
+  clickhouse: `http://127.0.0.1:${18123 + OFF}`,
+  s3: { endpoint: `http://127.0.0.1:${19000 + OFF}`, bucket: 'ferry-test', region: 'us-east-1', access_key_id: 'ferry', secret_access_key: 'ferrysecret123' },
+};
+
+const run = `kb${Date.now().toString(36)}`;
+const topic = `bench-${run}`;
+const group = `bench-${run}-g`;
+const database = `ferry_bench_kafka`;
+const work = mkdtempSync(join(tmpdir(), 'ferry-bench-kafka-'));
+
+const kafka = new Kafka({ clientId: 'ferry-bench', brokers: rig.brokers, logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+await admin.connect();
+await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }, { topic: `${topic}.dlq`, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+
+// The lag: N messages, produced before ferry starts.
+const base = events().map((e) => JSON.stringify(e).slice(1)); // without the opening brace
+const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+await producer.connect();
+const t0 = Date.now();
+const CHUNK = 2000;
+for (let i = 0; i < N; i += CHUNK) {
+  const messages = [];
+  for (let j = i; j < Math.min(N, i + CHUNK); j++) messages.push({ value: `{"event_id":"${run}-${j}",${base[j % base.length]}` });
+  await producer.send({ topic, acks: 1, messages });
+}
+await producer.disconnect();
+const avgBytes = Math.round(base.reduce((s, l) => s + l.length + 20, 0) / base.length);
+process.stderr.write(`bench: produced ${N} messages (~${avgBytes} B) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+
+const sinks = [{ name: 'warehouse', type: 'clickhouse', url: rig.clickhouse, database, table: 'events' }];
+if (opt.s3) sinks.push({ name: 'archive', type: 's3', force_path_style: true, key_template: `bench-kafka/${run}/{batch_id}{ext}`, ...rig.s3 });
+const cfgFile = join(work, 'ferry.yaml');
+writeFileSync(cfgFile, stringify({
+  state_dir: work,
+  listen: { host: '127.0.0.1', port: 0 },
+  log: { level: 'info' },
+  workers: { threads: Number(opt.threads) },
+  sinks,
+  kafka: { enabled: true, brokers: rig.brokers, group_id: group, topics: [topic], from_beginning: true, partitions_concurrently: PARTITIONS },
+}));
+execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', cfgFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+
+const committed = async () => {
+  const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  return t.partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+};
+
+const p = await startServer({ argv: [process.execPath, 'dist/src/cli.js', 'run', '--config', cfgFile], cwd: ROOT, readyMsg: 'kafka: joined the consumer group' });
+const c0 = cpuSeconds(p.pid);
+const d0 = performance.now();
+let last = 0;
+while ((last = await committed()) < N) {
+  if (performance.now() - d0 > 30 * 60_000) throw new Error(`not drained after 30 min: ${last} of ${N} committed`);
+  await new Promise((r) => setTimeout(r, 200));
+}
+const drainS = (performance.now() - d0) / 1000;
+const cpuS = cpuSeconds(p.pid) - c0;
+const rss = peakRssMiB(p.pid);
+await stopServer(p);
+await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => {});
+await admin.disconnect();
+await fetch(`${rig.clickhouse}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${database}`)}`, { method: 'POST' }).catch(() => {});
+
+const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;
+console.log(`Kafka → ${opt.s3 ? 'ClickHouse + S3' : 'ClickHouse'}: drain a lag of ${fmt(N)} messages (~${avgBytes} B) over ${PARTITIONS} partitions, the rig's broker on the same machine.
+Machine: ${machine}
+
+| target | lag | drain s | events/s | events per CPU-second | ferry CPU-s | peak RSS MiB |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| ferry kafka → ${opt.s3 ? 'clickhouse + s3' : 'clickhouse'}, workers ${opt.threads === '0' ? 'default' : opt.threads} | ${fmt(N)} | ${fmt(drainS, 1)} | ${fmt(N / drainS)} | ${fmt(N / cpuS)} | ${fmt(cpuS, 1)} | ${fmt(rss)} |`);
