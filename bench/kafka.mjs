@@ -7,6 +7,8 @@
 //
 // Needs the test rig (bash scripts/rig/up.sh; FERRY_RIG_PORT_OFFSET as for the tests).
 // usage: npm run build && node bench/kafka.mjs [--messages 1000000] [--partitions 6] [--s3] [--threads N]
+//          [--vcpu Q]   run ferry under a CPU quota of Q vCPU (bench/lib/cgroup.mjs), as per-vcpu.mjs does
+//          [--json]     print one JSON line instead of the table (bench/per-vcpu.mjs reads it)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -16,6 +18,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { stringify } from 'yaml';
 import { cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
 import { events } from './lib/payload.mjs';
+import { cpuQuota } from './lib/cgroup.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: opt } = parseArgs({
@@ -24,6 +27,8 @@ const { values: opt } = parseArgs({
     partitions: { type: 'string', default: '6' },
     threads: { type: 'string', default: '0' },
     s3: { type: 'boolean', default: false },
+    vcpu: { type: 'string' },
+    json: { type: 'boolean', default: false },
   },
 });
 const N = Number(opt.messages);
@@ -79,7 +84,8 @@ const committed = async () => {
   return t.partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
 };
 
-const p = await startServer({ argv: [process.execPath, 'dist/src/cli.js', 'run', '--config', cfgFile], cwd: ROOT, readyMsg: 'kafka: joined the consumer group' });
+const quota = opt.vcpu ? cpuQuota(Number(opt.vcpu)) : { wrap: (a) => a, close() {}, how: 'none' };
+const p = await startServer({ argv: [process.execPath, 'dist/src/cli.js', 'run', '--config', cfgFile], cwd: ROOT, readyMsg: 'kafka: joined the consumer group', wrap: quota.wrap });
 const c0 = cpuSeconds(p.pid);
 const d0 = performance.now();
 let last = 0;
@@ -91,10 +97,15 @@ const drainS = (performance.now() - d0) / 1000;
 const cpuS = cpuSeconds(p.pid) - c0;
 const rss = peakRssMiB(p.pid);
 await stopServer(p);
+quota.close();
 await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => {});
 await admin.disconnect();
 await fetch(`${rig.clickhouse}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${database}`)}`, { method: 'POST' }).catch(() => {});
 
+if (opt.json) {
+  console.log(JSON.stringify({ messages: N, partitions: PARTITIONS, vcpu: opt.vcpu ? Number(opt.vcpu) : undefined, drainS, eventsPerSec: N / drainS, eventsPerCpuSec: N / cpuS, cpuS, rss }));
+  process.exit(0);
+}
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;
 console.log(`Kafka → ${opt.s3 ? 'ClickHouse + S3' : 'ClickHouse'}: drain a lag of ${fmt(N)} messages (~${avgBytes} B) over ${PARTITIONS} partitions, the rig's broker on the same machine.

@@ -48,7 +48,12 @@ const ROWS = [
   { workload: 'W1', vcpu: 1, codec: 'lz4', sinks: 's3+clickhouse', ack: 'durable' },
   // S3 unreachable: every batch is fsync'd into the local DLQ and acknowledged from there.
   { workload: 'W1', vcpu: 1, codec: 'lz4', sinks: 's3 down (DLQ)', ack: 'durable' },
+  // W3: drain a Kafka lag into ClickHouse (bench/kafka.mjs under the same quota); "ack" = offsets
+  // committed behind what is durable.
+  { workload: 'W3', vcpu: 0.5, codec: 'lz4', sinks: 'clickhouse', ack: 'commit' },
+  { workload: 'W3', vcpu: 1, codec: 'lz4', sinks: 'clickhouse', ack: 'commit' },
 ];
+const W3_MESSAGES = 200_000;
 const label = (r) => `${r.workload} ${r.vcpu} vCPU ${r.codec} → ${r.sinks}, ack=${r.ack}`;
 const rows = ROWS.filter((r) => !opt.only || label(r).includes(opt.only));
 
@@ -108,7 +113,7 @@ const base = await measure('baseline node:http (parse + lz4), 1 vCPU', {
   argv: [process.execPath, 'bench/baseline-server.mjs', String(basePort)], readyMsg: 'listening', url: `http://127.0.0.1:${basePort}/`, body: bodies.w1, vcpu: 1, connections: 16,
 });
 results.push({ ...base, row: undefined });
-if (rows.some((r) => r.sinks === 's3' || r.sinks === 's3+clickhouse')) ensureRig();
+if (rows.some((r) => r.sinks === 's3' || r.sinks === 's3+clickhouse' || r.workload === 'W3')) ensureRig();
 if (rows.some((r) => r.sinks === 's3+clickhouse')) {
   const cfgFile = join(work, 'migrate.yaml');
   writeFileSync(cfgFile, ferryConfig({ ack: 'durable', codec: 'lz4', sinks: 's3+clickhouse' }, 1, join(work, 'migrate')));
@@ -117,6 +122,12 @@ if (rows.some((r) => r.sinks === 's3+clickhouse')) {
 for (const r of rows) {
   const name = label(r);
   process.stderr.write(`bench: ${name} …\n`);
+  if (r.workload === 'W3') {
+    const out = execFileSync(process.execPath, ['bench/kafka.mjs', '--messages', String(W3_MESSAGES), '--partitions', '3', '--vcpu', String(r.vcpu), '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const k = JSON.parse(out.trim().split('\n').pop());
+    results.push({ name: `${name} (drain a lag of ${W3_MESSAGES.toLocaleString('en-US')})`, vcpu: r.vcpu, eventsPerSec: k.eventsPerSec, eventsPerCpuSec: k.eventsPerCpuSec, p50: NaN, p99: NaN, rss: k.rss, errors: 0, row: r });
+    continue;
+  }
   const port = 18800 + Math.floor(Math.random() * 90);
   const dir = mkdtempSync(join(work, 'ferry-'));
   const cfgFile = join(dir, 'ferry.yaml');
@@ -157,7 +168,7 @@ const scaling = [...series].map(([k, pts]) => {
   return `- ${k}: 1 vCPU / 0.25 vCPU = ${fmt(at(1) / at(0.25), 2)}×`;
 });
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;
-const header = `Per-vCPU run: ${DURATION} s per row after a 3 s warm-up; wrk -t2 -c${CONNS} (baseline -c16) outside the quota; quota by ${base.how.replace(/ \d+ .*/, '')}.\nW1: ${EVENTS_PER_REQ} events × ~${bodies.avgEventBytes} B NDJSON per request; W2: the same events as a gzip'd JSON array.\nMachine: ${machine}`;
+const header = `Per-vCPU run: ${DURATION} s per row after a 3 s warm-up; wrk -t2 -c${CONNS} (baseline -c16) outside the quota; quota by ${base.how.replace(/ \d+ .*/, '')}.\nW1: ${EVENTS_PER_REQ} events × ~${bodies.avgEventBytes} B NDJSON per request; W2: the same events as a gzip'd JSON array; W3: Kafka → ClickHouse, a produced lag drained (bench/kafka.mjs), no ack latency.\nMachine: ${machine}`;
 const text = `${header}\n\n${table}\n\nScaling (events/s):\n${scaling.join('\n')}\n`;
 console.log(text);
 
