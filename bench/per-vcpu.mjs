@@ -6,8 +6,10 @@
 // all threads), p50/p99 ack latency, peak RSS, errors — and the ratio to the bare node:http
 // baseline (read body, JSON.parse each line, lz4) on one core, measured in the same run.
 //
-// usage: npm run build && node bench/per-vcpu.mjs [--duration 10] [--only TEXT] [--write]
-//   --write   update bench/RESULTS.md (the per-vCPU section) and bench/per-vcpu.svg
+// usage: npm run build && node bench/per-vcpu.mjs [--duration 10] [--only TEXT] [--write] [--profile DIR]
+//   --write     update bench/RESULTS.md (the per-vCPU section) and bench/per-vcpu.svg
+//   --profile   run ferry under `node --cpu-prof`, one .cpuprofile per thread and row in DIR
+//               (summarise with bench/profile-summary.mjs; profiling slows every row)
 // S3 + ClickHouse rows start the test rig (scripts/rig/up.sh) first.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +24,7 @@ import { lineChart } from './lib/svg.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: opt } = parseArgs({
-  options: { duration: { type: 'string', default: '10' }, only: { type: 'string' }, write: { type: 'boolean', default: false }, connections: { type: 'string', default: '64' } },
+  options: { duration: { type: 'string', default: '10' }, only: { type: 'string' }, write: { type: 'boolean', default: false }, profile: { type: 'string' }, connections: { type: 'string', default: '64' } },
 });
 const DURATION = Number(opt.duration);
 const CONNS = Number(opt.connections);
@@ -54,6 +56,7 @@ const ROWS = [
   { workload: 'W3', vcpu: 1, codec: 'lz4', sinks: 'clickhouse', ack: 'commit' },
 ];
 const W3_MESSAGES = 200_000;
+const profileFlags = (name) => (opt.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(opt.profile, name.replace(/[^\w.-]+/g, '_'))}`] : []);
 const label = (r) => `${r.workload} ${r.vcpu} vCPU ${r.codec} → ${r.sinks}, ack=${r.ack}`;
 const rows = ROWS.filter((r) => !opt.only || label(r).includes(opt.only));
 
@@ -135,7 +138,7 @@ for (const r of rows) {
   const w2 = r.workload === 'W2';
   results.push({
     ...(await measure(name, {
-      argv: [process.execPath, 'dist/src/cli.js', 'run', '--config', cfgFile],
+      argv: [process.execPath, ...profileFlags(name), 'dist/src/cli.js', 'run', '--config', cfgFile],
       readyMsg: 'ferry listening',
       url: `http://127.0.0.1:${port}/v1/events`,
       body: w2 ? bodies.w2 : bodies.w1,

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { compress } from '../src/codecs/index.js';
 import type { Codec, EncodedBatch } from '../src/pipeline/batch.js';
-import { eventText, type ParsedEvent } from './parse.js';
+import type { ParsedEvent } from './parse.js';
 import { sha256Hex } from './event-id.js';
 
 export interface BatchLimits {
@@ -58,6 +58,37 @@ class ByteSink {
     this.buf.set(b, this.len);
     this.len += b.byteLength;
   }
+  /**
+   * UTF-8 text bytes as a JSON string, byte for byte what JSON.stringify of the decoded text
+   * gives (valid UTF-8 in, so only quote, backslash and control bytes need escaping) — without
+   * decoding to a string, stringifying and encoding again (bench/worker-path.mjs --rows).
+   */
+  jsonString(src: Uint8Array): void {
+    this.room(src.byteLength * 6 + 2);
+    const out = this.buf;
+    let o = this.len;
+    out[o++] = 0x22;
+    for (let i = 0; i < src.length; i++) {
+      const c = src[i];
+      if (JSON_ESCAPE[c] === 0) {
+        out[o++] = c;
+        continue;
+      }
+      out[o++] = 0x5c;
+      const short = JSON_ESCAPE[c];
+      if (short !== 1) {
+        out[o++] = short;
+      } else {
+        out[o++] = 0x75; // \u00XX
+        out[o++] = 0x30;
+        out[o++] = 0x30;
+        out[o++] = HEX[c >> 4];
+        out[o++] = HEX[c & 15];
+      }
+    }
+    out[o++] = 0x22;
+    this.len = o;
+  }
   /** The bytes so far, and a fresh buffer for the next batch. */
   take(): Buffer {
     const out = this.buf.subarray(0, this.len);
@@ -66,6 +97,12 @@ class ByteSink {
     return out;
   }
 }
+
+/** Per byte: 0 = as it is; else the letter after the backslash (1 = \u00XX), as JSON.stringify escapes. */
+const JSON_ESCAPE = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) JSON_ESCAPE[c] = 1;
+for (const [c, letter] of [[0x08, 'b'], [0x09, 't'], [0x0a, 'n'], [0x0c, 'f'], [0x0d, 'r'], [0x22, '"'], [0x5c, '\\']] as const) JSON_ESCAPE[c] = letter.charCodeAt(0);
+const HEX = new TextEncoder().encode('0123456789abcdef');
 
 const SAFE_ASCII = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/; // printable ASCII without " and \\
 
@@ -137,7 +174,12 @@ export class Batcher {
       else a.utf8(ev.text!);
       a.pair(0x7d, 0x0a); // }\n
       if (this.limits.rows) {
-        this.rows.utf8(`{"event_id":${idJson}${rowsTail}${JSON.stringify(eventText(ev))}}\n`);
+        const r = this.rows;
+        if (idPlain && sourceAscii) r.ascii(`{"event_id":${idJson}${rowsTail}`);
+        else r.utf8(`{"event_id":${idJson}${rowsTail}`);
+        if (ev.bytes) r.jsonString(ev.bytes);
+        else r.utf8(JSON.stringify(ev.text!));
+        r.pair(0x7d, 0x0a); // }\n
       }
       this.events++;
       last = this.seq;

@@ -1,9 +1,8 @@
 /**
  * LZ4 frame format (the `lz4` CLI's format, magic 0x184D2204) through lz4-napi.
  *
- * Compression is lz4-napi's compressFrameSync (with a content checksum, as the CLI
- * writes by default). Decompression is NOT lz4-napi's decompressFrameSync: that one
- * inflates the whole frame before anyone can look at its size, and LZ4 expands up to
+ * Compression frames the output of lz4-napi's block compressor (see lz4Compress).
+ * Decompression is NOT lz4-napi's decompressFrameSync: that one inflates the whole frame before anyone can look at its size, and LZ4 expands up to
  * ~255×, so a 4 MB request body could allocate a gigabyte. Instead the frame is
  * walked here (header, block sizes, checksums) and each block is inflated by the
  * native block decoder (uncompressSync, with the previous 64 KiB as the dictionary
@@ -16,7 +15,8 @@ import { CodecError, corrupt, tooLarge } from './errors.js';
 import { xxh32 } from './xxh32.js';
 
 interface Lz4Napi {
-  compressFrameSync(data: Buffer, options?: { contentChecksum?: boolean; blockChecksums?: boolean }): Buffer;
+  /** One LZ4 block, prefixed with its uncompressed size (u32 LE). */
+  compressSync(data: Buffer): Buffer;
   uncompressSync(data: Uint8Array, dict?: Uint8Array): Buffer;
 }
 
@@ -24,8 +24,8 @@ interface Lz4Napi {
 const loaded: { lib: Lz4Napi } | { error: string } = (() => {
   try {
     const lib = createRequire(import.meta.url)('lz4-napi') as Lz4Napi;
-    if (typeof lib.compressFrameSync !== 'function' || typeof lib.uncompressSync !== 'function') {
-      return { error: 'lz4-napi lacks compressFrameSync/uncompressSync' };
+    if (typeof lib.compressSync !== 'function' || typeof lib.uncompressSync !== 'function') {
+      return { error: 'lz4-napi lacks compressSync/uncompressSync' };
     }
     return { lib };
   } catch (err) {
@@ -44,8 +44,48 @@ function lib(): Lz4Napi {
 
 const asBuffer = (d: Uint8Array) => (Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength));
 
+/** Blocks of up to 4 MiB (BD code 7), independent of each other. */
+const WRITE_BLOCK = 4 << 20;
+/** Magic, FLG (version 01, independent blocks, nothing else), BD (4 MiB), header checksum. */
+const FRAME_HEADER = (() => {
+  const h = new Uint8Array([0x04, 0x22, 0x4d, 0x18, 0x60, 0x70, 0]);
+  h[6] = (xxh32(h.subarray(4, 6)) >>> 8) & 0xff;
+  return h;
+})();
+
+/**
+ * A frame of independent 4 MiB blocks, each compressed by lz4-napi's block compressor.
+ * Not its compressFrameSync: that frame encoder runs at half the speed of the block one
+ * (bench: 7.3 vs 3.4 ms for a 2.6 MB batch), and its content checksum, computed here in JS,
+ * would cost most of the gain again — so frames carry none (a flag the format leaves
+ * optional). What guards the bytes instead: DLQ records have their own CRC32C, S3 uploads the
+ * SDK's checksum; choose gzip or zstd where objects at rest must check themselves. Any LZ4
+ * frame reader (the lz4 CLI, lz4-napi, ClickHouse) reads them.
+ */
 export function lz4Compress(data: Uint8Array): Uint8Array {
-  return lib().compressFrameSync(asBuffer(data), { contentChecksum: true });
+  const native = lib();
+  const src = asBuffer(data);
+  const blocks: { bytes: Uint8Array; stored: boolean }[] = [];
+  let size = FRAME_HEADER.length + 4;
+  for (let at = 0; at < src.length; at += WRITE_BLOCK) {
+    const raw = src.subarray(at, Math.min(src.length, at + WRITE_BLOCK));
+    const packed = native.compressSync(raw).subarray(4);
+    // Incompressible: the block goes in as it is, flagged by the high bit of its size.
+    const stored = packed.length >= raw.length;
+    const bytes = stored ? raw : packed;
+    blocks.push({ bytes, stored });
+    size += 4 + bytes.length;
+  }
+  const out = Buffer.allocUnsafe(size);
+  out.set(FRAME_HEADER, 0);
+  let pos = FRAME_HEADER.length;
+  for (const { bytes, stored } of blocks) {
+    out.writeUInt32LE((bytes.length | (stored ? 0x80000000 : 0)) >>> 0, pos);
+    out.set(bytes, pos + 4);
+    pos += 4 + bytes.length;
+  }
+  out.writeUInt32LE(0, pos); // end mark
+  return out;
 }
 
 const FRAME_MAGIC = 0x184d2204;

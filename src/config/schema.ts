@@ -120,7 +120,7 @@ export const configSchema = {
         max_bytes: { type: 'integer', minimum: 1024, default: 8388608 },
         max_age_ms: { type: 'integer', minimum: 1, default: 1000 },
         codec: { enum: ['gzip', 'lz4', 'zstd', 'none'], default: 'lz4' },
-        level: { type: 'integer', minimum: 0, maximum: 22, default: 0, description: '0 = the codec default' },
+        level: { type: 'integer', minimum: 0, maximum: 22, default: 0, description: '0 = ferry\'s default: gzip 1, zstd 1 (the fastest levels; lz4 has none)' },
       },
     },
     retry: { ...retry, default: {} },

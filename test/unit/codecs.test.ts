@@ -173,11 +173,22 @@ describe('codecs: round trips', () => {
 });
 
 describe('codecs: lz4 frame format', () => {
-  it('writes the frame format: magic 0x184D2204, version 01, with a content checksum', () => {
+  it('writes the frame format: magic 0x184D2204, version 01, independent 4 MiB blocks, no content checksum', () => {
     const c = Buffer.from(compress('lz4', ndjson));
     expect(c.readUInt32LE(0)).toBe(0x184d2204);
-    expect(c[4] >> 6).toBe(1);
-    expect(c[4] & 0x04).toBe(0x04);
+    expect(c[4]).toBe(0x60);
+    expect(c[5]).toBe(0x70);
+    expect(c.readUInt32LE(c.length - 4)).toBe(0); // ends with the end mark
+  });
+
+  it('splits input over 4 MiB into blocks and stores incompressible blocks as they are', () => {
+    const noise = randomBytes(5 * MB);
+    const mixed = Buffer.concat([noise, Buffer.from(textual), Buffer.alloc(4 * MB, 'x')]);
+    const c = Buffer.from(compress('lz4', mixed));
+    // First block: 4 MiB of noise, stored (high bit set), then the rest compressed.
+    expect(c.readUInt32LE(7)).toBe((0x80000000 | (4 << 20)) >>> 0);
+    expect(same(decompress('lz4', c, 16 * MB), mixed)).toBe(true);
+    expect(same(decompress('lz4', compress('lz4', new Uint8Array(0)), 1), new Uint8Array(0))).toBe(true);
   });
 
   it('XXH32 matches the reference vectors', () => {
@@ -215,7 +226,8 @@ describe('codecs: lz4 frame format', () => {
 
   describe.skipIf(!hasCli('lz4'))('with the lz4 CLI', () => {
     it('the CLI reads what we write', () => {
-      for (const data of [textual, ndjson, new Uint8Array(0)]) expect(same(cli('lz4', ['-d', '-c'], compress('lz4', data)), data)).toBe(true);
+      const multiBlock = Buffer.concat([randomBytes(5 * MB), Buffer.from(textual), Buffer.alloc(4 * MB, 'x')]);
+      for (const data of [textual, ndjson, new Uint8Array(0), multiBlock]) expect(same(cli('lz4', ['-d', '-c'], compress('lz4', data)), data)).toBe(true);
     });
 
     it('we read what the CLI writes: default, linked blocks, block checksums, content size, small blocks, no checksum, -9', () => {
@@ -320,7 +332,7 @@ describe('codecs: corrupt input', () => {
   });
 
   it('lz4: flipped content bytes fail the content checksum; a bad header checksum or block size is caught', () => {
-    const c = Buffer.from(compress('lz4', textual));
+    const c = lz4Frame([textual], { bd: 0x70, contentChecksum: true });
     c[c.length >> 1] ^= 0x01;
     expect(errorCode(() => decompress('lz4', c, 4 * MB))).toBe('corrupt');
     expect(errorCode(() => decompress('lz4', lz4Frame([ndjson], { badHc: true }), MB))).toBe('corrupt');

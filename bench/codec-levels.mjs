@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// CPU and size of each codec and level on one sealed batch as ferry builds it: 5000 distinct W1
+// events in their archive envelopes (~2.6 MB). One thread, median of --rounds; ferry's own
+// codec module (so lz4 is ferry's framing, zstd whichever implementation this runtime uses).
+//
+// usage: npm run build && node bench/codec-levels.mjs [--rounds 15]
+import { createHash } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { events } from './lib/payload.mjs';
+
+const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
+const { compress, zstdImplementation } = await import('../dist/src/codecs/index.js');
+
+let text = '';
+for (const [i, e] of events(5000).entries()) {
+  const payload = JSON.stringify(e);
+  const id = createHash('sha256').update(payload).digest('hex');
+  text += `{"event_id":"${id}","received_at":"2026-11-23T16:10:36.${String(i % 1000).padStart(3, '0')}Z","source":"http","payload":${payload}}\n`;
+}
+const batch = Buffer.from(text);
+const CASES = [['lz4'], ['gzip', 1], ['gzip', 3], ['gzip', 6], ['gzip', 9], ['zstd', 1], ['zstd', 3], ['zstd', 6]];
+const rows = [];
+for (const [codec, level] of CASES) {
+  let out = compress(codec, batch, level); // warm-up
+  const ms = [];
+  for (let r = 0; r < Number(opt.rounds); r++) {
+    const t0 = process.cpuUsage();
+    out = compress(codec, batch, level);
+    const t = process.cpuUsage(t0);
+    ms.push((t.user + t.system) / 1000);
+  }
+  ms.sort((a, b) => a - b);
+  rows.push({ codec, level, ms: ms[ms.length >> 1], bytes: out.length });
+}
+const lz4 = rows[0].ms;
+console.log(`Batch: 5000 W1 events, ${batch.length.toLocaleString('en-US')} B; Node ${process.versions.node}; zstd: ${zstdImplementation}\n`);
+console.log('| codec | level | CPU ms per batch | µs per event | MB/s | ratio | CPU vs lz4 |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows) {
+  console.log(`| ${r.codec} | ${r.level ?? '–'} | ${r.ms.toFixed(1)} | ${((r.ms * 1000) / 5000).toFixed(2)} | ${(batch.length / r.ms / 1000).toFixed(0)} | ${(batch.length / r.bytes).toFixed(2)} | ${(r.ms / lz4).toFixed(2)}× |`);
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// The worker's per-event cost without HTTP, rings or threads: parse + validate + batch + encode
+// + compress of W1 request bodies, in one thread, timed by CPU time. Much steadier than the
+// HTTP bench on a shared machine, so it is what the before/after figures of worker-side
+// changes quote (run it on two builds: --root ../before and --root .).
+//
+// usage: npm run build && node bench/worker-path.mjs [--root .] [--codec lz4] [--rows] [--events 500000] [--rounds 5]
+//   --rows   also build gzip'd ClickHouse rows (as with a ClickHouse sink)
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { variedBodies } from './lib/payload.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    root: { type: 'string', default: resolve(import.meta.dirname, '..') },
+    codec: { type: 'string', default: 'lz4' },
+    level: { type: 'string', default: '0' },
+    rows: { type: 'boolean', default: false },
+    events: { type: 'string', default: '500000' },
+    rounds: { type: 'string', default: '5' },
+  },
+});
+const root = resolve(opt.root);
+const { parseBody } = await import(pathToFileURL(join(root, 'dist/workers/parse.js')).href);
+const { Batcher } = await import(pathToFileURL(join(root, 'dist/workers/batcher.js')).href);
+
+// 500 different bodies (50,000 distinct events): ids, envelopes and compression behave as with
+// real traffic, not as with one body sent again and again.
+const bodies = variedBodies(500).map((b) => new Uint8Array(b));
+const NDJSON = 1; // BodyFormat.Ndjson
+const limits = { maxEvents: 5000, maxBytes: 8 << 20, maxAgeMs: 1000, codec: opt.codec, level: Number(opt.level), rows: opt.rows, compressRows: opt.rows };
+let sealedBytes = 0;
+const batcher = new Batcher(limits, (s) => {
+  sealedBytes += s.batch.archive.body.byteLength + (s.batch.rows?.body.byteLength ?? 0);
+});
+
+function round(events) {
+  let n = 0;
+  let req = 0;
+  while (n < events) {
+    // A copy per request, as the worker reads each body out of a fresh ring slot.
+    const parsed = parseBody(NDJSON, bodies[req % bodies.length].slice());
+    if (!parsed.ok) throw new Error(parsed.message);
+    batcher.appendRequest(req++, parsed.events, Date.now(), 'http');
+    n += parsed.events.length;
+  }
+  batcher.sealIfDue(Date.now(), true);
+  return n;
+}
+
+round(50_000); // warm-up: let the JIT settle
+const perEvent = [];
+for (let r = 0; r < Number(opt.rounds); r++) {
+  const c0 = process.cpuUsage();
+  const n = round(Number(opt.events));
+  const c = process.cpuUsage(c0);
+  perEvent.push(((c.user + c.system) * 1000) / n);
+}
+perEvent.sort((a, b) => a - b);
+const med = perEvent[Math.floor(perEvent.length / 2)];
+console.log(
+  JSON.stringify({ root, codec: opt.codec, level: Number(opt.level), rows: opt.rows, nsPerEvent: Math.round(med), eventsPerCpuSec: Math.round(1e9 / med), rounds: perEvent.map(Math.round), compressedBytes: sealedBytes }),
+);
