@@ -55,7 +55,7 @@ export async function replayCommand(cmd: 'replay' | 'verify', argv: string[]): P
   const ac = new AbortController();
   const onInt = () => {
     if (ac.signal.aborted) process.exit(130);
-    log.warn('interrupted: finishing the current object, then saving the checkpoint (again to exit at once)');
+    log.warn('interrupted: stopping after the last finished object; the checkpoint keeps it (again to exit at once)');
     ac.abort(new Error('interrupted'));
   };
   process.on('SIGINT', onInt);

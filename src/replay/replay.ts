@@ -116,10 +116,17 @@ export async function replay(cfg: FerryConfig, opts: ReplayOptions, log: Logger,
         }
         await rate.take(rows.events, signal);
         if (signal.aborted) break;
-        await deliver(sink, batchOf(o, rows), policy, {
-          signal,
-          onRetry: (err, attempt, delay) => log.warn({ key: o.key, attempt, delay_ms: Math.round(delay), err: err.message }, 'ClickHouse insert failed, retrying'),
-        });
+        try {
+          await deliver(sink, batchOf(o, rows), policy, {
+            signal,
+            onRetry: (err, attempt, delay) => log.warn({ key: o.key, attempt, delay_ms: Math.round(delay), err: err.message }, 'ClickHouse insert failed, retrying'),
+          });
+        } catch (err) {
+          // Interrupted mid-insert: the checkpoint stays before this object, so --resume inserts it
+          // again (the table's ReplacingMergeTree folds a row that did land).
+          if (signal.aborted) break;
+          throw err;
+        }
         await advance(cp, cpPath, o, rows.events);
         metrics.objects.inc();
         metrics.events.inc(rows.events);

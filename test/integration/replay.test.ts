@@ -1,6 +1,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
 import { S3Client, ListObjectsV2Command, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
@@ -24,9 +27,10 @@ interface CliResult {
 }
 
 /** killAfterMs counts from the first `replay progress` line, so a slow start (a loaded machine) cannot beat the signal handler. */
-function cli(args: string[], opts: { killAfterMs?: number; signal?: NodeJS.Signals } = {}): Promise<CliResult> {
+function cli(args: string[], opts: { killAfterMs?: number; signal?: NodeJS.Signals; onSpawn?: (kill: (s: NodeJS.Signals) => void) => void } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['dist/src/cli.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    opts.onSpawn?.((s) => child.kill(s));
     let stdout = '';
     let stderr = '';
     let armed = false;
@@ -161,6 +165,36 @@ describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => 
     expect(await count()).toBe(N);
     expect(existsSync(join(f.stateDir, 'replay', cps[0]))).toBe(false);
   }, 120_000);
+
+  it('SIGINT while an insert hangs (ClickHouse accepts and never answers) exits 130 at once, and the object is not counted as done', async () => {
+    const sockets: Socket[] = [];
+    let killer: ((s: NodeJS.Signals) => void) | undefined;
+    const hole = createServer((s) => {
+      sockets.push(s);
+      // The first insert is in flight and will never be answered: interrupt now.
+      if (sockets.length === 1) setTimeout(() => killer?.('SIGINT'), 200);
+    });
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+    const port = (hole.address() as { port: number }).port;
+    const cfg = parse(readFileSync(cfgFile, 'utf8')) as { state_dir: string; retry?: Record<string, number>; sinks: { type: string; url?: string }[] };
+    cfg.state_dir = mkdtempSync(join(tmpdir(), 'ferry-replay-hole-'));
+    cfg.retry = { ...(cfg.retry ?? {}), attempt_timeout_ms: 60_000, max_elapsed_ms: 120_000 };
+    for (const s of cfg.sinks) if (s.type === 'clickhouse') s.url = `http://127.0.0.1:${port}`;
+    const holeCfg = join(cfg.state_dir, 'ferry.yaml');
+    writeFileSync(holeCfg, stringify(cfg));
+    try {
+      const t0 = Date.now();
+      const r = await cli(['replay', '--config', holeCfg, '--from', from, '--yes'], { onSpawn: (k) => (killer = k) });
+      expect(sockets.length).toBeGreaterThan(0);
+      expect(r.code, r.stderr).toBe(130);
+      // Well inside the 60 s attempt timeout: the abort ends the hung insert.
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      expect(report(r)).toMatchObject({ outcome: 'interrupted', eventsDone: 0, objectsDone: 0 });
+    } finally {
+      for (const s of sockets) s.destroy();
+      hole.close();
+    }
+  }, 60_000);
 
   it('a truncated object is reported and skipped, the rest is replayed; verify names the hour of deleted rows', async () => {
     // A corrupt copy of a real object under a key of the same layout.
