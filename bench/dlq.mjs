@@ -16,7 +16,7 @@ import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
+import { FERRY_NODE_FLAGS, cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
 import { requireWrk, wrk } from './lib/wrk.mjs';
 import { writeBodies, EVENTS_PER_REQ } from './lib/payload.mjs';
 
@@ -59,7 +59,7 @@ function config(stateDir, endpoint) {
 
 async function start(stateDir, endpoint) {
   const port = 28900 + Math.floor(Math.random() * 90);
-  const p = await startServer({ argv: [process.execPath, 'dist/src/cli.js', 'run', '--config', config(stateDir, endpoint)], env: { FERRY_LISTEN__PORT: String(port) }, cwd: ROOT, readyMsg: 'ferry listening' });
+  const p = await startServer({ argv: [process.execPath, ...FERRY_NODE_FLAGS, 'dist/src/cli.js', 'run', '--config', config(stateDir, endpoint)], env: { FERRY_LISTEN__PORT: String(port) }, cwd: ROOT, readyMsg: 'ferry listening' });
   return { p, port };
 }
 

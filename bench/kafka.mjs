@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { stringify } from 'yaml';
-import { cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
+import { FERRY_NODE_FLAGS, cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
 import { events } from './lib/payload.mjs';
 import { cpuQuota } from './lib/cgroup.mjs';
 
@@ -85,7 +85,7 @@ const committed = async () => {
 };
 
 const quota = opt.vcpu ? cpuQuota(Number(opt.vcpu)) : { wrap: (a) => a, close() {}, how: 'none' };
-const p = await startServer({ argv: [process.execPath, 'dist/src/cli.js', 'run', '--config', cfgFile], cwd: ROOT, readyMsg: 'kafka: joined the consumer group', wrap: quota.wrap });
+const p = await startServer({ argv: [process.execPath, ...FERRY_NODE_FLAGS, 'dist/src/cli.js', 'run', '--config', cfgFile], cwd: ROOT, readyMsg: 'kafka: joined the consumer group', wrap: quota.wrap });
 const c0 = cpuSeconds(p.pid);
 const d0 = performance.now();
 let last = 0;

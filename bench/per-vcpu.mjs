@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
+import { FERRY_NODE_FLAGS, cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
 import { requireWrk, wrk } from './lib/wrk.mjs';
 import { writeBodies, EVENTS_PER_REQ } from './lib/payload.mjs';
 import { cpuQuota } from './lib/cgroup.mjs';
@@ -138,7 +138,7 @@ for (const r of rows) {
   const w2 = r.workload === 'W2';
   results.push({
     ...(await measure(name, {
-      argv: [process.execPath, ...profileFlags(name), 'dist/src/cli.js', 'run', '--config', cfgFile],
+      argv: [process.execPath, ...FERRY_NODE_FLAGS, ...profileFlags(name), 'dist/src/cli.js', 'run', '--config', cfgFile],
       readyMsg: 'ferry listening',
       url: `http://127.0.0.1:${port}/v1/events`,
       body: w2 ? bodies.w2 : bodies.w1,

@@ -12,7 +12,7 @@ import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
+import { FERRY_NODE_FLAGS, cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
 import { writeBodies, EVENTS_PER_REQ } from './lib/payload.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -43,7 +43,7 @@ function config(endpoint) {
   );
   return file;
 }
-const start = (endpoint) => startServer({ argv: [process.execPath, 'dist/src/cli.js', 'run', '--config', config(endpoint)], cwd: ROOT, readyMsg: 'ferry listening' });
+const start = (endpoint) => startServer({ argv: [process.execPath, ...FERRY_NODE_FLAGS, 'dist/src/cli.js', 'run', '--config', config(endpoint)], cwd: ROOT, readyMsg: 'ferry listening' });
 const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 const gauge = (text, name) => Number(new RegExp(`^${name}\\{sink="archive"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
 const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
+import { FERRY_NODE_FLAGS, cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
 import { requireWrk, wrk } from './lib/wrk.mjs';
 import { writeBodies, EVENTS_PER_REQ } from './lib/payload.mjs';
 
@@ -37,7 +37,7 @@ async function measure(name, argv, env, readyMsg, path) {
 }
 
 const ferry = (ack, codec, extra = {}) => ({
-  argv: [process.execPath, 'dist/src/cli.js', 'run', '--config', join(ROOT, 'config', 'ferry.yaml')],
+  argv: [process.execPath, ...FERRY_NODE_FLAGS, 'dist/src/cli.js', 'run', '--config', join(ROOT, 'config', 'ferry.yaml')],
   env: { FERRY_STATE_DIR: join(work, `state-${ack}-${codec}`), FERRY_HTTP__ACK: ack, FERRY_BATCH__CODEC: codec, FERRY_LOG__LEVEL: 'warn', ...extra },
   ready: '"port"',
 });

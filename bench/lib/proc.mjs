@@ -2,6 +2,12 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
+/**
+ * Node flags the packaged launcher (packaging/files/ferry) runs ferry with: the bench uses the
+ * same. BENCH_NODE_FLAGS (space-separated, may be empty) replaces them to measure others.
+ */
+export const FERRY_NODE_FLAGS = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : ['--max-semi-space-size=8'];
+
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 /** utime + stime of every thread of pid, in seconds. */
