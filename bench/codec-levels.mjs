@@ -4,20 +4,23 @@
 // codec module (so lz4 is ferry's framing, zstd whichever implementation this runtime uses).
 //
 // usage: npm run build && node bench/codec-levels.mjs [--rounds 15]
-import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { events } from './lib/payload.mjs';
+import { variedBodies } from './lib/payload.mjs';
 
 const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
 const { compress, zstdImplementation } = await import('../dist/src/codecs/index.js');
+const { parseBody } = await import('../dist/workers/parse.js');
+const { Batcher } = await import('../dist/workers/batcher.js');
 
-let text = '';
-for (const [i, e] of events(5000).entries()) {
-  const payload = JSON.stringify(e);
-  const id = createHash('sha256').update(payload).digest('hex');
-  text += `{"event_id":"${id}","received_at":"2026-11-23T16:10:36.${String(i % 1000).padStart(3, '0')}Z","source":"http","payload":${payload}}\n`;
+// The archive bytes of one uncompressed batch, built by the worker's own parser and batcher.
+let batch;
+const batcher = new Batcher({ maxEvents: 5000, maxBytes: 1 << 30, maxAgeMs: 60_000, codec: 'none', level: 0, rows: false, compressRows: false }, (s) => (batch = s.batch.archive.body));
+for (const [i, body] of variedBodies(50).entries()) {
+  const parsed = parseBody(1 /* BodyFormat.Ndjson */, new Uint8Array(body));
+  if (!parsed.ok) throw new Error(parsed.message);
+  batcher.appendRequest(i, parsed.events, Date.now(), 'http');
 }
-const batch = Buffer.from(text);
+if (!batch) throw new Error('the batch did not seal at 5000 events');
 const CASES = [['lz4'], ['gzip', 1], ['gzip', 3], ['gzip', 6], ['gzip', 9], ['zstd', 1], ['zstd', 3], ['zstd', 6]];
 const rows = [];
 for (const [codec, level] of CASES) {

@@ -6,10 +6,9 @@
 //
 // usage: npm run build && node bench/worker-path.mjs [--root .] [--codec lz4] [--rows] [--events 500000] [--rounds 5]
 //   --rows   also build gzip'd ClickHouse rows (as with a ClickHouse sink)
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { join } from 'node:path';
 import { variedBodies } from './lib/payload.mjs';
 
 const { values: opt } = parseArgs({

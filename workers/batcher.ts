@@ -53,6 +53,11 @@ class ByteSink {
     this.room(s.length * 3);
     this.len += this.buf.write(s, this.len, 'utf8');
   }
+  /** A string known to be ASCII goes in as latin1 (one byte per character, no UTF-8 encoder). */
+  text(s: string, ascii: boolean): void {
+    if (ascii) this.ascii(s);
+    else this.utf8(s);
+  }
   bytes(b: Uint8Array): void {
     this.room(b.byteLength);
     this.buf.set(b, this.len);
@@ -166,17 +171,15 @@ export class Batcher {
       const idPlain = ev.hashed === true || SAFE_ASCII.test(ev.id);
       this.ids.push(ev.id);
       const idJson = idPlain ? `"${ev.id}"` : JSON.stringify(ev.id);
+      const ascii = idPlain && sourceAscii;
       // One write for the envelope head, one copy for the payload, two bytes for the tail.
-      const head = `{"event_id":${idJson}${archiveTail}`;
-      if (idPlain && sourceAscii) a.ascii(head);
-      else a.utf8(head);
+      a.text(`{"event_id":${idJson}${archiveTail}`, ascii);
       if (ev.bytes) a.bytes(ev.bytes);
       else a.utf8(ev.text!);
       a.pair(0x7d, 0x0a); // }\n
       if (this.limits.rows) {
         const r = this.rows;
-        if (idPlain && sourceAscii) r.ascii(`{"event_id":${idJson}${rowsTail}`);
-        else r.utf8(`{"event_id":${idJson}${rowsTail}`);
+        r.text(`{"event_id":${idJson}${rowsTail}`, ascii);
         if (ev.bytes) r.jsonString(ev.bytes);
         else r.utf8(JSON.stringify(ev.text!));
         r.pair(0x7d, 0x0a); // }\n

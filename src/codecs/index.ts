@@ -59,9 +59,8 @@ export function codecUnavailableReason(codec: Codec): string | undefined {
 
 /**
  * ferry's levels when none is configured: the fastest of each codec. On a 5000-event W1 batch
- * (bench/codec-levels.mjs) gzip 1 takes 0.50× the CPU of zlib's default 6 for 11 % more
- * bytes; zstd 1 takes 0.58–0.74× the CPU of libzstd's default 3 and its output is smaller
- * still. Edge nodes run out of CPU before bandwidth (docs/tuning.md).
+ * (bench/codec-levels.mjs) gzip 1 takes 0.4–0.5× the CPU of zlib's default 6 for 11 % more
+ * bytes; zstd 1 takes 0.6× the CPU of libzstd's default 3 and its output is smaller still. Edge nodes run out of CPU before bandwidth (docs/tuning.md).
  */
 export const DEFAULT_LEVEL = { gzip: 1, zstd: 1 } as const;
 

@@ -2,9 +2,9 @@
  * LZ4 frame format (the `lz4` CLI's format, magic 0x184D2204) through lz4-napi.
  *
  * Compression frames the output of lz4-napi's block compressor (see lz4Compress).
- * Decompression is NOT lz4-napi's decompressFrameSync: that one inflates the whole frame before anyone can look at its size, and LZ4 expands up to
- * ~255×, so a 4 MB request body could allocate a gigabyte. Instead the frame is
- * walked here (header, block sizes, checksums) and each block is inflated by the
+ * Decompression is NOT lz4-napi's decompressFrameSync: that one inflates the whole
+ * frame before anyone can look at its size, and LZ4 expands up to ~255×, so a 4 MB
+ * request body could allocate a gigabyte. Instead the frame is walked here (header, block sizes, checksums) and each block is inflated by the
  * native block decoder (uncompressSync, with the previous 64 KiB as the dictionary
  * for linked blocks) into at most the frame's block size — so decoding stops one
  * block (≤ 4 MiB) past the limit at worst. Concatenated and skippable frames are
@@ -58,8 +58,8 @@ const FRAME_HEADER = (() => {
  * Not its compressFrameSync: that frame encoder runs at half the speed of the block one
  * (bench: 7.3 vs 3.4 ms for a 2.6 MB batch), and its content checksum, computed here in JS,
  * would cost most of the gain again — so frames carry none (a flag the format leaves
- * optional). What guards the bytes instead: DLQ records have their own CRC32C, S3 uploads the
- * SDK's checksum; choose gzip or zstd where objects at rest must check themselves. Any LZ4
+ * optional). What guards the bytes instead: DLQ records have their own CRC32C, S3 checks each
+ * upload's signed SHA-256; choose gzip or zstd where objects at rest must check themselves. Any LZ4
  * frame reader (the lz4 CLI, lz4-napi, ClickHouse) reads them.
  */
 export function lz4Compress(data: Uint8Array): Uint8Array {
