@@ -9,16 +9,29 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values: opt } = parseArgs({
-  options: { a: { type: 'string' }, b: { type: 'string' }, only: { type: 'string' }, rounds: { type: 'string', default: '3' }, duration: { type: 'string', default: '10' } },
+  options: {
+    a: { type: 'string' },
+    b: { type: 'string' },
+    only: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10' },
+  },
 });
-if (!opt.a || !opt.b || !opt.only) throw new Error('usage: node bench/ab.mjs --a DIR --b DIR --only TEXT [--rounds N] [--duration S]');
+if (!opt.a || !opt.b || !opt.only)
+  throw new Error(
+    'usage: node bench/ab.mjs --a DIR --b DIR --only TEXT [--rounds N] [--duration S]',
+  );
 
 /** row name → list of events per CPU-second, per side. */
 const runs = { a: new Map(), b: new Map() };
 for (let round = 0; round < Number(opt.rounds); round++) {
   for (const side of ['a', 'b']) {
     const script = resolve(opt[side], 'bench', 'per-vcpu.mjs');
-    const out = execFileSync(process.execPath, [script, '--only', opt.only, '--duration', opt.duration], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync(
+      process.execPath,
+      [script, '--only', opt.only, '--duration', opt.duration],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     for (const line of out.split('\n')) {
       const cells = line.split('|').map((c) => c.trim());
       if (cells.length < 5 || !/^[\d,]+$/.test(cells[3])) continue;
@@ -36,5 +49,7 @@ for (const [name, a] of runs.a) {
   const b = runs.b.get(name) ?? [];
   const ma = median(a);
   const mb = median(b);
-  console.log(`| ${name} | ${ma.toLocaleString('en-US')} | ${mb.toLocaleString('en-US')} | ${(mb / ma).toFixed(2)}× | A ${a.join(' ')}; B ${b.join(' ')} |`);
+  console.log(
+    `| ${name} | ${ma.toLocaleString('en-US')} | ${mb.toLocaleString('en-US')} | ${(mb / ma).toFixed(2)}× | A ${a.join(' ')}; B ${b.join(' ')} |`,
+  );
 }

@@ -14,14 +14,34 @@ const { Batcher } = await import('../dist/workers/batcher.js');
 
 // The archive bytes of one uncompressed batch, built by the worker's own parser and batcher.
 let batch;
-const batcher = new Batcher({ maxEvents: 5000, maxBytes: 1 << 30, maxAgeMs: 60_000, codec: 'none', level: 0, rows: false, compressRows: false }, (s) => (batch = s.batch.archive.body));
+const batcher = new Batcher(
+  {
+    maxEvents: 5000,
+    maxBytes: 1 << 30,
+    maxAgeMs: 60_000,
+    codec: 'none',
+    level: 0,
+    rows: false,
+    compressRows: false,
+  },
+  (s) => (batch = s.batch.archive.body),
+);
 for (const [i, body] of variedBodies(50).entries()) {
   const parsed = parseBody(1 /* BodyFormat.Ndjson */, new Uint8Array(body));
   if (!parsed.ok) throw new Error(parsed.message);
   batcher.appendRequest(i, parsed.events, Date.now(), 'http');
 }
 if (!batch) throw new Error('the batch did not seal at 5000 events');
-const CASES = [['lz4'], ['gzip', 1], ['gzip', 3], ['gzip', 6], ['gzip', 9], ['zstd', 1], ['zstd', 3], ['zstd', 6]];
+const CASES = [
+  ['lz4'],
+  ['gzip', 1],
+  ['gzip', 3],
+  ['gzip', 6],
+  ['gzip', 9],
+  ['zstd', 1],
+  ['zstd', 3],
+  ['zstd', 6],
+];
 const rows = [];
 for (const [codec, level] of CASES) {
   let out = compress(codec, batch, level); // warm-up
@@ -36,9 +56,13 @@ for (const [codec, level] of CASES) {
   rows.push({ codec, level, ms: ms[ms.length >> 1], bytes: out.length });
 }
 const lz4 = rows[0].ms;
-console.log(`Batch: 5000 W1 events, ${batch.length.toLocaleString('en-US')} B; Node ${process.versions.node}; zstd: ${zstdImplementation}\n`);
+console.log(
+  `Batch: 5000 W1 events, ${batch.length.toLocaleString('en-US')} B; Node ${process.versions.node}; zstd: ${zstdImplementation}\n`,
+);
 console.log('| codec | level | CPU ms per batch | µs per event | MB/s | ratio | CPU vs lz4 |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
-  console.log(`| ${r.codec} | ${r.level ?? '–'} | ${r.ms.toFixed(1)} | ${((r.ms * 1000) / 5000).toFixed(2)} | ${(batch.length / r.ms / 1000).toFixed(0)} | ${(batch.length / r.bytes).toFixed(2)} | ${(r.ms / lz4).toFixed(2)}× |`);
+  console.log(
+    `| ${r.codec} | ${r.level ?? '–'} | ${r.ms.toFixed(1)} | ${((r.ms * 1000) / 5000).toFixed(2)} | ${(batch.length / r.ms / 1000).toFixed(0)} | ${(batch.length / r.bytes).toFixed(2)} | ${(r.ms / lz4).toFixed(2)}× |`,
+  );
 }

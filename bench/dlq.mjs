@@ -21,7 +21,13 @@ import { requireWrk, wrk } from './lib/wrk.mjs';
 import { writeBodies, EVENTS_PER_REQ } from './lib/payload.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const { values: opt } = parseArgs({ options: { duration: { type: 'string', default: '15' }, connections: { type: 'string', default: '16' }, write: { type: 'boolean', default: false } } });
+const { values: opt } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '15' },
+    connections: { type: 'string', default: '16' },
+    write: { type: 'boolean', default: false },
+  },
+});
 const DURATION = Number(opt.duration);
 const CONNS = Number(opt.connections);
 requireWrk();
@@ -51,7 +57,19 @@ function config(stateDir, endpoint) {
       batch: { codec: 'lz4', max_age_ms: 50 },
       retry: { initial_ms: 50, max_ms: 200, max_elapsed_ms: 500, attempt_timeout_ms: 2000 },
       dlq: { reupload_events_per_s: 1_000_000_000, probe_interval_ms: 200 },
-      sinks: [{ name: 'archive', type: 's3', bucket: 'ferry-test', endpoint, region: 'us-east-1', force_path_style: true, access_key_id: 'ferry', secret_access_key: 'ferrysecret123', key_template: `${run}/{batch_id}{ext}` }],
+      sinks: [
+        {
+          name: 'archive',
+          type: 's3',
+          bucket: 'ferry-test',
+          endpoint,
+          region: 'us-east-1',
+          force_path_style: true,
+          access_key_id: 'ferry',
+          secret_access_key: 'ferrysecret123',
+          key_template: `${run}/{batch_id}{ext}`,
+        },
+      ],
     }),
   );
   return file;
@@ -59,12 +77,32 @@ function config(stateDir, endpoint) {
 
 async function start(stateDir, endpoint) {
   const port = 28900 + Math.floor(Math.random() * 90);
-  const p = await startServer({ argv: [process.execPath, ...FERRY_NODE_FLAGS, 'dist/src/cli.js', 'run', '--config', config(stateDir, endpoint)], env: { FERRY_LISTEN__PORT: String(port) }, cwd: ROOT, readyMsg: 'ferry listening' });
+  const p = await startServer({
+    argv: [
+      process.execPath,
+      ...FERRY_NODE_FLAGS,
+      'dist/src/cli.js',
+      'run',
+      '--config',
+      config(stateDir, endpoint),
+    ],
+    env: { FERRY_LISTEN__PORT: String(port) },
+    cwd: ROOT,
+    readyMsg: 'ferry listening',
+  });
   return { p, port };
 }
 
-const gauge = async (port, name) => Number(new RegExp(`^${name}\\{sink="archive"\\} (\\S+)$`, 'm').exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? 0);
-const dirBytes = (d) => readdirSync(d).filter((n) => n.endsWith('.fdq')).reduce((a, n) => a + statSync(join(d, n)).size, 0);
+const gauge = async (port, name) =>
+  Number(
+    new RegExp(`^${name}\\{sink="archive"\\} (\\S+)$`, 'm').exec(
+      await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    )?.[1] ?? 0,
+  );
+const dirBytes = (d) =>
+  readdirSync(d)
+    .filter((n) => n.endsWith('.fdq'))
+    .reduce((a, n) => a + statSync(join(d, n)).size, 0);
 
 async function load(name, endpoint) {
   const state = mkdtempSync(join(work, 'state-'));
@@ -80,7 +118,18 @@ async function load(name, endpoint) {
   const rss = peakRssMiB(p.pid);
   await stopServer(p);
   const ok = (r.requests - r.non2xx) * EVENTS_PER_REQ;
-  return { name, state, eventsPerSec: ok / DURATION, eventsPerCpuSec: ok / cpuSec, diskMBs: (b1 - b0) / DURATION / 1e6, spooled, p50: r.p50, p99: r.p99, rss, errors: r.non2xx };
+  return {
+    name,
+    state,
+    eventsPerSec: ok / DURATION,
+    eventsPerCpuSec: ok / cpuSec,
+    diskMBs: (b1 - b0) / DURATION / 1e6,
+    spooled,
+    p50: r.p50,
+    p99: r.p99,
+    rss,
+    errors: r.non2xx,
+  };
 }
 
 async function drain(state, events) {
@@ -88,12 +137,21 @@ async function drain(state, events) {
   const t0 = performance.now();
   const { p, port } = await start(state, MINIO);
   const c0 = cpuSeconds(p.pid);
-  while ((await gauge(port, 'dlq_events_current')) > 0) await new Promise((r) => setTimeout(r, 100));
+  while ((await gauge(port, 'dlq_events_current')) > 0)
+    await new Promise((r) => setTimeout(r, 100));
   const secs = (performance.now() - t0) / 1000;
   const cpuSec = cpuSeconds(p.pid) - c0;
   const shipped = await gauge(port, 'dlq_events_reuploaded_total');
   await stopServer(p);
-  return { events, shipped, secs, cpuSec, eventsPerSec: shipped / secs, eventsPerCpuSec: shipped / cpuSec, mb: bytes / 1e6 };
+  return {
+    events,
+    shipped,
+    secs,
+    cpuSec,
+    eventsPerSec: shipped / secs,
+    eventsPerCpuSec: shipped / cpuSec,
+    mb: bytes / 1e6,
+  };
 }
 
 process.stderr.write('bench: sink up …\n');
@@ -103,11 +161,17 @@ const down = await load('ack=durable, lz4 → S3 down: spooled to the DLQ', 'htt
 process.stderr.write(`bench: drain ${down.spooled} events …\n`);
 const d = await drain(down.state, down.spooled);
 
-const fmt = (n, dd = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: dd, minimumFractionDigits: dd }) : '–');
+const fmt = (n, dd = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: dd, minimumFractionDigits: dd })
+    : '–';
 const table = [
   '| target | events/s | events per CPU-second | vs sink up (per CPU-s) | DLQ MB/s written | p50 ms | p99 ms | peak RSS MiB | non-2xx |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...[up, down].map((r) => `| ${r.name} | ${fmt(r.eventsPerSec)} | ${fmt(r.eventsPerCpuSec)} | ${fmt((100 * r.eventsPerCpuSec) / up.eventsPerCpuSec)} % | ${r === up ? '–' : fmt(r.diskMBs, 2)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.rss)} | ${r.errors} |`),
+  ...[up, down].map(
+    (r) =>
+      `| ${r.name} | ${fmt(r.eventsPerSec)} | ${fmt(r.eventsPerCpuSec)} | ${fmt((100 * r.eventsPerCpuSec) / up.eventsPerCpuSec)} % | ${r === up ? '–' : fmt(r.diskMBs, 2)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.rss)} | ${r.errors} |`,
+  ),
 ].join('\n');
 const drainLine = `Drain after the sink came back (restart on the same state dir, pace unlimited): ${fmt(d.shipped)} events (${fmt(d.mb, 1)} MB of segments) in ${fmt(d.secs, 1)} s including start-up and recovery = ${fmt(d.eventsPerSec)} events/s, ${fmt(d.eventsPerCpuSec)} events per CPU-second.`;
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;

@@ -37,7 +37,13 @@ const OFF = Number(process.env.FERRY_RIG_PORT_OFFSET ?? 0) || 0;
 const rig = {
   brokers: [`127.0.0.1:${19092 + OFF}`],
   clickhouse: `http://127.0.0.1:${18123 + OFF}`,
-  s3: { endpoint: `http://127.0.0.1:${19000 + OFF}`, bucket: 'ferry-test', region: 'us-east-1', access_key_id: 'ferry', secret_access_key: 'ferrysecret123' },
+  s3: {
+    endpoint: `http://127.0.0.1:${19000 + OFF}`,
+    bucket: 'ferry-test',
+    region: 'us-east-1',
+    access_key_id: 'ferry',
+    secret_access_key: 'ferrysecret123',
+  },
 };
 
 const run = `kb${Date.now().toString(36)}`;
@@ -46,10 +52,20 @@ const group = `bench-${run}-g`;
 const database = `ferry_bench_kafka`;
 const work = mkdtempSync(join(tmpdir(), 'ferry-bench-kafka-'));
 
-const kafka = new Kafka({ clientId: 'ferry-bench', brokers: rig.brokers, logLevel: logLevel.NOTHING });
+const kafka = new Kafka({
+  clientId: 'ferry-bench',
+  brokers: rig.brokers,
+  logLevel: logLevel.NOTHING,
+});
 const admin = kafka.admin();
 await admin.connect();
-await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }, { topic: `${topic}.dlq`, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+await admin.createTopics({
+  topics: [
+    { topic, numPartitions: PARTITIONS, replicationFactor: 1 },
+    { topic: `${topic}.dlq`, numPartitions: 1, replicationFactor: 1 },
+  ],
+  waitForLeaders: true,
+});
 
 // The lag: N messages, produced before ferry starts.
 const base = events().map((e) => JSON.stringify(e).slice(1)); // without the opening brace
@@ -59,25 +75,50 @@ const t0 = Date.now();
 const CHUNK = 2000;
 for (let i = 0; i < N; i += CHUNK) {
   const messages = [];
-  for (let j = i; j < Math.min(N, i + CHUNK); j++) messages.push({ value: `{"event_id":"${run}-${j}",${base[j % base.length]}` });
+  for (let j = i; j < Math.min(N, i + CHUNK); j++)
+    messages.push({ value: `{"event_id":"${run}-${j}",${base[j % base.length]}` });
   await producer.send({ topic, acks: 1, messages });
 }
 await producer.disconnect();
 const avgBytes = Math.round(base.reduce((s, l) => s + l.length + 20, 0) / base.length);
-process.stderr.write(`bench: produced ${N} messages (~${avgBytes} B) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+process.stderr.write(
+  `bench: produced ${N} messages (~${avgBytes} B) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+);
 
-const sinks = [{ name: 'warehouse', type: 'clickhouse', url: rig.clickhouse, database, table: 'events' }];
-if (opt.s3) sinks.push({ name: 'archive', type: 's3', force_path_style: true, key_template: `bench-kafka/${run}/{batch_id}{ext}`, ...rig.s3 });
+const sinks = [
+  { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse, database, table: 'events' },
+];
+if (opt.s3)
+  sinks.push({
+    name: 'archive',
+    type: 's3',
+    force_path_style: true,
+    key_template: `bench-kafka/${run}/{batch_id}{ext}`,
+    ...rig.s3,
+  });
 const cfgFile = join(work, 'ferry.yaml');
-writeFileSync(cfgFile, stringify({
-  state_dir: work,
-  listen: { host: '127.0.0.1', port: 0 },
-  log: { level: 'info' },
-  workers: { threads: Number(opt.threads) },
-  sinks,
-  kafka: { enabled: true, brokers: rig.brokers, group_id: group, topics: [topic], from_beginning: true, partitions_concurrently: PARTITIONS },
-}));
-execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', cfgFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+writeFileSync(
+  cfgFile,
+  stringify({
+    state_dir: work,
+    listen: { host: '127.0.0.1', port: 0 },
+    log: { level: 'info' },
+    workers: { threads: Number(opt.threads) },
+    sinks,
+    kafka: {
+      enabled: true,
+      brokers: rig.brokers,
+      group_id: group,
+      topics: [topic],
+      from_beginning: true,
+      partitions_concurrently: PARTITIONS,
+    },
+  }),
+);
+execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', cfgFile], {
+  cwd: ROOT,
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 
 const committed = async () => {
   const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
@@ -85,12 +126,18 @@ const committed = async () => {
 };
 
 const quota = opt.vcpu ? cpuQuota(Number(opt.vcpu)) : { wrap: (a) => a, close() {}, how: 'none' };
-const p = await startServer({ argv: [process.execPath, ...FERRY_NODE_FLAGS, 'dist/src/cli.js', 'run', '--config', cfgFile], cwd: ROOT, readyMsg: 'kafka: joined the consumer group', wrap: quota.wrap });
+const p = await startServer({
+  argv: [process.execPath, ...FERRY_NODE_FLAGS, 'dist/src/cli.js', 'run', '--config', cfgFile],
+  cwd: ROOT,
+  readyMsg: 'kafka: joined the consumer group',
+  wrap: quota.wrap,
+});
 const c0 = cpuSeconds(p.pid);
 const d0 = performance.now();
 let last = 0;
 while ((last = await committed()) < N) {
-  if (performance.now() - d0 > 30 * 60_000) throw new Error(`not drained after 30 min: ${last} of ${N} committed`);
+  if (performance.now() - d0 > 30 * 60_000)
+    throw new Error(`not drained after 30 min: ${last} of ${N} committed`);
   await new Promise((r) => setTimeout(r, 200));
 }
 const drainS = (performance.now() - d0) / 1000;
@@ -100,13 +147,28 @@ await stopServer(p);
 quota.close();
 await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => {});
 await admin.disconnect();
-await fetch(`${rig.clickhouse}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${database}`)}`, { method: 'POST' }).catch(() => {});
+await fetch(
+  `${rig.clickhouse}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${database}`)}`,
+  { method: 'POST' },
+).catch(() => {});
 
 if (opt.json) {
-  console.log(JSON.stringify({ messages: N, partitions: PARTITIONS, vcpu: opt.vcpu ? Number(opt.vcpu) : undefined, drainS, eventsPerSec: N / drainS, eventsPerCpuSec: N / cpuS, cpuS, rss }));
+  console.log(
+    JSON.stringify({
+      messages: N,
+      partitions: PARTITIONS,
+      vcpu: opt.vcpu ? Number(opt.vcpu) : undefined,
+      drainS,
+      eventsPerSec: N / drainS,
+      eventsPerCpuSec: N / cpuS,
+      cpuS,
+      rss,
+    }),
+  );
   process.exit(0);
 }
-const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const fmt = (n, d = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;
 console.log(`Kafka → ${opt.s3 ? 'ClickHouse + S3' : 'ClickHouse'}: drain a lag of ${fmt(N)} messages (~${avgBytes} B) over ${PARTITIONS} partitions, the rig's broker on the same machine.
 Machine: ${machine}

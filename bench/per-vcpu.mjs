@@ -24,7 +24,13 @@ import { lineChart } from './lib/svg.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: opt } = parseArgs({
-  options: { duration: { type: 'string', default: '10' }, only: { type: 'string' }, write: { type: 'boolean', default: false }, profile: { type: 'string' }, connections: { type: 'string', default: '64' } },
+  options: {
+    duration: { type: 'string', default: '10' },
+    only: { type: 'string' },
+    write: { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    connections: { type: 'string', default: '64' },
+  },
 });
 const DURATION = Number(opt.duration);
 const CONNS = Number(opt.connections);
@@ -34,15 +40,32 @@ const work = mkdtempSync(join(tmpdir(), 'ferry-per-vcpu-'));
 const bodies = writeBodies(work);
 const OFF = Number(process.env.FERRY_RIG_PORT_OFFSET ?? 0) || 0;
 const rig = {
-  s3: { endpoint: `http://127.0.0.1:${19000 + OFF}`, bucket: 'ferry-test', access_key_id: 'ferry', secret_access_key: 'ferrysecret123' },
+  s3: {
+    endpoint: `http://127.0.0.1:${19000 + OFF}`,
+    bucket: 'ferry-test',
+    access_key_id: 'ferry',
+    secret_access_key: 'ferrysecret123',
+  },
   clickhouse: { url: `http://127.0.0.1:${18123 + OFF}` },
 };
 
 const QUOTAS = [0.25, 0.5, 1, 2];
 /** The matrix. vcpu: quota; sinks: 'directory' | 's3' | 's3+clickhouse'. */
 const ROWS = [
-  ...QUOTAS.map((vcpu) => ({ workload: 'W1', vcpu, codec: 'lz4', sinks: 'directory', ack: 'accepted' })),
-  ...QUOTAS.map((vcpu) => ({ workload: 'W1', vcpu, codec: 'lz4', sinks: 'directory', ack: 'durable' })),
+  ...QUOTAS.map((vcpu) => ({
+    workload: 'W1',
+    vcpu,
+    codec: 'lz4',
+    sinks: 'directory',
+    ack: 'accepted',
+  })),
+  ...QUOTAS.map((vcpu) => ({
+    workload: 'W1',
+    vcpu,
+    codec: 'lz4',
+    sinks: 'directory',
+    ack: 'durable',
+  })),
   { workload: 'W1', vcpu: 1, codec: 'gzip', sinks: 'directory', ack: 'durable' },
   { workload: 'W1', vcpu: 1, codec: 'zstd', sinks: 'directory', ack: 'durable' },
   { workload: 'W2', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
@@ -56,7 +79,10 @@ const ROWS = [
   { workload: 'W3', vcpu: 1, codec: 'lz4', sinks: 'clickhouse', ack: 'commit' },
 ];
 const W3_MESSAGES = 200_000;
-const profileFlags = (name) => (opt.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(opt.profile, name.replace(/[^\w.-]+/g, '_'))}`] : []);
+const profileFlags = (name) =>
+  opt.profile
+    ? ['--cpu-prof', `--cpu-prof-dir=${resolve(opt.profile, name.replace(/[^\w.-]+/g, '_'))}`]
+    : [];
 const label = (r) => `${r.workload} ${r.vcpu} vCPU ${r.codec} → ${r.sinks}, ack=${r.ack}`;
 const rows = ROWS.filter((r) => !opt.only || label(r).includes(opt.only));
 
@@ -64,11 +90,43 @@ function ferryConfig(r, port, dir) {
   const prefix = `bench-${process.pid}`;
   const sinks = {
     directory: [{ name: 'local', type: 'directory', path: join(dir, 'out') }],
-    s3: [{ name: 'archive', type: 's3', region: 'us-east-1', force_path_style: true, key_template: `${prefix}/{date}/{hour}/{host}-{batch_id}{ext}`, ...rig.s3 }],
-    's3 down (DLQ)': [{ name: 'archive', type: 's3', region: 'us-east-1', force_path_style: true, key_template: `${prefix}/{batch_id}{ext}`, ...rig.s3, endpoint: 'http://127.0.0.1:9' }],
+    s3: [
+      {
+        name: 'archive',
+        type: 's3',
+        region: 'us-east-1',
+        force_path_style: true,
+        key_template: `${prefix}/{date}/{hour}/{host}-{batch_id}{ext}`,
+        ...rig.s3,
+      },
+    ],
+    's3 down (DLQ)': [
+      {
+        name: 'archive',
+        type: 's3',
+        region: 'us-east-1',
+        force_path_style: true,
+        key_template: `${prefix}/{batch_id}{ext}`,
+        ...rig.s3,
+        endpoint: 'http://127.0.0.1:9',
+      },
+    ],
     's3+clickhouse': [
-      { name: 'archive', type: 's3', region: 'us-east-1', force_path_style: true, key_template: `${prefix}/{date}/{hour}/{host}-{batch_id}{ext}`, ...rig.s3 },
-      { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database: 'ferry_bench', table: 'events' },
+      {
+        name: 'archive',
+        type: 's3',
+        region: 'us-east-1',
+        force_path_style: true,
+        key_template: `${prefix}/{date}/{hour}/{host}-{batch_id}{ext}`,
+        ...rig.s3,
+      },
+      {
+        name: 'warehouse',
+        type: 'clickhouse',
+        url: rig.clickhouse.url,
+        database: 'ferry_bench',
+        table: 'events',
+      },
     ],
   }[r.sinks];
   // YAML is a superset of JSON.
@@ -86,10 +144,20 @@ function ferryConfig(r, port, dir) {
 
 function ensureRig() {
   execFileSync('bash', [join(ROOT, 'scripts', 'rig', 'up.sh')], { stdio: 'inherit' });
-  execFileSync('curl', ['-fsS', '-o', '/dev/null', '--data-binary', 'CREATE DATABASE IF NOT EXISTS ferry_bench', rig.clickhouse.url]);
+  execFileSync('curl', [
+    '-fsS',
+    '-o',
+    '/dev/null',
+    '--data-binary',
+    'CREATE DATABASE IF NOT EXISTS ferry_bench',
+    rig.clickhouse.url,
+  ]);
 }
 
-async function measure(name, { argv, env = {}, readyMsg, url, body, contentType, contentEncoding, vcpu, connections }) {
+async function measure(
+  name,
+  { argv, env = {}, readyMsg, url, body, contentType, contentEncoding, vcpu, connections },
+) {
   const quota = cpuQuota(vcpu);
   try {
     const p = await startServer({ argv, env, cwd: ROOT, readyMsg, wrap: quota.wrap });
@@ -100,7 +168,18 @@ async function measure(name, { argv, env = {}, readyMsg, url, body, contentType,
       const r = wrk({ ...load, seconds: DURATION });
       const cpu = cpuSeconds(p.pid) - c0;
       const ok = (r.requests - r.non2xx) * EVENTS_PER_REQ;
-      return { name, vcpu, eventsPerSec: ok / DURATION, eventsPerCpuSec: ok / cpu, cpu, p50: r.p50, p99: r.p99, rss: peakRssMiB(p.pid), errors: r.non2xx + (r.socketErrors ? ` (${r.socketErrors})` : ''), how: quota.how };
+      return {
+        name,
+        vcpu,
+        eventsPerSec: ok / DURATION,
+        eventsPerCpuSec: ok / cpu,
+        cpu,
+        p50: r.p50,
+        p99: r.p99,
+        rss: peakRssMiB(p.pid),
+        errors: r.non2xx + (r.socketErrors ? ` (${r.socketErrors})` : ''),
+        how: quota.how,
+      };
     } finally {
       await stopServer(p);
     }
@@ -113,22 +192,57 @@ const results = [];
 process.stderr.write(`bench: baseline (1 vCPU) …\n`);
 const basePort = 18800 + Math.floor(Math.random() * 90);
 const base = await measure('baseline node:http (parse + lz4), 1 vCPU', {
-  argv: [process.execPath, 'bench/baseline-server.mjs', String(basePort)], readyMsg: 'listening', url: `http://127.0.0.1:${basePort}/`, body: bodies.w1, vcpu: 1, connections: 16,
+  argv: [process.execPath, 'bench/baseline-server.mjs', String(basePort)],
+  readyMsg: 'listening',
+  url: `http://127.0.0.1:${basePort}/`,
+  body: bodies.w1,
+  vcpu: 1,
+  connections: 16,
 });
 results.push({ ...base, row: undefined });
-if (rows.some((r) => r.sinks === 's3' || r.sinks === 's3+clickhouse' || r.workload === 'W3')) ensureRig();
+if (rows.some((r) => r.sinks === 's3' || r.sinks === 's3+clickhouse' || r.workload === 'W3'))
+  ensureRig();
 if (rows.some((r) => r.sinks === 's3+clickhouse')) {
   const cfgFile = join(work, 'migrate.yaml');
-  writeFileSync(cfgFile, ferryConfig({ ack: 'durable', codec: 'lz4', sinks: 's3+clickhouse' }, 1, join(work, 'migrate')));
-  execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', cfgFile], { cwd: ROOT, stdio: 'inherit' });
+  writeFileSync(
+    cfgFile,
+    ferryConfig({ ack: 'durable', codec: 'lz4', sinks: 's3+clickhouse' }, 1, join(work, 'migrate')),
+  );
+  execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', cfgFile], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 }
 for (const r of rows) {
   const name = label(r);
   process.stderr.write(`bench: ${name} …\n`);
   if (r.workload === 'W3') {
-    const out = execFileSync(process.execPath, ['bench/kafka.mjs', '--messages', String(W3_MESSAGES), '--partitions', '3', '--vcpu', String(r.vcpu), '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync(
+      process.execPath,
+      [
+        'bench/kafka.mjs',
+        '--messages',
+        String(W3_MESSAGES),
+        '--partitions',
+        '3',
+        '--vcpu',
+        String(r.vcpu),
+        '--json',
+      ],
+      { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const k = JSON.parse(out.trim().split('\n').pop());
-    results.push({ name: `${name} (drain a lag of ${W3_MESSAGES.toLocaleString('en-US')})`, vcpu: r.vcpu, eventsPerSec: k.eventsPerSec, eventsPerCpuSec: k.eventsPerCpuSec, p50: NaN, p99: NaN, rss: k.rss, errors: 0, row: r });
+    results.push({
+      name: `${name} (drain a lag of ${W3_MESSAGES.toLocaleString('en-US')})`,
+      vcpu: r.vcpu,
+      eventsPerSec: k.eventsPerSec,
+      eventsPerCpuSec: k.eventsPerCpuSec,
+      p50: NaN,
+      p99: NaN,
+      rss: k.rss,
+      errors: 0,
+      row: r,
+    });
     continue;
   }
   const port = 18800 + Math.floor(Math.random() * 90);
@@ -138,7 +252,15 @@ for (const r of rows) {
   const w2 = r.workload === 'W2';
   results.push({
     ...(await measure(name, {
-      argv: [process.execPath, ...FERRY_NODE_FLAGS, ...profileFlags(name), 'dist/src/cli.js', 'run', '--config', cfgFile],
+      argv: [
+        process.execPath,
+        ...FERRY_NODE_FLAGS,
+        ...profileFlags(name),
+        'dist/src/cli.js',
+        'run',
+        '--config',
+        cfgFile,
+      ],
       readyMsg: 'ferry listening',
       url: `http://127.0.0.1:${port}/v1/events`,
       body: w2 ? bodies.w2 : bodies.w1,
@@ -151,17 +273,24 @@ for (const r of rows) {
   });
 }
 
-const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '–');
+const fmt = (n, d = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
+    : '–';
 const table = [
   '| run | events/s | events per CPU-second | vs baseline (per CPU-s) | p50 ms | p99 ms | peak RSS MiB | errors |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...results.map((x) => `| ${x.name} | ${fmt(x.eventsPerSec)} | ${fmt(x.eventsPerCpuSec)} | ${fmt((100 * x.eventsPerCpuSec) / base.eventsPerCpuSec)} % | ${fmt(x.p50, 2)} | ${fmt(x.p99, 2)} | ${fmt(x.rss)} | ${x.errors} |`),
+  ...results.map(
+    (x) =>
+      `| ${x.name} | ${fmt(x.eventsPerSec)} | ${fmt(x.eventsPerCpuSec)} | ${fmt((100 * x.eventsPerCpuSec) / base.eventsPerCpuSec)} % | ${fmt(x.p50, 2)} | ${fmt(x.p99, 2)} | ${fmt(x.rss)} | ${x.errors} |`,
+  ),
 ].join('\n');
 
 // Scaling: events/s at 1 vCPU over 0.25 vCPU, per series.
 const series = new Map();
 for (const x of results) {
-  if (!x.row || !(x.row.workload === 'W1' && x.row.sinks === 'directory' && x.row.codec === 'lz4')) continue;
+  if (!x.row || !(x.row.workload === 'W1' && x.row.sinks === 'directory' && x.row.codec === 'lz4'))
+    continue;
   const key = `W1 lz4 → directory, ack=${x.row.ack}`;
   if (!series.has(key)) series.set(key, []);
   series.get(key).push({ x: x.vcpu, y: x.eventsPerSec });
@@ -176,11 +305,19 @@ const text = `${header}\n\n${table}\n\nScaling (events/s):\n${scaling.join('\n')
 console.log(text);
 
 if (opt.write) {
-  const svg = lineChart({ title: 'ferry events/s against vCPU quota', xLabel: 'vCPU (quota)', yLabel: 'events/s', series: [...series].map(([name, points]) => ({ name, points })) });
+  const svg = lineChart({
+    title: 'ferry events/s against vCPU quota',
+    xLabel: 'vCPU (quota)',
+    yLabel: 'events/s',
+    series: [...series].map(([name, points]) => ({ name, points })),
+  });
   writeFileSync(join(ROOT, 'bench', 'per-vcpu.svg'), svg);
   const file = join(ROOT, 'bench', 'RESULTS.md');
   const old = readFileSync(file, 'utf8');
   const marker = '\n## Per vCPU';
   const kept = old.includes(marker) ? old.slice(0, old.indexOf(marker)) : old.trimEnd() + '\n';
-  writeFileSync(file, `${kept}${marker}\n\nCommand: \`npm run build && node bench/per-vcpu.mjs --write\` (chart: \`bench/per-vcpu.svg\`)\n\n${text}`);
+  writeFileSync(
+    file,
+    `${kept}${marker}\n\nCommand: \`npm run build && node bench/per-vcpu.mjs --write\` (chart: \`bench/per-vcpu.svg\`)\n\n${text}`,
+  );
 }

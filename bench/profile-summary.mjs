@@ -7,13 +7,17 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const { values: opt, positionals: files } = parseArgs({ options: { top: { type: 'string', default: '25' } }, allowPositionals: true });
+const { values: opt, positionals: files } = parseArgs({
+  options: { top: { type: 'string', default: '25' } },
+  allowPositionals: true,
+});
 
 for (const f of files) {
   const p = JSON.parse(readFileSync(f, 'utf8'));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const perNode = new Map();
-  for (let i = 0; i < p.samples.length; i++) perNode.set(p.samples[i], (perNode.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+  for (let i = 0; i < p.samples.length; i++)
+    perNode.set(p.samples[i], (perNode.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
   const self = new Map();
   let total = 0;
   let idle = 0;
@@ -26,7 +30,10 @@ for (const f of files) {
   }
   const busy = total - idle;
   console.log(`\n${f}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy`);
-  for (const [k, t] of [...self].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, Number(opt.top))) {
+  for (const [k, t] of [...self]
+    .filter(([k]) => !k.startsWith('(idle)'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, Number(opt.top))) {
     console.log(`${((100 * t) / busy).toFixed(1).padStart(5)} %  ${k}`);
   }
 }

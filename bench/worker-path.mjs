@@ -29,7 +29,15 @@ const { Batcher } = await import(pathToFileURL(join(root, 'dist/workers/batcher.
 // real traffic, not as with one body sent again and again.
 const bodies = variedBodies(500).map((b) => new Uint8Array(b));
 const NDJSON = 1; // BodyFormat.Ndjson
-const limits = { maxEvents: 5000, maxBytes: 8 << 20, maxAgeMs: 1000, codec: opt.codec, level: Number(opt.level), rows: opt.rows, compressRows: opt.rows };
+const limits = {
+  maxEvents: 5000,
+  maxBytes: 8 << 20,
+  maxAgeMs: 1000,
+  codec: opt.codec,
+  level: Number(opt.level),
+  rows: opt.rows,
+  compressRows: opt.rows,
+};
 let sealedBytes = 0;
 const batcher = new Batcher(limits, (s) => {
   sealedBytes += s.batch.archive.body.byteLength + (s.batch.rows?.body.byteLength ?? 0);
@@ -60,5 +68,14 @@ for (let r = 0; r < Number(opt.rounds); r++) {
 perEvent.sort((a, b) => a - b);
 const med = perEvent[Math.floor(perEvent.length / 2)];
 console.log(
-  JSON.stringify({ root, codec: opt.codec, level: Number(opt.level), rows: opt.rows, nsPerEvent: Math.round(med), eventsPerCpuSec: Math.round(1e9 / med), rounds: perEvent.map(Math.round), compressedBytes: sealedBytes }),
+  JSON.stringify({
+    root,
+    codec: opt.codec,
+    level: Number(opt.level),
+    rows: opt.rows,
+    nsPerEvent: Math.round(med),
+    eventsPerCpuSec: Math.round(1e9 / med),
+    rounds: perEvent.map(Math.round),
+    compressedBytes: sealedBytes,
+  }),
 );

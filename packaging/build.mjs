@@ -25,9 +25,11 @@ const { values } = parseArgs({
   },
 });
 const version = values.version ?? packageJson().version;
-if (!/^[0-9][0-9A-Za-z.+~]*$/.test(version)) throw new Error(`not a usable package version: ${version}`);
+if (!/^[0-9][0-9A-Za-z.+~]*$/.test(version))
+  throw new Error(`not a usable package version: ${version}`);
 const arches = values.arch.split(',');
-for (const a of arches) if (!ARCHES[a]) throw new Error(`unknown arch ${a} (known: ${Object.keys(ARCHES).join(', ')})`);
+for (const a of arches)
+  if (!ARCHES[a]) throw new Error(`unknown arch ${a} (known: ${Object.keys(ARCHES).join(', ')})`);
 const formats = values.format.split(',');
 const outDir = resolve(values.out);
 mkdirSync(outDir, { recursive: true });

@@ -52,7 +52,11 @@ function viaNodeGyp() {
     return false;
   }
   say(`node-gyp rebuild --nodedir=${prefix}`);
-  return run(process.execPath, [candidates[0], 'rebuild', '--loglevel=warn', `--nodedir=${prefix}`], { cwd: NATIVE });
+  return run(
+    process.execPath,
+    [candidates[0], 'rebuild', '--loglevel=warn', `--nodedir=${prefix}`],
+    { cwd: NATIVE },
+  );
 }
 
 function viaCc() {
@@ -65,7 +69,19 @@ function viaCc() {
   }
   mkdirSync(dirname(OUT), { recursive: true });
   say(`${cc} -shared against ${include}`);
-  return run(cc, ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-DNAPI_VERSION=3', '-DNODE_GYP_MODULE_NAME=sd_notify', `-I${include}`, '-o', OUT, join(NATIVE, 'sd_notify.c')]);
+  return run(cc, [
+    '-shared',
+    '-fPIC',
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-DNAPI_VERSION=3',
+    '-DNODE_GYP_MODULE_NAME=sd_notify',
+    `-I${include}`,
+    '-o',
+    OUT,
+    join(NATIVE, 'sd_notify.c'),
+  ]);
 }
 
 rmSync(OUT, { force: true });

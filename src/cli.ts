@@ -32,14 +32,20 @@ FERRY_SINKS__<NAME>__PASSWORD=..., FERRY_STATE_DIR=./data.
 async function main(argv: string[]): Promise<number> {
   // replay and verify parse their own flags.
   // Commands load their modules on demand: `ferry run` need not carry the S3 client replay uses.
-  if (argv[0] === 'replay' || argv[0] === 'verify') return (await import('./cli/replay.js')).replayCommand(argv[0], argv.slice(1));
+  if (argv[0] === 'replay' || argv[0] === 'verify')
+    return (await import('./cli/replay.js')).replayCommand(argv[0], argv.slice(1));
   if (argv[0] === 'dlq') return (await import('./cli/dlq.js')).dlqCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
-      config: { type: 'string', short: 'c' }, sink: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      name: { type: 'string' }, source: { type: 'string' }, routes: { type: 'string' }, rate: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      sink: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      name: { type: 'string' },
+      source: { type: 'string' },
+      routes: { type: 'string' },
+      rate: { type: 'string' },
     },
   });
   const [cmd, sub] = positionals;
@@ -76,11 +82,17 @@ function configCheck(path: string | undefined): number {
   try {
     const { config, source } = loadConfig(path);
     if (!codecAvailable(config.batch.codec)) {
-      process.stderr.write(`${source}: batch.codec: "${config.batch.codec}" is not available on this runtime: ${codecUnavailableReason(config.batch.codec)}\n`);
+      process.stderr.write(
+        `${source}: batch.codec: "${config.batch.codec}" is not available on this runtime: ${codecUnavailableReason(config.batch.codec)}\n`,
+      );
       return 1;
     }
-    const sinks = config.sinks.length ? config.sinks.map((s) => `${s.name} (${s.type})`).join(', ') : `local (directory, embedded default: ${config.state_dir}/out)`;
-    process.stdout.write(`config OK: ${source}\n  listen ${config.listen.tls ? 'https' : 'http'}://${config.listen.host}:${config.listen.port}${config.listen.path}, auth ${config.auth.enabled ? `on (${config.auth.tokens.length} tokens)` : 'off'}\n  sinks: ${sinks}\n  workers: ${config.workers.threads}, batch: ${config.batch.max_events} events / ${config.batch.max_age_ms} ms, codec ${config.batch.codec}\n`);
+    const sinks = config.sinks.length
+      ? config.sinks.map((s) => `${s.name} (${s.type})`).join(', ')
+      : `local (directory, embedded default: ${config.state_dir}/out)`;
+    process.stdout.write(
+      `config OK: ${source}\n  listen ${config.listen.tls ? 'https' : 'http'}://${config.listen.host}:${config.listen.port}${config.listen.path}, auth ${config.auth.enabled ? `on (${config.auth.tokens.length} tokens)` : 'off'}\n  sinks: ${sinks}\n  workers: ${config.workers.threads}, batch: ${config.batch.max_events} events / ${config.batch.max_age_ms} ms, codec ${config.batch.codec}\n`,
+    );
     if (config.kafka.enabled) process.stdout.write(`  ${kafkaSummary(config.kafka)}\n`);
     return 0;
   } catch (err) {

@@ -106,7 +106,16 @@ class ByteSink {
 /** Per byte: 0 = as it is; else the letter after the backslash (1 = \u00XX), as JSON.stringify escapes. */
 const JSON_ESCAPE = new Uint8Array(256);
 for (let c = 0; c < 0x20; c++) JSON_ESCAPE[c] = 1;
-for (const [c, letter] of [[0x08, 'b'], [0x09, 't'], [0x0a, 'n'], [0x0c, 'f'], [0x0d, 'r'], [0x22, '"'], [0x5c, '\\']] as const) JSON_ESCAPE[c] = letter.charCodeAt(0);
+for (const [c, letter] of [
+  [0x08, 'b'],
+  [0x09, 't'],
+  [0x0a, 'n'],
+  [0x0c, 'f'],
+  [0x0d, 'r'],
+  [0x22, '"'],
+  [0x5c, '\\'],
+] as const)
+  JSON_ESCAPE[c] = letter.charCodeAt(0);
 const HEX = new TextEncoder().encode('0123456789abcdef');
 
 const SAFE_ASCII = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/; // printable ASCII without " and \\
@@ -157,7 +166,12 @@ export class Batcher {
    * Append every event of one request. Returns the [first, last] batch seqs
    * the request's events landed in: its durable ack waits for all of them.
    */
-  appendRequest(reqId: number, events: ParsedEvent[], receivedAt: number, source: string): { first: number; last: number } {
+  appendRequest(
+    reqId: number,
+    events: ParsedEvent[],
+    receivedAt: number,
+    source: string,
+  ): { first: number; last: number } {
     const first = this.seq;
     const sourceJson = JSON.stringify(source);
     const sourceAscii = SAFE_ASCII.test(source);
@@ -167,7 +181,8 @@ export class Batcher {
     let last = first;
     for (const ev of events) {
       if (this.events === 0) this.openedAt = Date.now();
-      if (this.reqIds.length === 0 || this.reqIds[this.reqIds.length - 1] !== reqId) this.reqIds.push(reqId);
+      if (this.reqIds.length === 0 || this.reqIds[this.reqIds.length - 1] !== reqId)
+        this.reqIds.push(reqId);
       const idPlain = ev.hashed === true || SAFE_ASCII.test(ev.id);
       this.ids.push(ev.id);
       const idJson = idPlain ? `"${ev.id}"` : JSON.stringify(ev.id);
@@ -206,7 +221,11 @@ export class Batcher {
       id: sha256Hex(this.ids.join('\n')).slice(0, 32),
       createdAt: this.openedAt,
       events: this.events,
-      archive: { body: codec === 'none' ? archiveRaw : compress(codec, archiveRaw, level || undefined), codec, rawBytes: archiveRaw.length },
+      archive: {
+        body: codec === 'none' ? archiveRaw : compress(codec, archiveRaw, level || undefined),
+        codec,
+        rawBytes: archiveRaw.length,
+      },
     };
     if (this.limits.rows) {
       const rowsRaw = this.rows.take();

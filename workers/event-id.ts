@@ -11,12 +11,16 @@ export const MAX_EVENT_ID_LENGTH = 256;
  * the event's bytes as ferry archives them — so the same bytes re-sent after a
  * retry get the same id. Returns an error string for an unusable `event_id`.
  */
-export function eventIdOf(event: Record<string, unknown>, bytes: string | Uint8Array): string | { error: string } {
+export function eventIdOf(
+  event: Record<string, unknown>,
+  bytes: string | Uint8Array,
+): string | { error: string } {
   const given = event.event_id;
   if (given === undefined || given === null) return sha256Hex(bytes);
   if (typeof given === 'string') {
     if (given.length === 0) return { error: 'event_id is an empty string' };
-    if (given.length > MAX_EVENT_ID_LENGTH) return { error: `event_id longer than ${MAX_EVENT_ID_LENGTH} characters` };
+    if (given.length > MAX_EVENT_ID_LENGTH)
+      return { error: `event_id longer than ${MAX_EVENT_ID_LENGTH} characters` };
     return given;
   }
   if (typeof given === 'number' && Number.isSafeInteger(given)) return String(given);

@@ -40,7 +40,14 @@ export interface ScanResult {
   end: number;
 }
 
-const result: ScanResult = { ok: false, idKind: IdKind.None, idStart: 0, idEnd: 0, idHigh: false, end: 0 };
+const result: ScanResult = {
+  ok: false,
+  idKind: IdKind.None,
+  idStart: 0,
+  idEnd: 0,
+  idHigh: false,
+  end: 0,
+};
 
 // Container stack: 1 = object, 2 = array. Grows if a line nests deeper.
 let stack = new Uint8Array(64);
@@ -93,12 +100,28 @@ function scanString(b: Uint8Array, i: number, end: number): number {
       if (i + 1 >= end) return -1;
       const e = b[i + 1];
       if (e === 0x75 /* u */) {
-        if (i + 5 >= end || !isHex(b[i + 2]) || !isHex(b[i + 3]) || !isHex(b[i + 4]) || !isHex(b[i + 5])) return -1;
+        if (
+          i + 5 >= end ||
+          !isHex(b[i + 2]) ||
+          !isHex(b[i + 3]) ||
+          !isHex(b[i + 4]) ||
+          !isHex(b[i + 5])
+        )
+          return -1;
         i += 6;
         continue;
       }
       // " \ / b f n r t
-      if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+      if (
+        e === QUOTE ||
+        e === BACKSLASH ||
+        e === 0x2f ||
+        e === 0x62 ||
+        e === 0x66 ||
+        e === 0x6e ||
+        e === 0x72 ||
+        e === 0x74
+      ) {
         i += 2;
         continue;
       }

@@ -78,7 +78,7 @@ export function scanNdjson(body: Uint8Array): ParseResult | undefined {
   if (!isUtf8(body)) return undefined;
   const n = body.length;
   // A UTF-8 BOM is dropped, as the TextDecoder of the slow path does.
-  let start = n >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  const start = n >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
   const events: ParsedEvent[] = [];
   let buf: Buffer | undefined;
   // Objects separated by whitespace with a newline between any two: the scanner finds
@@ -104,7 +104,8 @@ export function scanNdjson(body: Uint8Array): ParseResult | undefined {
         hashed = true;
         break;
       case IdKind.Plain:
-        if (r.idEnd - r.idStart <= 2 || r.idEnd - r.idStart - 2 > MAX_EVENT_ID_LENGTH) return undefined;
+        if (r.idEnd - r.idStart <= 2 || r.idEnd - r.idStart - 2 > MAX_EVENT_ID_LENGTH)
+          return undefined;
         if (r.idHigh) id = utf8Lax.decode(body.subarray(r.idStart + 1, r.idEnd - 1));
         else {
           buf ??= Buffer.from(body.buffer, body.byteOffset, body.byteLength);
@@ -161,8 +162,14 @@ export function parseNdjson(body: Uint8Array): ParseResult {
       try {
         value = JSON.parse(lineText);
       } catch (err) {
-        const at = Buffer.byteLength(text.slice(0, start)) + Buffer.byteLength(lineText.slice(0, locateJsonError(lineText) ?? 0));
-        return fail(`line ${line} (byte offset ${at}): ${cleanJsonMessage(err as Error)}`, line, at);
+        const at =
+          Buffer.byteLength(text.slice(0, start)) +
+          Buffer.byteLength(lineText.slice(0, locateJsonError(lineText) ?? 0));
+        return fail(
+          `line ${line} (byte offset ${at}): ${cleanJsonMessage(err as Error)}`,
+          line,
+          at,
+        );
       }
       const trimmed = lineText.trim();
       let bytes: Uint8Array | undefined;
@@ -199,7 +206,11 @@ function parseJson(body: Uint8Array): ParseResult {
     const before = text.slice(0, locateJsonError(text) ?? 0);
     const line = before.split('\n').length;
     const offset = Buffer.byteLength(before);
-    return fail(`line ${line} (byte offset ${offset}): ${cleanJsonMessage(err as Error)}`, line, offset);
+    return fail(
+      `line ${line} (byte offset ${offset}): ${cleanJsonMessage(err as Error)}`,
+      line,
+      offset,
+    );
   }
   return fromValues(Array.isArray(value) ? value : [value], Array.isArray(value));
 }
@@ -207,12 +218,16 @@ function parseJson(body: Uint8Array): ParseResult {
 function parseMsgpack(body: Uint8Array): ParseResult {
   let values: unknown[];
   try {
-    values = unpackr.unpackMultiple(Buffer.from(body.buffer, body.byteOffset, body.byteLength)) as unknown[];
+    values = unpackr.unpackMultiple(
+      Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+    ) as unknown[];
   } catch (err) {
     return fail(`msgpack: ${(err as Error).message}`);
   }
-  if (values.some((v) => v === C1 || (v as object)?.constructor === (C1 as object).constructor)) return fail('msgpack: reserved byte 0xc1 in body');
-  if (values.length === 1 && Array.isArray(values[0])) return fromValues(values[0] as unknown[], true);
+  if (values.some((v) => v === C1 || (v as object)?.constructor === (C1 as object).constructor))
+    return fail('msgpack: reserved byte 0xc1 in body');
+  if (values.length === 1 && Array.isArray(values[0]))
+    return fromValues(values[0] as unknown[], true);
   return fromValues(values, values.length > 1);
 }
 
@@ -235,7 +250,12 @@ function fromValues(values: unknown[], indexed: boolean): ParseResult {
 }
 
 /** bytes, when given, are text's UTF-8 (hashing them skips an encode). */
-function toEvent(value: unknown, text: string, where: string, bytes?: Uint8Array): ParsedEvent | string {
+function toEvent(
+  value: unknown,
+  text: string,
+  where: string,
+  bytes?: Uint8Array,
+): ParsedEvent | string {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return `${where}: an event must be a JSON object`;
   }
@@ -255,7 +275,11 @@ function isBlank(t: string, start: number, end: number): boolean {
 
 /** Runtimes word JSON errors differently; keep the gist, drop the echoed input and position. */
 function cleanJsonMessage(err: Error): string {
-  return err.message.replace(/, ".*" is not valid JSON$/s, '').replace(/^JSON Parse error: /, '').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
+  return err.message
+    .replace(/, ".*" is not valid JSON$/s, '')
+    .replace(/^JSON Parse error: /, '')
+    .replace(/ in JSON at position \d+.*$/, '')
+    .replace(/\s*\(line \d+ column \d+\)$/, '');
 }
 
 function locateInvalidUtf8(body: Uint8Array): { line: number; offset: number } {

@@ -12,8 +12,18 @@ import type { Codec } from '../src/pipeline/batch.js';
 import { parseBody } from './parse.js';
 import { Batcher, type SealedBatch } from './batcher.js';
 import {
-  type WorkerTask, type Verdict, type WorkerToMain, type MainToWorker,
-  CONTROL_SLOTS, CONTROL_INFLIGHT, CONTROL_HEARTBEAT, STAT_SLOTS, STAT_BUSY_SECONDS, STAT_EVENTS, STAT_BATCHES, STAT_REQUESTS,
+  type WorkerTask,
+  type Verdict,
+  type WorkerToMain,
+  type MainToWorker,
+  CONTROL_SLOTS,
+  CONTROL_INFLIGHT,
+  CONTROL_HEARTBEAT,
+  STAT_SLOTS,
+  STAT_BUSY_SECONDS,
+  STAT_EVENTS,
+  STAT_BATCHES,
+  STAT_REQUESTS,
 } from './protocol.js';
 
 const ENCODING_CODEC: Record<number, Codec> = {
@@ -27,7 +37,9 @@ const ENCODING_CODEC: Record<number, Codec> = {
  * thread for good, so tests can check that the systemd watchdog pings stop.
  */
 const WEDGE_MARKER = '__ferry_test_wedge__';
-const wedgeEnabled = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FERRY_TEST_WEDGE_WORKER === '1';
+const wedgeEnabled =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.FERRY_TEST_WEDGE_WORKER === '1';
 /** Requests handled between two looks at the event loop (messages, timers). */
 const SLICE = 64;
 
@@ -52,7 +64,13 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     Atomics.add(control, CONTROL_INFLIGHT, 1);
     batches++;
     stats[STAT_BATCHES]++;
-    const msg: WorkerToMain = { t: 'batch', worker: task.index, seq: s.seq, reqIds: s.reqIds, batch: s.batch };
+    const msg: WorkerToMain = {
+      t: 'batch',
+      worker: task.index,
+      seq: s.seq,
+      reqIds: s.reqIds,
+      batch: s.batch,
+    };
     const transfer = transferables(s);
     try {
       post(msg, transfer);
@@ -79,15 +97,18 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     let body: Uint8Array = record.subarray(bodyOffset);
     stats[STAT_REQUESTS]++;
     Atomics.add(control, CONTROL_HEARTBEAT, 1);
-    if (wedgeEnabled && new TextDecoder().decode(body.slice()).includes(WEDGE_MARKER)) wedgeForever();
-    if (header.format === BodyFormat.Msgpack && header.encoding === BodyEncoding.Identity) body = body.slice();
+    if (wedgeEnabled && new TextDecoder().decode(body.slice()).includes(WEDGE_MARKER))
+      wedgeForever();
+    if (header.format === BodyFormat.Msgpack && header.encoding === BodyEncoding.Identity)
+      body = body.slice();
     if (header.encoding !== BodyEncoding.Identity) {
       try {
         body = decompress(ENCODING_CODEC[header.encoding], body, maxDecompressedBytes);
       } catch (err) {
         const tooLarge = (err as { code?: string }).code === 'too_large';
         verdicts.push({
-          reqId: header.reqId, ok: false,
+          reqId: header.reqId,
+          ok: false,
           status: tooLarge ? 413 : 400,
           error: tooLarge ? 'body_too_large' : 'bad_encoding',
           message: tooLarge
@@ -99,12 +120,30 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     }
     const parsed = parseBody(header.format, body);
     if (!parsed.ok) {
-      verdicts.push({ reqId: header.reqId, ok: false, status: 400, error: parsed.error, message: parsed.message, line: parsed.line, offset: parsed.offset });
+      verdicts.push({
+        reqId: header.reqId,
+        ok: false,
+        status: 400,
+        error: parsed.error,
+        message: parsed.message,
+        line: parsed.line,
+        offset: parsed.offset,
+      });
       return;
     }
-    const { first, last } = batcher.appendRequest(header.reqId, parsed.events, header.receivedAt, header.source);
+    const { first, last } = batcher.appendRequest(
+      header.reqId,
+      parsed.events,
+      header.receivedAt,
+      header.source,
+    );
     stats[STAT_EVENTS] += parsed.events.length;
-    verdicts.push({ reqId: header.reqId, ok: true, events: parsed.events.length, span: last - first + 1 });
+    verdicts.push({
+      reqId: header.reqId,
+      ok: true,
+      events: parsed.events.length,
+      span: last - first + 1,
+    });
   };
 
   for (;;) {
@@ -118,7 +157,13 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
         } catch (err) {
           // Never let one request wedge the ring (a throw would leave the record unread and crash-loop the worker).
           const { header } = decodeHeader(view);
-          verdicts.push({ reqId: header.reqId, ok: false, status: 400, error: 'malformed_body', message: `could not process the body: ${(err as Error).message}` });
+          verdicts.push({
+            reqId: header.reqId,
+            ok: false,
+            status: 400,
+            error: 'malformed_body',
+            message: `could not process the body: ${(err as Error).message}`,
+          });
         }
         return true;
       });
@@ -139,7 +184,12 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     if (inflight >= task.maxInflight) {
       // Blocked on the sinks, not on input: sleep until the main thread returns a credit
       // (the ring may well hold data, so waiting on it would spin).
-      await waitForChange(control, CONTROL_INFLIGHT, inflight, Math.min(batcher.msUntilDue(Date.now()), 100));
+      await waitForChange(
+        control,
+        CONTROL_INFLIGHT,
+        inflight,
+        Math.min(batcher.msUntilDue(Date.now()), 100),
+      );
     } else {
       await ring.waitForDataAsync(Math.max(1, Math.min(batcher.msUntilDue(Date.now()), 100)));
     }
@@ -156,17 +206,32 @@ function transferables(s: SealedBatch): ArrayBuffer[] {
     if (!part) continue;
     const b = part.body;
     // Only hand over buffers the part owns whole; pooled slices are copied by the clone.
-    if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer && !out.includes(b.buffer)) {
+    if (
+      b.byteOffset === 0 &&
+      b.byteLength === b.buffer.byteLength &&
+      b.buffer instanceof ArrayBuffer &&
+      !out.includes(b.buffer)
+    ) {
       out.push(b.buffer);
     }
   }
   return out;
 }
 
-type WaitAsync = (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: unknown };
+type WaitAsync = (
+  a: Int32Array,
+  i: number,
+  v: number,
+  t: number,
+) => { async: boolean; value: unknown };
 
 /** Until control[i] is no longer v, or the timeout (Atomics.waitAsync where the runtime has it). */
-async function waitForChange(control: Int32Array, i: number, v: number, timeoutMs: number): Promise<void> {
+async function waitForChange(
+  control: Int32Array,
+  i: number,
+  v: number,
+  timeoutMs: number,
+): Promise<void> {
   const waitAsync = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
   if (typeof waitAsync === 'function') {
     const r = waitAsync(control, i, v, Math.max(1, timeoutMs));

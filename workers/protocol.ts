@@ -5,7 +5,15 @@ import type { BatchLimits } from './batcher.js';
 
 export type Verdict =
   | { reqId: number; ok: true; events: number; span: number }
-  | { reqId: number; ok: false; status: 400 | 413 | 415; error: string; message: string; line?: number; offset?: number };
+  | {
+      reqId: number;
+      ok: false;
+      status: 400 | 413 | 415;
+      error: string;
+      message: string;
+      line?: number;
+      offset?: number;
+    };
 
 export type WorkerToMain =
   | { t: 'verdicts'; items: Verdict[] }

@@ -7,8 +7,13 @@ const PERIOD_US = 100000;
 
 function detect() {
   const v2 = '/sys/fs/cgroup';
-  if (existsSync(`${v2}/cgroup.controllers`) && readFileSync(`${v2}/cgroup.controllers`, 'utf8').split(/\s+/).includes('cpu')) return { kind: 'v2', root: v2 };
-  if (existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')) return { kind: 'v1', root: '/sys/fs/cgroup/cpu' };
+  if (
+    existsSync(`${v2}/cgroup.controllers`) &&
+    readFileSync(`${v2}/cgroup.controllers`, 'utf8').split(/\s+/).includes('cpu')
+  )
+    return { kind: 'v2', root: v2 };
+  if (existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'))
+    return { kind: 'v1', root: '/sys/fs/cgroup/cpu' };
   try {
     if (existsSync('/run/systemd/system')) {
       execFileSync('systemd-run', ['--version'], { stdio: 'ignore' });
@@ -26,10 +31,24 @@ function detect() {
  */
 export function cpuQuota(vcpus) {
   const d = detect();
-  if (!d) throw new Error('no way to set a CPU quota here: need a writable cgroup (v1 or v2) or systemd-run');
+  if (!d)
+    throw new Error(
+      'no way to set a CPU quota here: need a writable cgroup (v1 or v2) or systemd-run',
+    );
   const quotaUs = Math.round(vcpus * PERIOD_US);
   if (d.kind === 'systemd') {
-    return { how: `systemd-run --scope -p CPUQuota=${Math.round(vcpus * 100)}%`, wrap: (argv) => ['systemd-run', '--scope', '--quiet', '-p', `CPUQuota=${Math.round(vcpus * 100)}%`, ...argv], close() {} };
+    return {
+      how: `systemd-run --scope -p CPUQuota=${Math.round(vcpus * 100)}%`,
+      wrap: (argv) => [
+        'systemd-run',
+        '--scope',
+        '--quiet',
+        '-p',
+        `CPUQuota=${Math.round(vcpus * 100)}%`,
+        ...argv,
+      ],
+      close() {},
+    };
   }
   const dir = `${d.root}/ferry-bench-${process.pid}-${String(vcpus).replace('.', '_')}`;
   mkdirSync(dir, { recursive: true });
@@ -39,7 +58,10 @@ export function cpuQuota(vcpus) {
     writeFileSync(`${dir}/cpu.cfs_quota_us`, String(quotaUs));
   }
   return {
-    how: d.kind === 'v2' ? `cgroup v2 cpu.max ${quotaUs} ${PERIOD_US}` : `cgroup v1 cfs_quota_us ${quotaUs} / ${PERIOD_US}`,
+    how:
+      d.kind === 'v2'
+        ? `cgroup v2 cpu.max ${quotaUs} ${PERIOD_US}`
+        : `cgroup v1 cfs_quota_us ${quotaUs} / ${PERIOD_US}`,
     // The shell joins the cgroup, then becomes the server: its pid is the server's pid.
     wrap: (argv) => ['sh', '-c', `echo $$ > ${dir}/cgroup.procs && exec "$@"`, 'sh', ...argv],
     close() {

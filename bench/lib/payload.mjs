@@ -10,7 +10,18 @@ export function events(n = EVENTS_PER_REQ, from = 0) {
   const out = [];
   for (let j = 0; j < n; j++) {
     const i = from + j;
-    out.push({ ts: 1732350000000 + i, user: `user-${i % 97}`, kind: 'page_view', path: `/products/${i % 13}/details`, referrer: 'https://example.com/search?q=ferry', ua: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36', session: `s-${(i * 7919) % 100000}`, value: i * 1.5, tags: ['web', 'eu-west', `ab-${i % 4}`], note: 'n'.repeat(60) });
+    out.push({
+      ts: 1732350000000 + i,
+      user: `user-${i % 97}`,
+      kind: 'page_view',
+      path: `/products/${i % 13}/details`,
+      referrer: 'https://example.com/search?q=ferry',
+      ua: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+      session: `s-${(i * 7919) % 100000}`,
+      value: i * 1.5,
+      tags: ['web', 'eu-west', `ab-${i % 4}`],
+      note: 'n'.repeat(60),
+    });
   }
   return out;
 }
@@ -28,6 +39,13 @@ export function writeBodies(dir) {
 /** k different W1 bodies (distinct events, so distinct event_ids), as NDJSON bytes. */
 export function variedBodies(k) {
   const out = [];
-  for (let b = 0; b < k; b++) out.push(Buffer.from(events(EVENTS_PER_REQ, b * EVENTS_PER_REQ).map((e) => JSON.stringify(e)).join('\n') + '\n'));
+  for (let b = 0; b < k; b++)
+    out.push(
+      Buffer.from(
+        events(EVENTS_PER_REQ, b * EVENTS_PER_REQ)
+          .map((e) => JSON.stringify(e))
+          .join('\n') + '\n',
+      ),
+    );
   return out;
 }

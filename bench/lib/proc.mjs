@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
  * Node flags the packaged launcher (packaging/files/ferry) runs ferry with: the bench uses the
  * same. BENCH_NODE_FLAGS (space-separated, may be empty) replaces them to measure others.
  */
-export const FERRY_NODE_FLAGS = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : ['--max-semi-space-size=8'];
+export const FERRY_NODE_FLAGS =
+  process.env.BENCH_NODE_FLAGS !== undefined
+    ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean)
+    : ['--max-semi-space-size=8'];
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
@@ -27,10 +30,17 @@ export function peakRssMiB(pid) {
  */
 export async function startServer({ argv, env = {}, cwd, readyMsg, wrap = (a) => a }) {
   const cmd = wrap(argv);
-  const p = spawn(cmd[0], cmd.slice(1), { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(cmd[0], cmd.slice(1), {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise((res, rej) => {
     let buf = '';
-    const timer = setTimeout(() => rej(new Error(`${argv.join(' ')}: not ready after 30 s`)), 30000);
+    const timer = setTimeout(
+      () => rej(new Error(`${argv.join(' ')}: not ready after 30 s`)),
+      30000,
+    );
     p.stdout.on('data', (d) => {
       buf += d;
       if (buf.includes(readyMsg)) {

@@ -9,7 +9,9 @@ export function requireWrk() {
     execFileSync('wrk', ['--version'], { stdio: 'ignore' });
   } catch (e) {
     if (e.code === 'ENOENT') {
-      console.error('bench: wrk is required (apt-get install wrk, or bash scripts/setup-test-deps.sh)');
+      console.error(
+        'bench: wrk is required (apt-get install wrk, or bash scripts/setup-test-deps.sh)',
+      );
       process.exit(2);
     }
   }
@@ -22,11 +24,28 @@ const toMs = (s) => {
 };
 
 /** One wrk run: requests, non-2xx, socket errors, p50/p99 latency in ms. */
-export function wrk({ url, seconds, connections = 16, threads = 2, bodyFile, contentType, contentEncoding }) {
-  const out = execFileSync('wrk', [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', LUA, url], {
-    env: { ...process.env, BODY_FILE: bodyFile, CONTENT_TYPE: contentType ?? 'application/x-ndjson', CONTENT_ENCODING: contentEncoding ?? '' },
-    encoding: 'utf8',
-  });
+export function wrk({
+  url,
+  seconds,
+  connections = 16,
+  threads = 2,
+  bodyFile,
+  contentType,
+  contentEncoding,
+}) {
+  const out = execFileSync(
+    'wrk',
+    [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', LUA, url],
+    {
+      env: {
+        ...process.env,
+        BODY_FILE: bodyFile,
+        CONTENT_TYPE: contentType ?? 'application/x-ndjson',
+        CONTENT_ENCODING: contentEncoding ?? '',
+      },
+      encoding: 'utf8',
+    },
+  );
   const num = (re) => re.exec(out)?.[1];
   return {
     requests: Number(num(/(\d+) requests in/)),

@@ -24,7 +24,19 @@ export function buildAddon(arch, outFile) {
   }
   const include = createRequire(join(ROOT, 'package.json'))('node-api-headers').include_dir;
   mkdirSync(join(outFile, '..'), { recursive: true });
-  run(cc, ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-DNAPI_VERSION=3', '-DNODE_GYP_MODULE_NAME=sd_notify', `-I${include}`, '-o', outFile, join(ROOT, 'native', 'sd_notify.c')]);
+  run(cc, [
+    '-shared',
+    '-fPIC',
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-DNAPI_VERSION=3',
+    '-DNODE_GYP_MODULE_NAME=sd_notify',
+    `-I${include}`,
+    '-o',
+    outFile,
+    join(ROOT, 'native', 'sd_notify.c'),
+  ]);
   const strip = cc === ARCHES[arch].cc ? `${ARCHES[arch].triplet}-strip` : 'strip';
   run(strip, ['--strip-unneeded', outFile]);
   return true;

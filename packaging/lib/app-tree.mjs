@@ -12,7 +12,17 @@
  * file serves /usr/bin/ferry (deb) and <prefix>/bin/ferry (tarball). Paths inside app/
  * are the ones the code resolves from import.meta.url, as in a checkout.
  */
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGING, ROOT, packageJson, stripBinaries } from './common.mjs';
 import { nodeRuntime } from './runtime.mjs';
@@ -23,7 +33,10 @@ const noMaps = (src) => !src.endsWith('.map');
 
 /** Fills `<dest>/lib/ferry` and `<dest>/bin/ferry`; returns whether the sd_notify addon is in. */
 export function buildAppTree(dest, arch, version) {
-  if (!existsSync(join(ROOT, 'dist', 'src', 'cli.js'))) throw new Error('dist/src/cli.js is missing: run `npm run build` first (`npm run package` does)');
+  if (!existsSync(join(ROOT, 'dist', 'src', 'cli.js')))
+    throw new Error(
+      'dist/src/cli.js is missing: run `npm run build` first (`npm run package` does)',
+    );
   const lib = join(dest, 'lib', 'ferry');
   const app = join(lib, 'app');
   mkdirSync(join(lib, 'node', 'bin'), { recursive: true });
@@ -34,15 +47,31 @@ export function buildAppTree(dest, arch, version) {
 
   mkdirSync(app, { recursive: true });
   const pkg = packageJson();
-  const shipped = { name: pkg.name, version, description: pkg.description, license: pkg.license, type: pkg.type, dependencies: pkg.dependencies };
+  const shipped = {
+    name: pkg.name,
+    version,
+    description: pkg.description,
+    license: pkg.license,
+    type: pkg.type,
+    dependencies: pkg.dependencies,
+  };
   writeFileSync(join(app, 'package.json'), JSON.stringify(shipped, null, 2) + '\n');
-  for (const part of ['src', 'workers']) cpSync(join(ROOT, 'dist', part), join(app, 'dist', part), { recursive: true, filter: noMaps });
-  cpSync(join(ROOT, 'config', 'migrations'), join(app, 'config', 'migrations'), { recursive: true });
-  cpSync(productionModules(arch), join(app, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+  for (const part of ['src', 'workers'])
+    cpSync(join(ROOT, 'dist', part), join(app, 'dist', part), { recursive: true, filter: noMaps });
+  cpSync(join(ROOT, 'config', 'migrations'), join(app, 'config', 'migrations'), {
+    recursive: true,
+  });
+  cpSync(productionModules(arch), join(app, 'node_modules'), {
+    recursive: true,
+    verbatimSymlinks: true,
+  });
   pruneModules(join(app, 'node_modules'));
   // Debian policy (lintian unstripped-binary-or-object): ship no debug symbols. The runtime's
   // exported N-API symbols live in .dynsym, which --strip-unneeded keeps.
-  stripBinaries(arch, [join(lib, 'node', 'bin', 'node'), ...nativeObjects(join(app, 'node_modules'))]);
+  stripBinaries(arch, [
+    join(lib, 'node', 'bin', 'node'),
+    ...nativeObjects(join(app, 'node_modules')),
+  ]);
   const addon = buildAddon(arch, join(app, 'native', 'build', 'Release', 'sd_notify.node'));
 
   mkdirSync(join(dest, 'bin'), { recursive: true });
@@ -54,15 +83,27 @@ export function buildAppTree(dest, arch, version) {
 
 /** npm's bookkeeping and .bin links mean nothing in an installed tree. */
 function pruneModules(dir) {
-  for (const p of ['.bin', '.package-lock.json']) rmSync(join(dir, p), { recursive: true, force: true });
+  for (const p of ['.bin', '.package-lock.json'])
+    rmSync(join(dir, p), { recursive: true, force: true });
   pruneJunk(dir);
 }
 
 // Development leftovers some packages publish (lint configs, VCS files, their own tests and
 // benchmarks, a docs site that loads scripts from CDNs) and musl builds a glibc system never
 // loads. Not run-time code: lintian flags them, and they only add bytes.
-const JUNK_FILES = /^(\.eslintrc.*|\.npmignore|\.gitattributes|\.gitignore|\.editorconfig|\.prettierrc.*|\.travis\.yml|index\.html|.*\.musl\.node)$/;
-const JUNK_DIRS = new Set(['.github', '.husky', 'test', 'tests', '__tests__', 'benchmark', 'benchmarks', 'example', 'examples']);
+const JUNK_FILES =
+  /^(\.eslintrc.*|\.npmignore|\.gitattributes|\.gitignore|\.editorconfig|\.prettierrc.*|\.travis\.yml|index\.html|.*\.musl\.node)$/;
+const JUNK_DIRS = new Set([
+  '.github',
+  '.husky',
+  'test',
+  'tests',
+  '__tests__',
+  'benchmark',
+  'benchmarks',
+  'example',
+  'examples',
+]);
 
 function pruneJunk(dir) {
   for (const ent of readdirSync(dir, { withFileTypes: true })) {
@@ -79,11 +120,11 @@ function pruneJunk(dir) {
 function nativeObjects(dir) {
   const out = [];
   for (const ent of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (ent.isFile() && ent.name.endsWith('.node')) out.push(join(ent.parentPath ?? ent.path, ent.name));
+    if (ent.isFile() && ent.name.endsWith('.node'))
+      out.push(join(ent.parentPath ?? ent.path, ent.name));
   }
   return out;
 }
-
 
 /**
  * 0755 dirs, 0644 files, 0755 for node only (.node objects are 0644 like any .so). JS files

@@ -16,7 +16,12 @@ export const NODE_VERSION = '24.21.0';
 /** npm / Node arch → Debian arch, tarball suffix and the cross compiler for the sd_notify addon. */
 export const ARCHES = {
   x64: { deb: 'amd64', tar: 'linux-x64', cc: 'x86_64-linux-gnu-gcc', triplet: 'x86_64-linux-gnu' },
-  arm64: { deb: 'arm64', tar: 'linux-arm64', cc: 'aarch64-linux-gnu-gcc', triplet: 'aarch64-linux-gnu' },
+  arm64: {
+    deb: 'arm64',
+    tar: 'linux-arm64',
+    cc: 'aarch64-linux-gnu-gcc',
+    triplet: 'aarch64-linux-gnu',
+  },
 };
 
 /**
@@ -38,7 +43,9 @@ export function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
   if (r.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}\n${(r.stdout ?? '').slice(-4000)}${(r.stderr ?? '').slice(-4000)}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} exited ${r.status}\n${(r.stdout ?? '').slice(-4000)}${(r.stderr ?? '').slice(-4000)}`,
+    );
   }
   return r.stdout ?? '';
 }
@@ -55,7 +62,12 @@ export function sourceDateEpoch() {
 export function stripBinaries(arch, files) {
   if (!files.length) return;
   const triplet = ARCHES[arch].triplet;
-  const strip = [`${triplet}-strip`, ...(process.arch === arch ? ['strip'] : [])].find((s) => spawnSync(s, ['--version'], { stdio: 'ignore' }).status === 0);
-  if (!strip) throw new Error(`no strip for ${arch} (${triplet}-strip): install binutils-${triplet.replace(/_/g, '-')} (scripts/setup-test-deps.sh does)`);
+  const strip = [`${triplet}-strip`, ...(process.arch === arch ? ['strip'] : [])].find(
+    (s) => spawnSync(s, ['--version'], { stdio: 'ignore' }).status === 0,
+  );
+  if (!strip)
+    throw new Error(
+      `no strip for ${arch} (${triplet}-strip): install binutils-${triplet.replace(/_/g, '-')} (scripts/setup-test-deps.sh does)`,
+    );
   run(strip, ['--strip-unneeded', '--remove-section=.comment', '--remove-section=.note', ...files]);
 }

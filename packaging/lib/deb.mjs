@@ -7,7 +7,16 @@
  *   DEBIAN/{control,conffiles,md5sums,postinst,prerm,postrm}
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import process from 'node:process';
 import { gzipSync } from 'node:zlib';
@@ -28,15 +37,27 @@ export function buildDeb({ arch, version, outDir, workDir }) {
   const addon = buildAppTree(join(tree, 'usr'), arch, version);
 
   put(tree, 'etc/ferry/ferry.yaml', readFileSync(join(ROOT, 'config', 'ferry.yaml')));
-  put(tree, 'lib/systemd/system/ferry.service', readFileSync(join(ROOT, 'systemd', 'ferry.service')));
+  put(
+    tree,
+    'lib/systemd/system/ferry.service',
+    readFileSync(join(ROOT, 'systemd', 'ferry.service')),
+  );
   const doc = 'usr/share/doc/ferry';
   put(tree, `${doc}/copyright`, readFileSync(join(PACKAGING, 'debian', 'copyright')));
   put(tree, `${doc}/changelog.gz`, gzipSync(debianChangelog(version), { level: 9 }));
-  put(tree, `${doc}/CHANGELOG.md.gz`, gzipSync(readFileSync(join(ROOT, 'CHANGELOG.md')), { level: 9 }));
+  put(
+    tree,
+    `${doc}/CHANGELOG.md.gz`,
+    gzipSync(readFileSync(join(ROOT, 'CHANGELOG.md')), { level: 9 }),
+  );
   // Uncompressed: the unit's Documentation= points at it.
   put(tree, `${doc}/README.md`, readFileSync(join(ROOT, 'README.md')));
   put(tree, 'usr/share/lintian/overrides/ferry', overrides());
-  put(tree, 'usr/share/man/man1/ferry.1.gz', gzipSync(readFileSync(join(PACKAGING, 'files', 'ferry.1')), { level: 9 }));
+  put(
+    tree,
+    'usr/share/man/man1/ferry.1.gz',
+    gzipSync(readFileSync(join(PACKAGING, 'files', 'ferry.1')), { level: 9 }),
+  );
 
   const control = join(tree, 'DEBIAN');
   mkdirSync(control, { recursive: true });
@@ -46,11 +67,16 @@ export function buildDeb({ arch, version, outDir, workDir }) {
   }
   writeFileSync(join(control, 'conffiles'), '/etc/ferry/ferry.yaml\n');
   writeFileSync(join(control, 'md5sums'), md5sums(tree));
-  writeFileSync(join(control, 'control'), controlFile({ version, debArch, installedKb: duKb(tree) }));
+  writeFileSync(
+    join(control, 'control'),
+    controlFile({ version, debArch, installedKb: duKb(tree) }),
+  );
 
   const out = join(outDir, `ferry_${version}_${debArch}.deb`);
   say(`dpkg-deb → ${relative(ROOT, out)}${addon ? '' : ' (without sd_notify.node)'}`);
-  run('dpkg-deb', ['--root-owner-group', '-Zxz', '-z6', '--build', tree, out], { env: { ...process.env, SOURCE_DATE_EPOCH: String(sourceDateEpoch()) } });
+  run('dpkg-deb', ['--root-owner-group', '-Zxz', '-z6', '--build', tree, out], {
+    env: { ...process.env, SOURCE_DATE_EPOCH: String(sourceDateEpoch()) },
+  });
   rmSync(tree, { recursive: true, force: true });
   return out;
 }
@@ -84,7 +110,12 @@ function debianChangelog(version) {
 
 /** Overrides with their reasons (packaging/debian/lintian-overrides), comments stripped. */
 function overrides() {
-  return readFileSync(join(PACKAGING, 'debian', 'lintian-overrides'), 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#')).join('\n') + '\n';
+  return (
+    readFileSync(join(PACKAGING, 'debian', 'lintian-overrides'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#'))
+      .join('\n') + '\n'
+  );
 }
 
 function put(tree, path, data) {

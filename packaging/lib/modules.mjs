@@ -12,19 +12,42 @@ import { ROOT, cacheDir, packageJson, run, say } from './common.mjs';
 export function productionModules(arch) {
   const pkg = packageJson();
   const lock = readFileSync(join(ROOT, 'package-lock.json'));
-  const key = createHash('sha256').update(JSON.stringify(pkg.dependencies)).update(lock).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(JSON.stringify(pkg.dependencies))
+    .update(lock)
+    .digest('hex')
+    .slice(0, 16);
   const dir = join(cacheDir(), 'modules', `${arch}-${key}`);
   if (existsSync(join(dir, 'node_modules'))) return join(dir, 'node_modules');
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   // Only `dependencies`: `npm ci` would insist on dev packages the lock file lists partially.
-  const prod = { name: pkg.name, version: pkg.version, private: true, type: pkg.type, dependencies: pkg.dependencies };
+  const prod = {
+    name: pkg.name,
+    version: pkg.version,
+    private: true,
+    type: pkg.type,
+    dependencies: pkg.dependencies,
+  };
   writeFileSync(join(tmp, 'package.json'), JSON.stringify(prod, null, 2));
   writeFileSync(join(tmp, 'package-lock.json'), lock);
   say(`npm install --omit=dev for linux-${arch}`);
   // --ignore-scripts: install scripts would build for the build machine; prebuilt binaries are what we ship.
-  run('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', `--cpu=${arch}`, '--os=linux', '--libc=glibc'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+  run(
+    'npm',
+    [
+      'install',
+      '--omit=dev',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      `--cpu=${arch}`,
+      '--os=linux',
+      '--libc=glibc',
+    ],
+    { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   return join(dir, 'node_modules');

@@ -15,9 +15,14 @@ export function nodeRuntime(arch) {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   say(`npm pack ${name}@${NODE_VERSION}`);
-  const file = run('npm', ['pack', '--silent', `${name}@${NODE_VERSION}`], { cwd: tmp }).trim().split('\n').pop();
+  const file = run('npm', ['pack', '--silent', `${name}@${NODE_VERSION}`], { cwd: tmp })
+    .trim()
+    .split('\n')
+    .pop();
   // Only the binary and its licence: headers, man page and docs are not needed at run time.
-  run('tar', ['-xzf', file, '--strip-components=1', 'package/bin/node', 'package/LICENSE'], { cwd: tmp });
+  run('tar', ['-xzf', file, '--strip-components=1', 'package/bin/node', 'package/LICENSE'], {
+    cwd: tmp,
+  });
   rmSync(join(tmp, file));
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);

@@ -30,7 +30,18 @@ export function buildTarball({ arch, version, outDir, workDir }) {
   const out = join(outDir, `${name}.tar.gz`);
   say(`tar → ${relative(ROOT, out)}${addon ? '' : ' (without sd_notify.node)'}`);
   const mtime = `@${sourceDateEpoch()}`;
-  run('tar', ['--sort=name', `--mtime=${mtime}`, '--owner=0', '--group=0', '--numeric-owner', '-czf', out, '-C', workDir, name]);
+  run('tar', [
+    '--sort=name',
+    `--mtime=${mtime}`,
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '-czf',
+    out,
+    '-C',
+    workDir,
+    name,
+  ]);
   rmSync(top, { recursive: true, force: true });
   return out;
 }

@@ -7,7 +7,12 @@ if (!bucket) {
   console.error('usage: make-bucket.mjs ENDPOINT ACCESS_KEY SECRET_KEY BUCKET');
   process.exit(2);
 }
-const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+const s3 = new S3Client({
+  endpoint,
+  region: 'us-east-1',
+  forcePathStyle: true,
+  credentials: { accessKeyId, secretAccessKey },
+});
 let last;
 for (let attempt = 0; attempt < 20; attempt++) {
   try {
@@ -25,11 +30,15 @@ for (let attempt = 0; attempt < 20; attempt++) {
         last = e;
       }
     } else if (status === 403) {
-      console.error(`make-bucket: access denied for ${accessKeyId} at ${endpoint}: wrong credentials?`);
+      console.error(
+        `make-bucket: access denied for ${accessKeyId} at ${endpoint}: wrong credentials?`,
+      );
       process.exit(1);
     }
   }
   await new Promise((r) => setTimeout(r, 250));
 }
-console.error(`make-bucket: could not create ${bucket} at ${endpoint}: ${last?.name ?? ''} ${last?.message ?? last}`);
+console.error(
+  `make-bucket: could not create ${bucket} at ${endpoint}: ${last?.name ?? ''} ${last?.message ?? last}`,
+);
 process.exit(1);

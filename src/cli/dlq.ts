@@ -17,7 +17,6 @@ import { recoverSink } from '../dlq/recovery.js';
 import { SinkDlq } from '../dlq/sink-dlq.js';
 import { syncDir } from '../dlq/fsync.js';
 
-
 /** `ferry dlq …`. Exit codes: 0 ok, 1 failed (or not everything shipped), 2 usage. */
 export async function dlqCommand(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -51,7 +50,9 @@ export async function dlqCommand(argv: string[]): Promise<number> {
       if (!id) break;
       return inspect(await dlqInventory(root, sink), id, values.payload === true);
     case 'replay':
-      return values.poison ? replayPoison(config, root, sink, log) : replaySegments(config, root, sink, log);
+      return values.poison
+        ? replayPoison(config, root, sink, log)
+        : replaySegments(config, root, sink, log);
     case 'purge': {
       const older = values['older-than'] as string | undefined;
       if (!older) {
@@ -68,7 +69,9 @@ export async function dlqCommand(argv: string[]): Promise<number> {
       return purge(root, sink, ms, values.poison === true, log);
     }
   }
-  process.stderr.write(`ferry dlq: unknown or incomplete command "${positionals.join(' ')}"\n\n${DLQ_USAGE}`);
+  process.stderr.write(
+    `ferry dlq: unknown or incomplete command "${positionals.join(' ')}"\n\n${DLQ_USAGE}`,
+  );
   return 2;
 }
 
@@ -95,7 +98,9 @@ function ls(inv: SinkInventory[], json: boolean): number {
     return 0;
   }
   for (const r of rows) {
-    process.stdout.write(`${r.sink}: ${r.events} events in ${r.batches} batches, ${r.files} files, ${r.bytes} bytes${r.oldest ? `, oldest ${r.oldest}` : ''}; poison: ${r.poison_batches} batches (${r.poison_events} events); quarantined: ${r.quarantined_files} files${r.corrupt_records ? `; ${r.corrupt_records} corrupt records (quarantined at next start)` : ''}\n  ${r.dir}\n`);
+    process.stdout.write(
+      `${r.sink}: ${r.events} events in ${r.batches} batches, ${r.files} files, ${r.bytes} bytes${r.oldest ? `, oldest ${r.oldest}` : ''}; poison: ${r.poison_batches} batches (${r.poison_events} events); quarantined: ${r.quarantined_files} files${r.corrupt_records ? `; ${r.corrupt_records} corrupt records (quarantined at next start)` : ''}\n  ${r.dir}\n`,
+    );
   }
   return 0;
 }
@@ -113,10 +118,15 @@ async function inspect(inv: SinkInventory[], id: string, payload: boolean): Prom
       for (const r of f.records) {
         if (!whole && r.head.batch !== id) continue;
         found++;
-        process.stdout.write(JSON.stringify({ where: 'segment', file: f.path, offset: r.offset, ...r.head }) + '\n');
+        process.stdout.write(
+          JSON.stringify({ where: 'segment', file: f.path, offset: r.offset, ...r.head }) + '\n',
+        );
         if (payload) {
           const { readFile } = await import('node:fs/promises');
-          const bytes = new Uint8Array(await readFile(f.path)).subarray(r.offset, r.offset + r.length);
+          const bytes = new Uint8Array(await readFile(f.path)).subarray(
+            r.offset,
+            r.offset + r.length,
+          );
           const { payloadOf } = await import('../dlq/frame.js');
           process.stdout.write(decompress(r.head.codec, payloadOf(bytes), 1 << 30));
         }
@@ -125,7 +135,9 @@ async function inspect(inv: SinkInventory[], id: string, payload: boolean): Prom
     for (const p of s.poison) {
       if (p.meta.batch !== id) continue;
       found++;
-      process.stdout.write(JSON.stringify({ where: 'poison', file: p.payloadPath, ...p.meta }) + '\n');
+      process.stdout.write(
+        JSON.stringify({ where: 'poison', file: p.payloadPath, ...p.meta }) + '\n',
+      );
       if (payload) {
         const b = await poisonBatch(p);
         const part = p.meta.part === 'rows' ? b.rows! : b.archive;
@@ -140,7 +152,11 @@ async function inspect(inv: SinkInventory[], id: string, payload: boolean): Prom
   return 0;
 }
 
-async function sinksFor(config: FerryConfig, only: string | undefined, log: Logger): Promise<Sink[] | undefined> {
+async function sinksFor(
+  config: FerryConfig,
+  only: string | undefined,
+  log: Logger,
+): Promise<Sink[] | undefined> {
   const sinks = (await createSinks(config, log)).filter((s) => !only || s.name === only);
   if (only && sinks.length === 0) {
     process.stderr.write(`ferry dlq: no sink named "${only}" in the config\n`);
@@ -152,18 +168,29 @@ async function sinksFor(config: FerryConfig, only: string | undefined, log: Logg
 async function refuseIfRunning(root: string, what: string): Promise<boolean> {
   const pid = await dlqOwner(root);
   if (pid === undefined) return false;
-  process.stderr.write(`ferry dlq ${what}: ferry (pid ${pid}) is running and owns ${root}; it re-uploads the DLQ by itself (see dlq_events_current). Stop it first to ${what} segments by hand (--poison works while it runs).\n`);
+  process.stderr.write(
+    `ferry dlq ${what}: ferry (pid ${pid}) is running and owns ${root}; it re-uploads the DLQ by itself (see dlq_events_current). Stop it first to ${what} segments by hand (--poison works while it runs).\n`,
+  );
   return true;
 }
 
-async function replaySegments(config: FerryConfig, root: string, only: string | undefined, log: Logger): Promise<number> {
+async function replaySegments(
+  config: FerryConfig,
+  root: string,
+  only: string | undefined,
+  log: Logger,
+): Promise<number> {
   if (await refuseIfRunning(root, 'replay')) return 1;
   const sinks = await sinksFor(config, only, log);
   if (!sinks) return 2;
   let shipped = 0;
   let left = 0;
   for (const sink of sinks) {
-    const d = new SinkDlq(sink, `${root}/${sink.name}`, storeLimits(config), 1, log, { dropped: () => {}, expiredFile: () => {}, changed: () => {} });
+    const d = new SinkDlq(sink, `${root}/${sink.name}`, storeLimits(config), 1, log, {
+      dropped: () => {},
+      expiredFile: () => {},
+      changed: () => {},
+    });
     const rec = await recoverSink(sink.name, d.dir, log);
     d.store.adopt(rec.segments);
     for (const r of d.store.pendingRecords()) {
@@ -171,13 +198,20 @@ async function replaySegments(config: FerryConfig, root: string, only: string | 
         const receipt = await deliver(sink, await d.batchOf(r), config.retry);
         await d.store.complete(r);
         shipped += r.head.events;
-        process.stdout.write(`DLQ → ${sink.name} success: ${receipt.location} events=${r.head.events}\n`);
+        process.stdout.write(
+          `DLQ → ${sink.name} success: ${receipt.location} events=${r.head.events}\n`,
+        );
       } catch (err) {
-        const e = err instanceof SinkError ? err : new SinkError((err as Error).message, { retryable: true, errorClass: 'internal' });
+        const e =
+          err instanceof SinkError
+            ? err
+            : new SinkError((err as Error).message, { retryable: true, errorClass: 'internal' });
         if (!e.retryable && !isSinkLevelError(e)) {
           const where = await d.poison(await d.batchOf(r), e);
           await d.store.complete(r);
-          process.stdout.write(`DLQ → ${sink.name} refused (${e.message}): moved to poison ${where}\n`);
+          process.stdout.write(
+            `DLQ → ${sink.name} refused (${e.message}): moved to poison ${where}\n`,
+          );
         } else {
           left += r.head.events;
           process.stderr.write(`DLQ → ${sink.name} failed: ${e.message}\n`);
@@ -188,11 +222,18 @@ async function replaySegments(config: FerryConfig, root: string, only: string | 
     await d.store.close();
   }
   await Promise.allSettled(sinks.map((s) => s.close()));
-  process.stdout.write(`replayed ${shipped} events; ${left > 0 ? 'some left in the DLQ (sink still failing)' : 'DLQ segments done'}\n`);
+  process.stdout.write(
+    `replayed ${shipped} events; ${left > 0 ? 'some left in the DLQ (sink still failing)' : 'DLQ segments done'}\n`,
+  );
   return left > 0 ? 1 : 0;
 }
 
-async function replayPoison(config: FerryConfig, root: string, only: string | undefined, log: Logger): Promise<number> {
+async function replayPoison(
+  config: FerryConfig,
+  root: string,
+  only: string | undefined,
+  log: Logger,
+): Promise<number> {
   const sinks = await sinksFor(config, only, log);
   if (!sinks) return 2;
   const byName = new Map(sinks.map((s) => [s.name, s]));
@@ -201,7 +242,10 @@ async function replayPoison(config: FerryConfig, root: string, only: string | un
   for (const inv of await dlqInventory(root, only)) {
     const sink = byName.get(inv.sink);
     if (!sink) {
-      if (inv.poison.length) process.stderr.write(`ferry dlq replay: sink "${inv.sink}" is not in the config; its ${inv.poison.length} poison batches stay\n`);
+      if (inv.poison.length)
+        process.stderr.write(
+          `ferry dlq replay: sink "${inv.sink}" is not in the config; its ${inv.poison.length} poison batches stay\n`,
+        );
       continue;
     }
     for (const p of inv.poison) {
@@ -209,10 +253,14 @@ async function replayPoison(config: FerryConfig, root: string, only: string | un
         const receipt = await deliver(sink, await poisonBatch(p), config.retry);
         await removePoison(p);
         shipped += p.meta.events;
-        process.stdout.write(`poison → ${sink.name} success: ${receipt.location} events=${p.meta.events}\n`);
+        process.stdout.write(
+          `poison → ${sink.name} success: ${receipt.location} events=${p.meta.events}\n`,
+        );
       } catch (err) {
         failed += p.meta.events;
-        process.stderr.write(`poison → ${sink.name} refused again: ${(err as Error).message} (kept: ${p.metaPath})\n`);
+        process.stderr.write(
+          `poison → ${sink.name} refused again: ${(err as Error).message} (kept: ${p.metaPath})\n`,
+        );
       }
     }
   }
@@ -221,7 +269,13 @@ async function replayPoison(config: FerryConfig, root: string, only: string | un
   return failed > 0 ? 1 : 0;
 }
 
-async function purge(root: string, only: string | undefined, olderMs: number, poisonOnly: boolean, log: Logger): Promise<number> {
+async function purge(
+  root: string,
+  only: string | undefined,
+  olderMs: number,
+  poisonOnly: boolean,
+  log: Logger,
+): Promise<number> {
   const cutoff = Date.now() - olderMs;
   if (!poisonOnly && (await refuseIfRunning(root, 'purge'))) return 1;
   let events = 0;

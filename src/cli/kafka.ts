@@ -23,7 +23,12 @@ export function topicPlan(k: KafkaConfig): TopicPlan[] {
 /** One line for `ferry config check`. */
 export { kafkaSummary } from './usage.js';
 
-export async function kafkaCommand(sub: string | undefined, configPath: string | undefined, out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+export async function kafkaCommand(
+  sub: string | undefined,
+  configPath: string | undefined,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
   if (sub !== 'init') {
     err('usage: ferry kafka init [--config FILE]   create kafka.topics and their DLQ topics\n');
     return 2;
@@ -37,7 +42,9 @@ export async function kafkaCommand(sub: string | undefined, configPath: string |
     hostLog = createLogger(config.log.level, process.stderr);
     verbose = config.log.level === 'debug' || config.log.level === 'trace';
   } catch (e) {
-    err(e instanceof ConfigError ? `${e.message}\n` : `ferry kafka init: ${(e as Error).message}\n`);
+    err(
+      e instanceof ConfigError ? `${e.message}\n` : `ferry kafka init: ${(e as Error).message}\n`,
+    );
     return 1;
   }
   if (k.topics.length === 0) {
@@ -46,7 +53,13 @@ export async function kafkaCommand(sub: string | undefined, configPath: string |
   }
   // kafkajs's per-retry error lines only with log.level debug: the one line below says it all.
   const quiet = verbose ? KAFKA_LOG_LEVEL : logLevel.NOTHING;
-  const kafka = new Kafka({ clientId: `${k.client_id}-init`, brokers: k.brokers, logLevel: quiet, logCreator: kafkaLogCreator(hostLog), retry: { retries: 3 } });
+  const kafka = new Kafka({
+    clientId: `${k.client_id}-init`,
+    brokers: k.brokers,
+    logLevel: quiet,
+    logCreator: kafkaLogCreator(hostLog),
+    retry: { retries: 3 },
+  });
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -55,7 +68,9 @@ export async function kafkaCommand(sub: string | undefined, configPath: string |
     const todo = plan.filter((p) => !existing.has(p.topic));
     if (todo.length > 0) await admin.createTopics({ topics: todo, waitForLeaders: true });
     for (const p of plan) {
-      out(`${existing.has(p.topic) ? 'exists ' : 'created'} ${p.topic} (partitions ${p.numPartitions}, replication ${p.replicationFactor})\n`);
+      out(
+        `${existing.has(p.topic) ? 'exists ' : 'created'} ${p.topic} (partitions ${p.numPartitions}, replication ${p.replicationFactor})\n`,
+      );
     }
     return 0;
   } catch (e) {

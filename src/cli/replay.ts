@@ -8,7 +8,6 @@ import { verify } from '../replay/verify.js';
 import { createProgress } from '../replay/progress.js';
 import { createReplayMetrics, serveMetrics } from '../replay/metrics.js';
 
-
 const GiB = 1024 ** 3;
 
 /** `ferry replay` and `ferry verify`. Exit codes: 0 ok, 1 failed or differing, 2 usage, 3 needs --yes, 130 interrupted. */
@@ -51,35 +50,70 @@ export async function replayCommand(cmd: 'replay' | 'verify', argv: string[]): P
   // Logs to stderr: stdout carries the report (and JSON progress lines off a terminal).
   const log = createLogger(config.log.level, process.stderr);
   const metrics = createReplayMetrics();
-  const server = values['metrics-port'] ? await serveMetrics(metrics, Number(values['metrics-port'])) : undefined;
+  const server = values['metrics-port']
+    ? await serveMetrics(metrics, Number(values['metrics-port']))
+    : undefined;
   const ac = new AbortController();
   const onInt = () => {
     if (ac.signal.aborted) process.exit(130);
-    log.warn('interrupted: stopping after the last finished object; the checkpoint keeps it (again to exit at once)');
+    log.warn(
+      'interrupted: stopping after the last finished object; the checkpoint keeps it (again to exit at once)',
+    );
     ac.abort(new Error('interrupted'));
   };
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onInt);
   try {
     if (cmd === 'verify') {
-      const r = await verify(config, { from: values.from, against: values.against, since: values.since, until: values.until, s3Sink: values['s3-sink'], clickhouseSink: values['clickhouse-sink'] }, log, metrics, ac.signal);
-      process.stdout.write(JSON.stringify({ msg: r.differing.length ? 'verify: hours differ' : 'verify: archive and table agree', ...r }) + '\n');
-      for (const d of r.differing) process.stderr.write(`differs: ${d.hour}  archive ${d.archive}  table ${d.table}\n`);
+      const r = await verify(
+        config,
+        {
+          from: values.from,
+          against: values.against,
+          since: values.since,
+          until: values.until,
+          s3Sink: values['s3-sink'],
+          clickhouseSink: values['clickhouse-sink'],
+        },
+        log,
+        metrics,
+        ac.signal,
+      );
+      process.stdout.write(
+        JSON.stringify({
+          msg: r.differing.length ? 'verify: hours differ' : 'verify: archive and table agree',
+          ...r,
+        }) + '\n',
+      );
+      for (const d of r.differing)
+        process.stderr.write(`differs: ${d.hour}  archive ${d.archive}  table ${d.table}\n`);
       return r.differing.length ? 1 : 0;
     }
     const report: ReplayReport = await replay(
       config,
       {
-        from: values.from, to: values.to, since: values.since, until: values.until,
-        dryRun: values['dry-run'], yes: values.yes, resume: values.resume,
-        maxEventsPerSec: rate, confirmAboveBytes: Number(values['confirm-above-bytes']),
-        s3Sink: values['s3-sink'], clickhouseSink: values['clickhouse-sink'],
+        from: values.from,
+        to: values.to,
+        since: values.since,
+        until: values.until,
+        dryRun: values['dry-run'],
+        yes: values.yes,
+        resume: values.resume,
+        maxEventsPerSec: rate,
+        confirmAboveBytes: Number(values['confirm-above-bytes']),
+        s3Sink: values['s3-sink'],
+        clickhouseSink: values['clickhouse-sink'],
       },
-      log, createProgress(), metrics, ac.signal,
+      log,
+      createProgress(),
+      metrics,
+      ac.signal,
     );
     process.stdout.write(JSON.stringify({ msg: `replay: ${report.outcome}`, ...report }) + '\n');
     if (report.outcome === 'needs-confirmation') {
-      process.stderr.write(`ferry replay: ${report.objects} objects, ${report.bytes} bytes — above --confirm-above-bytes; check with --dry-run, then add --yes\n`);
+      process.stderr.write(
+        `ferry replay: ${report.objects} objects, ${report.bytes} bytes — above --confirm-above-bytes; check with --dry-run, then add --yes\n`,
+      );
       return 3;
     }
     if (report.outcome === 'interrupted') return 130;

@@ -11,7 +11,10 @@ export async function runCommand(configPath: string | undefined): Promise<number
   const { config, source } = loadConfig(configPath);
   const log = createLogger(config.log.level);
   if (!codecAvailable(config.batch.codec)) {
-    log.fatal({ codec: config.batch.codec, reason: codecUnavailableReason(config.batch.codec) }, 'batch.codec is not available on this runtime');
+    log.fatal(
+      { codec: config.batch.codec, reason: codecUnavailableReason(config.batch.codec) },
+      'batch.codec is not available on this runtime',
+    );
     return 1;
   }
   log.info({ config: source, runtime: runtimeName() }, 'ferry starting');
@@ -21,7 +24,9 @@ export async function runCommand(configPath: string | undefined): Promise<number
   let reloads = new Promise<void>((r) => (started = r));
   let onHup: () => Promise<void> = async () => {};
   process.on('SIGHUP', () => {
-    reloads = reloads.then(() => onHup()).catch((err) => log.error({ err: (err as Error).message }, 'reload failed'));
+    reloads = reloads
+      .then(() => onHup())
+      .catch((err) => log.error({ err: (err as Error).message }, 'reload failed'));
   });
   // SIGTERM/SIGINT are taken from the start too: one arriving while ferry starts (it may already
   // be listening) stops it as soon as it is up, gracefully, instead of the default instant death.

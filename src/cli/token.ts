@@ -11,19 +11,37 @@ export interface TokenOptions {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
-export function tokenCommand(sub: string | undefined, opts: TokenOptions, out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): number {
+export function tokenCommand(
+  sub: string | undefined,
+  opts: TokenOptions,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): number {
   if (sub !== 'new') {
-    err('usage: ferry token new [--name NAME] [--source SOURCE] [--routes ingest,metrics] [--rate REQUESTS_PER_S]\n');
+    err(
+      'usage: ferry token new [--name NAME] [--source SOURCE] [--routes ingest,metrics] [--rate REQUESTS_PER_S]\n',
+    );
     return 2;
   }
   const source = opts.source;
-  const name = opts.name ?? (source ? source.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 63) : '') ?? '';
+  const name =
+    opts.name ??
+    (source
+      ? source
+          .replace(/[^A-Za-z0-9_.-]/g, '-')
+          .replace(/^[^A-Za-z0-9]+/, '')
+          .slice(0, 63)
+      : '') ??
+    '';
   const finalName = name || `token-${Date.now().toString(36)}`;
   if (!NAME.test(finalName)) {
     err(`ferry token new: --name "${finalName}" must match ${NAME.source}\n`);
     return 2;
   }
-  const routes = (opts.routes ?? 'ingest').split(',').map((r) => r.trim()).filter(Boolean);
+  const routes = (opts.routes ?? 'ingest')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   const bad = routes.find((r) => r !== 'ingest' && r !== 'metrics');
   if (bad) {
     err(`ferry token new: unknown route "${bad}" (ingest, metrics)\n`);

@@ -11,5 +11,7 @@ export class CodecError extends Error {
   }
 }
 
-export const tooLarge = (max: number) => new CodecError('too_large', `decompressed size exceeds the limit of ${max} bytes`);
-export const corrupt = (codec: string, why: string) => new CodecError('corrupt', `corrupt ${codec} data: ${why}`);
+export const tooLarge = (max: number) =>
+  new CodecError('too_large', `decompressed size exceeds the limit of ${max} bytes`);
+export const corrupt = (codec: string, why: string) =>
+  new CodecError('corrupt', `corrupt ${codec} data: ${why}`);

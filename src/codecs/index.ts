@@ -26,7 +26,14 @@ import * as zlib from 'node:zlib';
 import type { Codec } from '../pipeline/batch.js';
 import { CodecError, corrupt, tooLarge } from './errors.js';
 import { lz4Available, lz4Compress, lz4Decompress, lz4LoadError } from './lz4.js';
-import { isBufferTooLarge, zstdAvailable, zstdCompress, zstdDecompress, zstdImplementation, zstdLoadError } from './zstd.js';
+import {
+  isBufferTooLarge,
+  zstdAvailable,
+  zstdCompress,
+  zstdDecompress,
+  zstdImplementation,
+  zstdLoadError,
+} from './zstd.js';
 
 export type { Codec };
 export { CodecError, type CodecErrorCode } from './errors.js';
@@ -73,12 +80,14 @@ export function compress(codec: Codec, data: Uint8Array, level?: number): Uint8A
     case 'none':
       return data;
     case 'gzip':
-      if (level !== undefined && !(Number.isInteger(level) && level >= 1 && level <= 9)) throw new RangeError(`gzip level must be 1-9, got ${level}`);
+      if (level !== undefined && !(Number.isInteger(level) && level >= 1 && level <= 9))
+        throw new RangeError(`gzip level must be 1-9, got ${level}`);
       return zlib.gzipSync(data, { level: level ?? DEFAULT_LEVEL.gzip });
     case 'lz4':
       return lz4Compress(data);
     case 'zstd':
-      if (level !== undefined && !(Number.isInteger(level) && level >= 1 && level <= 22)) throw new RangeError(`zstd level must be 1-22, got ${level}`);
+      if (level !== undefined && !(Number.isInteger(level) && level >= 1 && level <= 22))
+        throw new RangeError(`zstd level must be 1-22, got ${level}`);
       return zstdCompress(data, level ?? DEFAULT_LEVEL.zstd);
     default:
       throw new CodecError('unavailable', `unknown codec ${String(codec)}`);

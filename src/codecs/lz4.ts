@@ -42,7 +42,8 @@ function lib(): Lz4Napi {
   throw new CodecError('unavailable', `lz4 is not available on this runtime: ${loaded.error}`);
 }
 
-const asBuffer = (d: Uint8Array) => (Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+const asBuffer = (d: Uint8Array) =>
+  Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
 
 /** Blocks of up to 4 MiB (BD code 7), independent of each other. */
 const WRITE_BLOCK = 4 << 20;
@@ -93,7 +94,8 @@ const LEGACY_MAGIC = 0x184c2102;
 const BLOCK_MAX = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20];
 const WINDOW = 64 << 10;
 
-const u32 = (b: Uint8Array, i: number) => (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
+const u32 = (b: Uint8Array, i: number) =>
+  (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
 
 export function lz4Decompress(input: Uint8Array, maxOutputBytes: number): Uint8Array {
   const native = lib();
@@ -115,8 +117,10 @@ export function lz4Decompress(input: Uint8Array, maxOutputBytes: number): Uint8A
       if (pos > n) throw corrupt('lz4', 'truncated skippable frame');
       continue;
     }
-    if (magic === LEGACY_MAGIC) throw corrupt('lz4', 'legacy lz4 format is not supported (use the frame format)');
-    if (magic !== FRAME_MAGIC) throw corrupt('lz4', `bad frame magic 0x${magic.toString(16)} at byte ${pos}`);
+    if (magic === LEGACY_MAGIC)
+      throw corrupt('lz4', 'legacy lz4 format is not supported (use the frame format)');
+    if (magic !== FRAME_MAGIC)
+      throw corrupt('lz4', `bad frame magic 0x${magic.toString(16)} at byte ${pos}`);
     need(7);
     const descStart = pos + 4;
     const flg = input[descStart];
@@ -139,7 +143,8 @@ export function lz4Decompress(input: Uint8Array, maxOutputBytes: number): Uint8A
       if (contentSize > maxOutputBytes - total) throw tooLarge(maxOutputBytes);
     }
     need(1);
-    if (((xxh32(input.subarray(descStart, pos)) >>> 8) & 0xff) !== input[pos]) throw corrupt('lz4', 'header checksum mismatch');
+    if (((xxh32(input.subarray(descStart, pos)) >>> 8) & 0xff) !== input[pos])
+      throw corrupt('lz4', 'header checksum mismatch');
     pos++;
 
     const chunks: Uint8Array[] = [];
@@ -151,7 +156,8 @@ export function lz4Decompress(input: Uint8Array, maxOutputBytes: number): Uint8A
       if (word === 0) break; // end mark
       const stored = (word & 0x80000000) !== 0;
       const size = word & 0x7fffffff;
-      if (size > blockMax) throw corrupt('lz4', `block of ${size} bytes exceeds the frame's ${blockMax}`);
+      if (size > blockMax)
+        throw corrupt('lz4', `block of ${size} bytes exceeds the frame's ${blockMax}`);
       need(size + (blockChecksum ? 4 : 0));
       const block = input.subarray(pos, pos + size);
       pos += size;
@@ -171,7 +177,10 @@ export function lz4Decompress(input: Uint8Array, maxOutputBytes: number): Uint8A
         framed.writeUInt32LE(bound, 0);
         framed.set(block, 4);
         try {
-          out = independent || produced === 0 ? native.uncompressSync(framed) : native.uncompressSync(framed, lastWindow(chunks, produced));
+          out =
+            independent || produced === 0
+              ? native.uncompressSync(framed)
+              : native.uncompressSync(framed, lastWindow(chunks, produced));
         } catch (err) {
           throw corrupt('lz4', (err as Error).message);
         }

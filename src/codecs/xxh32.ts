@@ -9,8 +9,10 @@ const P4 = 0x27d4eb2f | 0;
 const P5 = 0x165667b1 | 0;
 
 const rotl = (x: number, r: number) => (x << r) | (x >>> (32 - r));
-const u32 = (b: Uint8Array, i: number) => b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
-const round = (acc: number, input: number) => Math.imul(rotl((acc + Math.imul(input, P2)) | 0, 13), P1);
+const u32 = (b: Uint8Array, i: number) =>
+  b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
+const round = (acc: number, input: number) =>
+  Math.imul(rotl((acc + Math.imul(input, P2)) | 0, 13), P1);
 
 export function xxh32(b: Uint8Array, seed = 0): number {
   const len = b.length;

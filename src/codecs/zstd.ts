@@ -31,12 +31,18 @@ const z = zlib as unknown as ZlibWithZstd;
 /** FERRY_ZSTD_IMPL=wasm forces the wasm build even where node:zlib has zstd (tests of that path on any runtime). */
 const forceWasm = (() => {
   try {
-    return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FERRY_ZSTD_IMPL === 'wasm';
+    return (
+      (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+        ?.FERRY_ZSTD_IMPL === 'wasm'
+    );
   } catch {
     return false; // Deno without --allow-env
   }
 })();
-const nativeZstd = !forceWasm && typeof z.zstdCompressSync === 'function' && typeof z.zstdDecompressSync === 'function';
+const nativeZstd =
+  !forceWasm &&
+  typeof z.zstdCompressSync === 'function' &&
+  typeof z.zstdDecompressSync === 'function';
 
 let wasm: ZstdWasm | undefined;
 let wasmError: string | undefined;
@@ -53,8 +59,14 @@ if (!nativeZstd) {
 
 export const zstdAvailable = nativeZstd || wasm !== undefined;
 /** Which implementation this runtime uses. */
-export const zstdImplementation: 'node:zlib' | '@bokuweb/zstd-wasm' | undefined = nativeZstd ? 'node:zlib' : wasm ? '@bokuweb/zstd-wasm' : undefined;
-export const zstdLoadError = zstdAvailable ? undefined : `no zstd in node:zlib and @bokuweb/zstd-wasm did not load: ${wasmError}`;
+export const zstdImplementation: 'node:zlib' | '@bokuweb/zstd-wasm' | undefined = nativeZstd
+  ? 'node:zlib'
+  : wasm
+    ? '@bokuweb/zstd-wasm'
+    : undefined;
+export const zstdLoadError = zstdAvailable
+  ? undefined
+  : `no zstd in node:zlib and @bokuweb/zstd-wasm did not load: ${wasmError}`;
 
 /** The wasm heap is 32-bit and capped at 2 GiB: refuse work that could not fit in it. */
 const WASM_MAX_BYTES = 1 << 30;
@@ -68,7 +80,8 @@ export function zstdCompress(data: Uint8Array, level = 3): Uint8Array {
     return z.zstdCompressSync!(data, { params });
   }
   if (!wasm) throw new CodecError('unavailable', zstdLoadError!);
-  if (data.byteLength > WASM_MAX_BYTES / 2) throw new RangeError(`zstd (wasm) compresses at most ${WASM_MAX_BYTES / 2} bytes at once`);
+  if (data.byteLength > WASM_MAX_BYTES / 2)
+    throw new RangeError(`zstd (wasm) compresses at most ${WASM_MAX_BYTES / 2} bytes at once`);
   return wasm.compress(data, level);
 }
 
@@ -79,7 +92,8 @@ export function zstdDecompress(input: Uint8Array, maxOutputBytes: number): Uint8
   const frames = zstdFrames(input);
   if (nativeZstd) {
     let declared = 0;
-    for (const f of frames) declared = f.contentSize === undefined || declared < 0 ? -1 : declared + f.contentSize;
+    for (const f of frames)
+      declared = f.contentSize === undefined || declared < 0 ? -1 : declared + f.contentSize;
     if (declared > maxOutputBytes) throw tooLarge(maxOutputBytes);
     let out: Uint8Array;
     try {
@@ -88,7 +102,8 @@ export function zstdDecompress(input: Uint8Array, maxOutputBytes: number): Uint8
       if (isBufferTooLarge(err)) throw tooLarge(maxOutputBytes);
       throw corrupt('zstd', (err as Error).message);
     }
-    if (declared >= 0 && out.byteLength !== declared) throw corrupt('zstd', `frames declare ${declared} bytes but hold ${out.byteLength}`);
+    if (declared >= 0 && out.byteLength !== declared)
+      throw corrupt('zstd', `frames declare ${declared} bytes but hold ${out.byteLength}`);
     return out;
   }
   if (!wasm) throw new CodecError('unavailable', zstdLoadError!);
@@ -98,14 +113,16 @@ export function zstdDecompress(input: Uint8Array, maxOutputBytes: number): Uint8
     const left = maxOutputBytes - total;
     if (f.contentSize !== undefined && f.contentSize > left) throw tooLarge(maxOutputBytes);
     const cap = f.contentSize ?? Math.min(f.bound, left);
-    if (cap + (f.end - f.start) > WASM_MAX_BYTES) throw tooLarge(Math.min(maxOutputBytes, WASM_MAX_BYTES));
+    if (cap + (f.end - f.start) > WASM_MAX_BYTES)
+      throw tooLarge(Math.min(maxOutputBytes, WASM_MAX_BYTES));
     let r: Uint8Array;
     try {
       r = wasm.decompress(input.subarray(f.start, f.end), { defaultHeapSize: Math.max(cap, 1) });
     } catch (err) {
       // ZSTD_error_dstSize_tooSmall = 70: more output than the room we gave it
       const code = /code (-?\d+)/.exec((err as Error).message)?.[1];
-      if (code === '-70' && f.contentSize === undefined && cap < f.bound) throw tooLarge(maxOutputBytes);
+      if (code === '-70' && f.contentSize === undefined && cap < f.bound)
+        throw tooLarge(maxOutputBytes);
       throw corrupt('zstd', `libzstd error ${code ?? (err as Error).message}`);
     }
     if (f.contentSize !== undefined && r.byteLength !== f.contentSize) {
@@ -127,7 +144,8 @@ interface ZstdFrame {
   bound: number;
 }
 
-const u32 = (b: Uint8Array, i: number) => (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
+const u32 = (b: Uint8Array, i: number) =>
+  (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
 const DICT_ID_BYTES = [0, 1, 2, 4];
 const FCS_BYTES = [0, 2, 4, 8];
 
@@ -148,7 +166,8 @@ export function zstdFrames(src: Uint8Array): ZstdFrame[] {
       if (pos > n) throw corrupt('zstd', 'truncated skippable frame');
       continue;
     }
-    if (magic !== 0xfd2fb528) throw corrupt('zstd', `bad frame magic 0x${magic.toString(16)} at byte ${pos}`);
+    if (magic !== 0xfd2fb528)
+      throw corrupt('zstd', `bad frame magic 0x${magic.toString(16)} at byte ${pos}`);
     let p = pos + 4;
     need(p, 1);
     const fhd = src[p++];
@@ -208,5 +227,8 @@ export function zstdFrames(src: Uint8Array): ZstdFrame[] {
 
 export function isBufferTooLarge(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
-  return e?.code === 'ERR_BUFFER_TOO_LARGE' || /larger than|too large|maxOutputLength/i.test(e?.message ?? '');
+  return (
+    e?.code === 'ERR_BUFFER_TOO_LARGE' ||
+    /larger than|too large|maxOutputLength/i.test(e?.message ?? '')
+  );
 }

@@ -16,7 +16,10 @@ export function applyKafkaEnv(raw: Record<string, unknown>, env: NodeJS.ProcessE
   if (!TRUE.has(lower) && !FALSE.has(lower)) {
     return [{ path: 'env KAFKA_CONSUMER_ENABLED', message: `must be true or false, got "${v}"` }];
   }
-  const kafka = raw.kafka && typeof raw.kafka === 'object' && !Array.isArray(raw.kafka) ? (raw.kafka as Record<string, unknown>) : {};
+  const kafka =
+    raw.kafka && typeof raw.kafka === 'object' && !Array.isArray(raw.kafka)
+      ? (raw.kafka as Record<string, unknown>)
+      : {};
   kafka.enabled = TRUE.has(lower);
   raw.kafka = kafka;
   return [];
@@ -27,12 +30,29 @@ export function checkKafka(cfg: FerryConfig): ConfigIssue[] {
   const k = cfg.kafka;
   const issues: ConfigIssue[] = [];
   if (!k.enabled) return issues;
-  if (k.topics.length === 0) issues.push({ path: 'kafka.topics', message: 'name at least one topic when kafka.enabled is true' });
-  if (k.brokers.length === 0) issues.push({ path: 'kafka.brokers', message: 'name at least one broker when kafka.enabled is true' });
+  if (k.topics.length === 0)
+    issues.push({
+      path: 'kafka.topics',
+      message: 'name at least one topic when kafka.enabled is true',
+    });
+  if (k.brokers.length === 0)
+    issues.push({
+      path: 'kafka.brokers',
+      message: 'name at least one broker when kafka.enabled is true',
+    });
   for (const t of k.topics) {
-    if (t.endsWith(k.dlq_topic_suffix)) issues.push({ path: 'kafka.topics', message: `topic "${t}" ends with the DLQ suffix "${k.dlq_topic_suffix}": ferry would consume its own DLQ` });
+    if (t.endsWith(k.dlq_topic_suffix))
+      issues.push({
+        path: 'kafka.topics',
+        message: `topic "${t}" ends with the DLQ suffix "${k.dlq_topic_suffix}": ferry would consume its own DLQ`,
+      });
   }
-  if (k.retry_max_ms < k.retry_initial_ms) issues.push({ path: 'kafka.retry_max_ms', message: 'must be at least kafka.retry_initial_ms' });
-  if (k.heartbeat_interval_ms * 3 > k.session_timeout_ms) issues.push({ path: 'kafka.heartbeat_interval_ms', message: 'must be at most a third of kafka.session_timeout_ms' });
+  if (k.retry_max_ms < k.retry_initial_ms)
+    issues.push({ path: 'kafka.retry_max_ms', message: 'must be at least kafka.retry_initial_ms' });
+  if (k.heartbeat_interval_ms * 3 > k.session_timeout_ms)
+    issues.push({
+      path: 'kafka.heartbeat_interval_ms',
+      message: 'must be at most a third of kafka.session_timeout_ms',
+    });
   return issues;
 }

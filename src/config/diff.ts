@@ -14,7 +14,17 @@ export interface ConfigDiff {
 }
 
 /** Keys (dotted prefixes) whose change needs a restart: they shape sockets, threads, rings or paths on disk. */
-const RESTART_PREFIXES = ['listen.host', 'listen.port', 'listen.path', 'workers', 'state_dir', 'host_id', 'dlq.enabled', 'dlq.dir', 'kafka'];
+const RESTART_PREFIXES = [
+  'listen.host',
+  'listen.port',
+  'listen.path',
+  'workers',
+  'state_dir',
+  'host_id',
+  'dlq.enabled',
+  'dlq.dir',
+  'kafka',
+];
 
 export function diffConfig(running: FerryConfig, next: FerryConfig): ConfigDiff {
   const changed: string[] = [];
@@ -42,7 +52,8 @@ export function diffConfig(running: FerryConfig, next: FerryConfig): ConfigDiff 
       live.push(...sinkChanges);
     }
   }
-  for (const name of oldSinks.keys()) if (!newSinks.has(name)) restart.push(`sinks.${name} (removed)`);
+  for (const name of oldSinks.keys())
+    if (!newSinks.has(name)) restart.push(`sinks.${name} (removed)`);
   return { live, restart };
 }
 
@@ -53,7 +64,12 @@ export function diffConfig(running: FerryConfig, next: FerryConfig): ConfigDiff 
  */
 export function liveConfig(running: FerryConfig, next: FerryConfig): FerryConfig {
   const out: FerryConfig = structuredClone(next);
-  out.listen = { ...next.listen, host: running.listen.host, port: running.listen.port, path: running.listen.path };
+  out.listen = {
+    ...next.listen,
+    host: running.listen.host,
+    port: running.listen.port,
+    path: running.listen.path,
+  };
   if (!running.listen.tls !== !next.listen.tls) {
     if (running.listen.tls) out.listen.tls = running.listen.tls;
     else delete out.listen.tls;
@@ -67,17 +83,26 @@ export function liveConfig(running: FerryConfig, next: FerryConfig): FerryConfig
     return structuredClone(n ?? o);
   });
   // A body must fit the running rings (their size only changes on restart).
-  if (out.http.max_body_bytes + 4096 > running.workers.ring_bytes / 2) out.http.max_body_bytes = running.http.max_body_bytes;
+  if (out.http.max_body_bytes + 4096 > running.workers.ring_bytes / 2)
+    out.http.max_body_bytes = running.http.max_body_bytes;
   return out;
 }
 
 function walk(a: unknown, b: unknown, path: string, out: string[]): void {
   if (Object.is(a, b)) return;
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isObj = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   if (isObj(a) && isObj(b)) {
-    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) walk(a[k], b[k], path ? `${path}.${k}` : k, out);
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)]))
+      walk(a[k], b[k], path ? `${path}.${k}` : k, out);
     return;
   }
-  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => JSON.stringify(x) === JSON.stringify(b[i]))) return;
+  if (
+    Array.isArray(a) &&
+    Array.isArray(b) &&
+    a.length === b.length &&
+    a.every((x, i) => JSON.stringify(x) === JSON.stringify(b[i]))
+  )
+    return;
   out.push(path);
 }

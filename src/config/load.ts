@@ -38,7 +38,11 @@ export class ConfigError extends Error {
 }
 
 export function formatIssue(file: string, i: ConfigIssue): string {
-  const where = i.line ? `${file}:${i.line}:${i.column ?? 1}` : i.path.startsWith('env ') ? 'environment' : file;
+  const where = i.line
+    ? `${file}:${i.line}:${i.column ?? 1}`
+    : i.path.startsWith('env ')
+      ? 'environment'
+      : file;
   return `${where}: ${i.path ? i.path + ': ' : ''}${i.message}`;
 }
 
@@ -56,7 +60,10 @@ export interface LoadedConfig {
  * A missing file is only acceptable for the default path (a fresh install runs
  * on the embedded default: one directory sink); an explicit --config must exist.
  */
-export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(
+  path: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
   const explicit = path ?? env.FERRY_CONFIG;
   const file = explicit ?? DEFAULT_CONFIG_PATH;
   let text: string;
@@ -65,14 +72,20 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (explicit || code !== 'ENOENT') {
-      throw new ConfigError(file, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
+      throw new ConfigError(file, [
+        { path: '', message: `cannot read: ${(err as Error).message}` },
+      ]);
     }
     return { config: parseConfigText('{}', 'embedded default', env), source: 'embedded default' };
   }
   return { config: parseConfigText(text, file, env), source: file };
 }
 
-export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): FerryConfig {
+export function parseConfigText(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): FerryConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -80,13 +93,20 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
       file,
       doc.errors.map((e) => {
         const pos = lines.linePos(e.pos[0]);
-        return { path: '', line: pos.line, column: pos.col, message: `YAML: ${e.message.split('\n')[0]}` };
+        return {
+          path: '',
+          line: pos.line,
+          column: pos.col,
+          message: `YAML: ${e.message.split('\n')[0]}`,
+        };
       }),
     );
   }
   const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(file, [{ path: '', line: 1, message: 'the top level must be a mapping of keys' }]);
+    throw new ConfigError(file, [
+      { path: '', line: 1, message: 'the top level must be a mapping of keys' },
+    ]);
   }
   const envIssues = [...applyEnvOverrides(raw, env), ...applyKafkaEnv(raw, env)];
   if (envIssues.length) throw new ConfigError(file, envIssues);
@@ -124,7 +144,10 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   }
   const semantic = checkSemantics(cfg);
   if (semantic.length) {
-    throw new ConfigError(file, semantic.map((i) => ({ ...i, ...locate(doc, lines, i.path.split('.'), false) })));
+    throw new ConfigError(
+      file,
+      semantic.map((i) => ({ ...i, ...locate(doc, lines, i.path.split('.'), false) })),
+    );
   }
   return finalize(cfg, file);
 }
@@ -144,7 +167,12 @@ function unescapePointer(s: string): string {
 }
 
 /** Line/column of a key path in the YAML source (the key itself for unknown keys, else the value). */
-function locate(doc: Document, lines: LineCounter, segs: string[], keyNode: boolean): { line?: number; column?: number } {
+function locate(
+  doc: Document,
+  lines: LineCounter,
+  segs: string[],
+  keyNode: boolean,
+): { line?: number; column?: number } {
   let node: unknown = doc.contents;
   let found: Node | undefined;
   for (let i = 0; i < segs.length; i++) {
@@ -175,7 +203,13 @@ function locate(doc: Document, lines: LineCounter, segs: string[], keyNode: bool
 function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || RESERVED_ENV.has(name) || RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p)) || value === undefined) continue;
+    if (
+      !name.startsWith(ENV_PREFIX) ||
+      RESERVED_ENV.has(name) ||
+      RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p)) ||
+      value === undefined
+    )
+      continue;
     const segs = name.slice(ENV_PREFIX.length).toLowerCase().split('__');
     const where = `env ${name}`;
     let target: Record<string, unknown> = raw;
@@ -186,13 +220,21 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
       if (seg === 'sinks') {
         const sinks = Array.isArray(raw.sinks) ? (raw.sinks as Record<string, unknown>[]) : [];
         const sinkName = segs[i + 1];
-        const sink = sinks.find((s) => typeof s?.name === 'string' && s.name.toLowerCase().replace(/-/g, '_') === sinkName);
+        const sink = sinks.find(
+          (s) =>
+            typeof s?.name === 'string' && s.name.toLowerCase().replace(/-/g, '_') === sinkName,
+        );
         if (!sink) {
-          issues.push({ path: where, message: `no sink named "${sinkName}" in the config to override` });
+          issues.push({
+            path: where,
+            message: `no sink named "${sinkName}" in the config to override`,
+          });
           ok = false;
           break;
         }
-        const variant = configSchema.properties.sinks.items.oneOf.find((v) => v.properties.type.const === sink.type);
+        const variant = configSchema.properties.sinks.items.oneOf.find(
+          (v) => v.properties.type.const === sink.type,
+        );
         target = sink;
         schema = variant ?? {};
         i++;
@@ -200,7 +242,10 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
       }
       const sub = schema.properties?.[seg];
       if (!sub || sub.type !== 'object') {
-        issues.push({ path: where, message: `"${segs.slice(0, i + 1).join('.')}" is not a config section` });
+        issues.push({
+          path: where,
+          message: `"${segs.slice(0, i + 1).join('.')}" is not a config section`,
+        });
         ok = false;
         break;
       }
@@ -217,7 +262,10 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
     }
     const converted = convertEnvValue(value, leaf);
     if (converted === undefined) {
-      issues.push({ path: where, message: `"${value}" is not a valid ${leaf.type ?? 'value'} for ${segs.join('.')}` });
+      issues.push({
+        path: where,
+        message: `"${value}" is not a valid ${leaf.type ?? 'value'} for ${segs.join('.')}`,
+      });
       continue;
     }
     target[key] = converted;
@@ -225,14 +273,21 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
   return issues;
 }
 
-function convertEnvValue(value: string, leaf: { type?: string; enum?: readonly unknown[] }): unknown {
+function convertEnvValue(
+  value: string,
+  leaf: { type?: string; enum?: readonly unknown[] },
+): unknown {
   switch (leaf.type) {
     case 'integer':
       return /^-?\d+$/.test(value.trim()) ? Number(value) : undefined;
     case 'number':
       return value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : undefined;
     case 'boolean':
-      return value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : undefined;
+      return value === 'true' || value === '1'
+        ? true
+        : value === 'false' || value === '0'
+          ? false
+          : undefined;
     default:
       return value;
   }
@@ -243,7 +298,8 @@ function checkSemantics(cfg: FerryConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const names = new Set<string>();
   cfg.sinks.forEach((s, i) => {
-    if (names.has(s.name)) issues.push({ path: `sinks.${i}.name`, message: `duplicate sink name "${s.name}"` });
+    if (names.has(s.name))
+      issues.push({ path: `sinks.${i}.name`, message: `duplicate sink name "${s.name}"` });
     names.add(s.name);
     if (s.type !== 'clickhouse' && s.key_template) {
       try {
@@ -261,9 +317,13 @@ function checkSemantics(cfg: FerryConfig): ConfigIssue[] {
     });
   }
   if (cfg.http.max_decompressed_bytes < cfg.http.max_body_bytes) {
-    issues.push({ path: 'http.max_decompressed_bytes', message: 'must be at least http.max_body_bytes' });
+    issues.push({
+      path: 'http.max_decompressed_bytes',
+      message: 'must be at least http.max_body_bytes',
+    });
   }
-  if (cfg.retry.max_ms < cfg.retry.initial_ms) issues.push({ path: 'retry.max_ms', message: 'must be at least retry.initial_ms' });
+  if (cfg.retry.max_ms < cfg.retry.initial_ms)
+    issues.push({ path: 'retry.max_ms', message: 'must be at least retry.initial_ms' });
   issues.push(...checkAuthAndTls(cfg));
   issues.push(...checkKafka(cfg));
   return issues;
@@ -274,7 +334,8 @@ function finalize(cfg: FerryConfig, file: string): FerryConfig {
   if (!cfg.host_id) cfg.host_id = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
   if (cfg.workers.threads === 0) cfg.workers.threads = defaultWorkerThreads();
   if (!cfg.clickhouse_migrations_dir) cfg.clickhouse_migrations_dir = defaultMigrationsDir();
-  else if (file !== 'embedded default') cfg.clickhouse_migrations_dir = resolve(dirname(file), cfg.clickhouse_migrations_dir);
+  else if (file !== 'embedded default')
+    cfg.clickhouse_migrations_dir = resolve(dirname(file), cfg.clickhouse_migrations_dir);
   for (const s of cfg.sinks as SinkConfig[]) {
     if ((s.type === 'directory' || s.type === 's3') && !s.key_template) {
       s.key_template = configSchema.properties.sinks.items.oneOf[0].properties.key_template.default;

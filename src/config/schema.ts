@@ -31,7 +31,8 @@ const authSchema = {
   type: 'object',
   additionalProperties: false,
   default: {},
-  description: 'Bearer tokens (stored as sha256 hashes; `ferry token new` makes one). Off is allowed on a loopback listener; ferry warns when it is off on any other address.',
+  description:
+    'Bearer tokens (stored as sha256 hashes; `ferry token new` makes one). Off is allowed on a loopback listener; ferry warns when it is off on any other address.',
   properties: {
     enabled: { type: 'boolean', default: false },
     tokens: {
@@ -42,10 +43,28 @@ const authSchema = {
         additionalProperties: false,
         required: ['name', 'sha256'],
         properties: {
-          name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', description: 'Names the token in logs and metrics.' },
-          sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'Hex sha256 of the token (never the token itself).' },
-          source: { type: 'string', minLength: 1, maxLength: 200, description: 'Stamped on this token\'s events; default = name.' },
-          routes: { type: 'array', items: { enum: ['ingest', 'metrics'] }, uniqueItems: true, default: ['ingest'] },
+          name: {
+            type: 'string',
+            pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$',
+            description: 'Names the token in logs and metrics.',
+          },
+          sha256: {
+            type: 'string',
+            pattern: '^[0-9a-f]{64}$',
+            description: 'Hex sha256 of the token (never the token itself).',
+          },
+          source: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 200,
+            description: "Stamped on this token's events; default = name.",
+          },
+          routes: {
+            type: 'array',
+            items: { enum: ['ingest', 'metrics'] },
+            uniqueItems: true,
+            default: ['ingest'],
+          },
           rate_limit: {
             type: 'object',
             additionalProperties: false,
@@ -53,7 +72,11 @@ const authSchema = {
             description: 'Token bucket over requests (not events): over it → 429 with Retry-After.',
             properties: {
               requests_per_s: { type: 'number', exclusiveMinimum: 0 },
-              burst: { type: 'integer', minimum: 1, description: 'Bucket size; default = max(1, ceil(requests_per_s)).' },
+              burst: {
+                type: 'integer',
+                minimum: 1,
+                description: 'Bucket size; default = max(1, ceil(requests_per_s)).',
+              },
             },
           },
         },
@@ -71,7 +94,11 @@ export const configSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    host_id: { type: 'string', description: 'Names this node in object keys; empty = the hostname.', default: '' },
+    host_id: {
+      type: 'string',
+      description: 'Names this node in object keys; empty = the hostname.',
+      default: '',
+    },
     state_dir: { type: 'string', minLength: 1, default: '/var/lib/ferry' },
     listen: {
       type: 'object',
@@ -85,8 +112,12 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           required: ['cert', 'key'],
-          description: 'Serve HTTPS with this PEM certificate (chain) and key; SIGHUP re-reads both files.',
-          properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
+          description:
+            'Serve HTTPS with this PEM certificate (chain) and key; SIGHUP re-reads both files.',
+          properties: {
+            cert: { type: 'string', minLength: 1 },
+            key: { type: 'string', minLength: 1 },
+          },
         },
       },
     },
@@ -106,7 +137,14 @@ export const configSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        threads: { type: 'integer', minimum: 0, maximum: 256, default: 0, description: '0 = one per vCPU beyond the first (at least 1); vCPUs honour cgroup CPU quotas' },
+        threads: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 256,
+          default: 0,
+          description:
+            '0 = one per vCPU beyond the first (at least 1); vCPUs honour cgroup CPU quotas',
+        },
         max_inflight_batches: { type: 'integer', minimum: 1, maximum: 1024, default: 4 },
         ring_bytes: { type: 'integer', minimum: 65536, default: 16777216 },
       },
@@ -120,7 +158,13 @@ export const configSchema = {
         max_bytes: { type: 'integer', minimum: 1024, default: 8388608 },
         max_age_ms: { type: 'integer', minimum: 1, default: 1000 },
         codec: { enum: ['gzip', 'lz4', 'zstd', 'none'], default: 'lz4' },
-        level: { type: 'integer', minimum: 0, maximum: 22, default: 0, description: '0 = ferry\'s default: gzip 1, zstd 1 (the fastest levels; lz4 has none)' },
+        level: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 22,
+          default: 0,
+          description: "0 = ferry's default: gzip 1, zstd 1 (the fastest levels; lz4 has none)",
+        },
       },
     },
     retry: { ...retry, default: {} },
@@ -183,7 +227,9 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], default: 'info' } },
+      properties: {
+        level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], default: 'info' },
+      },
     },
     shutdown: {
       type: 'object',
@@ -213,17 +259,31 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'Kafka source (docs/kafka.md): a consumer group whose messages go through the same rings, workers and sinks as HTTP. KAFKA_CONSUMER_ENABLED=false|true in the environment overrides enabled.',
+      description:
+        'Kafka source (docs/kafka.md): a consumer group whose messages go through the same rings, workers and sinks as HTTP. KAFKA_CONSUMER_ENABLED=false|true in the environment overrides enabled.',
       properties: {
         enabled: { type: 'boolean', default: false },
-        brokers: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['127.0.0.1:9092'] },
+        brokers: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          default: ['127.0.0.1:9092'],
+        },
         client_id: { type: 'string', minLength: 1, default: 'ferry' },
         group_id: { type: 'string', minLength: 1, default: 'ferry' },
-        topics: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 249 }, default: [] },
+        topics: {
+          type: 'array',
+          items: { type: 'string', minLength: 1, maxLength: 249 },
+          default: [],
+        },
         from_beginning: { type: 'boolean', default: true },
         format: { enum: ['json', 'msgpack'], default: 'json' },
         dlq_topic_suffix: { type: 'string', minLength: 1, default: '.dlq' },
-        metadata_field: { type: 'string', default: '', description: 'When set (e.g. "_kafka"), each JSON event gets this field with topic, partition, offset, key, timestamp and headers.' },
+        metadata_field: {
+          type: 'string',
+          default: '',
+          description:
+            'When set (e.g. "_kafka"), each JSON event gets this field with topic, partition, offset, key, timestamp and headers.',
+        },
         max_message_bytes: { type: 'integer', minimum: 1, default: 1048576 },
         partitions_concurrently: { type: 'integer', minimum: 1, default: 4 },
         max_inflight_bytes_per_partition: { type: 'integer', minimum: 65536, default: 8388608 },
@@ -236,7 +296,8 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          description: '`ferry kafka init`: partitions and replication of the topics and DLQ topics it creates.',
+          description:
+            '`ferry kafka init`: partitions and replication of the topics and DLQ topics it creates.',
           properties: {
             partitions: { type: 'integer', minimum: 1, default: 6 },
             replication_factor: { type: 'integer', minimum: 1, default: 1 },

@@ -33,7 +33,10 @@ function cgroupQuota(): number | undefined {
       return undefined;
     }
   };
-  const min = (dirs: string[], quotaOf: (dir: string) => number | undefined): number | undefined => {
+  const min = (
+    dirs: string[],
+    quotaOf: (dir: string) => number | undefined,
+  ): number | undefined => {
     let best: number | undefined;
     for (const d of dirs) {
       const q = quotaOf(d);

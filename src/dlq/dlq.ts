@@ -15,7 +15,12 @@ export function dlqDir(cfg: FerryConfig): string {
 }
 
 export function storeLimits(cfg: FerryConfig): StoreLimits {
-  return { maxBytes: cfg.dlq.max_bytes, maxFiles: cfg.dlq.max_files, segmentMaxBytes: cfg.dlq.segment_max_bytes, policy: cfg.dlq.policy };
+  return {
+    maxBytes: cfg.dlq.max_bytes,
+    maxFiles: cfg.dlq.max_files,
+    segmentMaxBytes: cfg.dlq.segment_max_bytes,
+    policy: cfg.dlq.policy,
+  };
 }
 
 /**
@@ -29,7 +34,11 @@ export class Dlq {
   private diskTimer: ReturnType<typeof setInterval> | undefined;
   private diskProblem: string | undefined;
 
-  private constructor(private cfg: FerryConfig, private readonly metrics: Metrics, private readonly log: Logger) {}
+  private constructor(
+    private cfg: FerryConfig,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
 
   /** Recover every sink's segments (torn tails cut, corrupt records quarantined) and start re-uploads. */
   static async open(cfg: FerryConfig, sinks: Sink[], metrics: Metrics, log: Logger): Promise<Dlq> {
@@ -39,7 +48,8 @@ export class Dlq {
     for (const sink of sinks) {
       const dir = join(root, sink.name);
       const d = new SinkDlq(sink, dir, storeLimits(cfg), cfg.dlq.breaker_failures, log, {
-        dropped: (events, reason) => metrics.dlqEventsDropped.inc({ sink: sink.name, reason }, events),
+        dropped: (events, reason) =>
+          metrics.dlqEventsDropped.inc({ sink: sink.name, reason }, events),
         expiredFile: () => metrics.dlqFilesExpired.inc({ sink: sink.name }),
         changed: () => dlq.updateGauges(),
       });
@@ -47,7 +57,17 @@ export class Dlq {
       d.store.adopt(rec.segments);
       if (rec.corrupt > 0) metrics.dlqCorruptRecords.inc({ sink: sink.name }, rec.corrupt);
       if (rec.records > 0 || rec.corrupt > 0) {
-        log.info({ sink: sink.name, files: rec.segments.length, records: rec.records, events: rec.events, corrupt: rec.corrupt, truncated_bytes: rec.truncatedBytes }, 'DLQ recovered: re-uploading in the background');
+        log.info(
+          {
+            sink: sink.name,
+            files: rec.segments.length,
+            records: rec.records,
+            events: rec.events,
+            corrupt: rec.corrupt,
+            truncated_bytes: rec.truncatedBytes,
+          },
+          'DLQ recovered: re-uploading in the background',
+        );
         // Whatever was spooled before the restart: treat the sink as suspect until a probe says otherwise.
         d.breaker.trip();
         metrics.dlqSinkOpen.set({ sink: sink.name }, 1);
@@ -55,7 +75,19 @@ export class Dlq {
       dlq.bySink.set(sink.name, d);
       const sc = cfg.sinks.find((s) => s.name === sink.name);
       const policy = { ...cfg.retry, ...(sc && 'retry' in sc ? sc.retry : {}) };
-      dlq.reuploaders.set(sink.name, new Reuploader(d, { eventsPerSec: cfg.dlq.reupload_events_per_s, probeIntervalMs: cfg.dlq.probe_interval_ms, policy }, metrics, log));
+      dlq.reuploaders.set(
+        sink.name,
+        new Reuploader(
+          d,
+          {
+            eventsPerSec: cfg.dlq.reupload_events_per_s,
+            probeIntervalMs: cfg.dlq.probe_interval_ms,
+            policy,
+          },
+          metrics,
+          log,
+        ),
+      );
     }
     dlq.updateGauges();
     for (const r of dlq.reuploaders.values()) r.start();
@@ -75,7 +107,10 @@ export class Dlq {
     for (const d of this.bySink.values()) d.store.setLimits(storeLimits(cfg));
     // Probe now: a reload often is the fix (new credentials, a new endpoint).
     for (const r of this.reuploaders.values()) {
-      r.setOptions({ eventsPerSec: cfg.dlq.reupload_events_per_s, probeIntervalMs: cfg.dlq.probe_interval_ms });
+      r.setOptions({
+        eventsPerSec: cfg.dlq.reupload_events_per_s,
+        probeIntervalMs: cfg.dlq.probe_interval_ms,
+      });
       r.poke();
     }
   }
@@ -87,7 +122,8 @@ export class Dlq {
   /** Why new data must be refused now (a down sink whose DLQ is full under policy reject), or undefined. */
   refusal(): string | undefined {
     for (const d of this.bySink.values()) {
-      if (d.breaker.open && d.store.wouldReject()) return `sink ${d.sink.name} is down and its DLQ is full (${d.store.bytes} bytes in ${d.store.files} files)`;
+      if (d.breaker.open && d.store.wouldReject())
+        return `sink ${d.sink.name} is down and its DLQ is full (${d.store.bytes} bytes in ${d.store.files} files)`;
     }
     return undefined;
   }
@@ -95,7 +131,8 @@ export class Dlq {
   /** /readyz problems: a DLQ without room (the disk check is refreshed every few seconds). */
   problems(): string[] {
     const p: string[] = [];
-    for (const d of this.bySink.values()) if (d.store.wouldReject()) p.push(`DLQ of sink ${d.sink.name} is full`);
+    for (const d of this.bySink.values())
+      if (d.store.wouldReject()) p.push(`DLQ of sink ${d.sink.name} is full`);
     if (this.diskProblem) p.push(this.diskProblem);
     return p;
   }
@@ -104,7 +141,10 @@ export class Dlq {
     try {
       const s = await statfs(dlqDir(this.cfg));
       const free = Number(s.bavail) * Number(s.bsize);
-      this.diskProblem = free < this.cfg.dlq.min_free_bytes ? `DLQ disk has ${free} bytes free, less than dlq.min_free_bytes ${this.cfg.dlq.min_free_bytes}` : undefined;
+      this.diskProblem =
+        free < this.cfg.dlq.min_free_bytes
+          ? `DLQ disk has ${free} bytes free, less than dlq.min_free_bytes ${this.cfg.dlq.min_free_bytes}`
+          : undefined;
     } catch {
       // statfs unsupported on this runtime: the ENOSPC path still refuses cleanly
       this.diskProblem = undefined;
@@ -145,6 +185,14 @@ export class Dlq {
 
   private async expire(): Promise<void> {
     const ttl = this.cfg.dlq.ttl_hours * 3_600_000;
-    for (const d of this.bySink.values()) await d.store.expire(ttl).catch((err) => this.log.error({ sink: d.sink.name, err: (err as Error).message }, 'DLQ TTL sweep failed'));
+    for (const d of this.bySink.values())
+      await d.store
+        .expire(ttl)
+        .catch((err) =>
+          this.log.error(
+            { sink: d.sink.name, err: (err as Error).message },
+            'DLQ TTL sweep failed',
+          ),
+        );
   }
 }

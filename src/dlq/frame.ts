@@ -82,15 +82,23 @@ export function scanSegment(b: Uint8Array): ScanResult {
   const corrupt: ScanResult['corrupt'] = [];
   if (!isFileHeader(b)) {
     // A crash right after creating the file leaves it short of a header: nothing in it yet.
-    const torn = b.length < FILE_HEADER_BYTES && MAGIC.subarray(0, Math.min(b.length, MAGIC.length)).every((x, i) => b[i] === x);
-    return { records, corrupt, validEnd: 0, tail: b.length === 0 ? 'none' : torn ? 'torn' : 'unframeable' };
+    const torn =
+      b.length < FILE_HEADER_BYTES &&
+      MAGIC.subarray(0, Math.min(b.length, MAGIC.length)).every((x, i) => b[i] === x);
+    return {
+      records,
+      corrupt,
+      validEnd: 0,
+      tail: b.length === 0 ? 'none' : torn ? 'torn' : 'unframeable',
+    };
   }
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let off = FILE_HEADER_BYTES;
   while (off < b.length) {
     if (b.length - off < RECORD_OVERHEAD) return { records, corrupt, validEnd: off, tail: 'torn' };
     const bodyLen = dv.getUint32(off, true);
-    if (bodyLen < 4 || bodyLen > MAX_BODY_BYTES) return { records, corrupt, validEnd: off, tail: 'unframeable' };
+    if (bodyLen < 4 || bodyLen > MAX_BODY_BYTES)
+      return { records, corrupt, validEnd: off, tail: 'unframeable' };
     const end = off + RECORD_OVERHEAD + bodyLen;
     if (end > b.length) return { records, corrupt, validEnd: off, tail: 'torn' };
     const body = b.subarray(off + RECORD_OVERHEAD, end);
@@ -107,7 +115,8 @@ export function scanSegment(b: Uint8Array): ScanResult {
           head = undefined;
         }
       }
-      if (head && typeof head.batch === 'string' && typeof head.events === 'number') records.push({ offset: off, length, head });
+      if (head && typeof head.batch === 'string' && typeof head.events === 'number')
+        records.push({ offset: off, length, head });
       else corrupt.push({ offset: off, length, reason: 'unreadable record head' });
     }
     off = end;

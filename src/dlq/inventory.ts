@@ -26,7 +26,10 @@ export interface SinkInventory {
 export async function dlqInventory(root: string, onlySink?: string): Promise<SinkInventory[]> {
   let names: string[];
   try {
-    names = (await readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    names = (await readdir(root, { withFileTypes: true }))
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
@@ -39,10 +42,19 @@ export async function dlqInventory(root: string, onlySink?: string): Promise<Sin
     for (const f of await listSegments(dir)) {
       const bytes = new Uint8Array(await readFile(f.path));
       const scan = scanSegment(bytes);
-      segments.push({ file: f.path.slice(dir.length + 1), path: f.path, bytes: bytes.length, records: scan.records, corrupt: scan.corrupt.length, tailBytes: bytes.length - scan.validEnd });
+      segments.push({
+        file: f.path.slice(dir.length + 1),
+        path: f.path,
+        bytes: bytes.length,
+        records: scan.records,
+        corrupt: scan.corrupt.length,
+        tailBytes: bytes.length - scan.validEnd,
+      });
     }
     const poisonDir = join(dir, 'poison');
-    const poison = await Promise.all((await listPoison(poisonDir)).map((n) => readPoison(poisonDir, n)));
+    const poison = await Promise.all(
+      (await listPoison(poisonDir)).map((n) => readPoison(poisonDir, n)),
+    );
     const quarantined = await readdir(join(dir, 'quarantine')).catch(() => [] as string[]);
     out.push({ sink, dir, segments, poison, quarantined });
   }

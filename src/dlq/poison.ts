@@ -23,13 +23,29 @@ export interface PoisonMeta {
  * the payload file and a `.json` with the sink's answer, written durably; never retried by ferry
  * (`ferry dlq replay --poison` after a fix).
  */
-export async function savePoison(dir: string, batch: EncodedBatch, part: 'archive' | 'rows', meta: Omit<PoisonMeta, 'batch' | 'events' | 'part' | 'codec' | 'created_at' | 'poisoned_at'>): Promise<string> {
+export async function savePoison(
+  dir: string,
+  batch: EncodedBatch,
+  part: 'archive' | 'rows',
+  meta: Omit<PoisonMeta, 'batch' | 'events' | 'part' | 'codec' | 'created_at' | 'poisoned_at'>,
+): Promise<string> {
   const p = part === 'rows' ? batch.rows! : batch.archive;
   await mkdir(dir, { recursive: true });
   const base = join(dir, `${batch.id}-${part}`);
-  const full: PoisonMeta = { ...meta, batch: batch.id, events: batch.events, part, codec: p.codec, created_at: batch.createdAt, poisoned_at: new Date().toISOString() };
+  const full: PoisonMeta = {
+    ...meta,
+    batch: batch.id,
+    events: batch.events,
+    part,
+    codec: p.codec,
+    created_at: batch.createdAt,
+    poisoned_at: new Date().toISOString(),
+  };
   await writeDurably(payloadPath(base, part, p.codec), p.body);
-  await writeDurably(`${base}.json`, new TextEncoder().encode(JSON.stringify(full, null, 2) + '\n'));
+  await writeDurably(
+    `${base}.json`,
+    new TextEncoder().encode(JSON.stringify(full, null, 2) + '\n'),
+  );
   await syncDir(dir);
   return base;
 }
@@ -49,7 +65,11 @@ export interface PoisonEntry {
 export async function readPoison(dir: string, jsonName: string): Promise<PoisonEntry> {
   const metaPath = join(dir, jsonName);
   const meta = JSON.parse(await readFile(metaPath, 'utf8')) as PoisonMeta;
-  return { meta, metaPath, payloadPath: payloadPath(metaPath.slice(0, -'.json'.length), meta.part, meta.codec) };
+  return {
+    meta,
+    metaPath,
+    payloadPath: payloadPath(metaPath.slice(0, -'.json'.length), meta.part, meta.codec),
+  };
 }
 
 /** The batch a poison entry holds, rebuilt for the same sink (same id and createdAt: same S3 key). */
@@ -58,7 +78,13 @@ export async function poisonBatch(e: PoisonEntry): Promise<EncodedBatch> {
   const part = { body, codec: e.meta.codec as Codec, rawBytes: 0 };
   const empty = { body: new Uint8Array(0), codec: 'none' as const, rawBytes: 0 };
   return e.meta.part === 'rows'
-    ? { id: e.meta.batch, createdAt: e.meta.created_at, events: e.meta.events, archive: empty, rows: part }
+    ? {
+        id: e.meta.batch,
+        createdAt: e.meta.created_at,
+        events: e.meta.events,
+        archive: empty,
+        rows: part,
+      }
     : { id: e.meta.batch, createdAt: e.meta.created_at, events: e.meta.events, archive: part };
 }
 

@@ -22,7 +22,13 @@ export interface RecoveryReport {
  * remains is adopted by the store for re-upload.
  */
 export async function recoverSink(sink: string, dir: string, log: Logger): Promise<RecoveryReport> {
-  const report: RecoveryReport = { segments: [], records: 0, events: 0, corrupt: 0, truncatedBytes: 0 };
+  const report: RecoveryReport = {
+    segments: [],
+    records: 0,
+    events: 0,
+    corrupt: 0,
+    truncatedBytes: 0,
+  };
   for (const f of await listSegments(dir)) {
     const bytes = new Uint8Array(await readFile(f.path));
     const scan = scanSegment(bytes);
@@ -40,13 +46,21 @@ export async function recoverSink(sink: string, dir: string, log: Logger): Promi
       }
       await syncDir(qdir);
       report.corrupt++;
-      log.error({ sink, file: f.path, offset: from, bytes: to - from, reason: why, quarantined: name }, 'DLQ corrupt record quarantined');
+      log.error(
+        { sink, file: f.path, offset: from, bytes: to - from, reason: why, quarantined: name },
+        'DLQ corrupt record quarantined',
+      );
     };
     for (const c of scan.corrupt) await quarantine(c.offset, c.offset + c.length, c.reason);
-    if (scan.tail === 'unframeable') await quarantine(scan.validEnd, bytes.length, 'unframeable bytes');
+    if (scan.tail === 'unframeable')
+      await quarantine(scan.validEnd, bytes.length, 'unframeable bytes');
     if (scan.validEnd < bytes.length) {
       report.truncatedBytes += bytes.length - scan.validEnd;
-      if (scan.tail === 'torn') log.warn({ sink, file: f.path, offset: scan.validEnd, bytes: bytes.length - scan.validEnd }, 'DLQ torn tail truncated (a write cut short by a crash; it was never acknowledged)');
+      if (scan.tail === 'torn')
+        log.warn(
+          { sink, file: f.path, offset: scan.validEnd, bytes: bytes.length - scan.validEnd },
+          'DLQ torn tail truncated (a write cut short by a crash; it was never acknowledged)',
+        );
       if (scan.validEnd === 0) {
         await unlink(f.path);
         await syncDir(dir);
@@ -67,10 +81,26 @@ export async function recoverSink(sink: string, dir: string, log: Logger): Promi
       continue;
     }
     // Age (for the TTL) is that of its oldest record, not the file's last write.
-    const oldest = Math.min(...scan.records.map((r) => (Number.isFinite(r.head.spooled_at) ? r.head.spooled_at : f.mtimeMs)));
-    const seg: Segment = { seq: f.seq, path: f.path, bytes: scan.validEnd, records: [], createdAt: oldest };
+    const oldest = Math.min(
+      ...scan.records.map((r) =>
+        Number.isFinite(r.head.spooled_at) ? r.head.spooled_at : f.mtimeMs,
+      ),
+    );
+    const seg: Segment = {
+      seq: f.seq,
+      path: f.path,
+      bytes: scan.validEnd,
+      records: [],
+      createdAt: oldest,
+    };
     for (const r of scan.records) {
-      seg.records.push({ segment: seg, offset: r.offset, length: r.length, head: r.head, done: false });
+      seg.records.push({
+        segment: seg,
+        offset: r.offset,
+        length: r.length,
+        head: r.head,
+        done: false,
+      });
       report.records++;
       report.events += r.head.events;
     }

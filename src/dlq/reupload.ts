@@ -26,7 +26,12 @@ export class Reuploader {
   private wake: (() => void) | undefined;
   private rate: RateLimiter | undefined;
 
-  constructor(private readonly d: SinkDlq, private opts: ReuploadOptions, private readonly metrics: Metrics, private readonly log: Logger) {}
+  constructor(
+    private readonly d: SinkDlq,
+    private opts: ReuploadOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
 
   start(): void {
     this.loop ??= this.run();
@@ -73,11 +78,16 @@ export class Reuploader {
       }
       if (d.breaker.open) {
         try {
-          await sink.probe(AbortSignal.timeout(Math.max(1000, this.opts.policy.attempt_timeout_ms)));
+          await sink.probe(
+            AbortSignal.timeout(Math.max(1000, this.opts.policy.attempt_timeout_ms)),
+          );
           d.breaker.success();
           this.metrics.dlqSinkOpen.set({ sink: sink.name }, 0);
           backoff = this.opts.probeIntervalMs;
-          this.log.info({ sink: sink.name, pending_events: d.store.pendingEvents }, 'sink reachable again: re-uploading the DLQ');
+          this.log.info(
+            { sink: sink.name, pending_events: d.store.pendingEvents },
+            'sink reachable again: re-uploading the DLQ',
+          );
         } catch {
           await this.sleep(backoff);
           backoff = Math.min(backoff * 2, Math.max(10_000, this.opts.probeIntervalMs));
@@ -93,22 +103,54 @@ export class Reuploader {
       try {
         const batch = await d.batchOf(r);
         // One attempt per turn: a failure opens the breaker and the probe takes over.
-        const receipt = await deliver(sink, batch, { ...this.opts.policy, max_elapsed_ms: 0 }, { signal: this.ac.signal });
+        const receipt = await deliver(
+          sink,
+          batch,
+          { ...this.opts.policy, max_elapsed_ms: 0 },
+          { signal: this.ac.signal },
+        );
         await d.store.complete(r);
         this.metrics.dlqEventsReuploaded.inc({ sink: sink.name }, r.head.events);
-        this.log.info({ sink: sink.name, batch: r.head.batch, events: r.head.events, location: receipt.location }, `DLQ → ${sink.name} success: ${receipt.location} events=${r.head.events}`);
+        this.log.info(
+          {
+            sink: sink.name,
+            batch: r.head.batch,
+            events: r.head.events,
+            location: receipt.location,
+          },
+          `DLQ → ${sink.name} success: ${receipt.location} events=${r.head.events}`,
+        );
       } catch (err) {
         if (this.stopped) break;
-        const e = err instanceof SinkError ? err : new SinkError(String((err as Error)?.message ?? err), { retryable: true, errorClass: 'internal' });
+        const e =
+          err instanceof SinkError
+            ? err
+            : new SinkError(String((err as Error)?.message ?? err), {
+                retryable: true,
+                errorClass: 'internal',
+              });
         if (!e.retryable && !isSinkLevelError(e)) {
           const batch = await d.batchOf(r);
           const where = await d.poison(batch, e);
           await d.store.complete(r);
           this.metrics.dlqPoisonBatches.inc({ sink: sink.name });
-          this.log.error({ sink: sink.name, batch: r.head.batch, events: r.head.events, status: e.status, err: e.message, poison: where }, 'DLQ re-upload refused permanently: moved to poison');
+          this.log.error(
+            {
+              sink: sink.name,
+              batch: r.head.batch,
+              events: r.head.events,
+              status: e.status,
+              err: e.message,
+              poison: where,
+            },
+            'DLQ re-upload refused permanently: moved to poison',
+          );
           continue;
         }
-        this.log.warn({ sink: sink.name, batch: r.head.batch, err: e.message, class: e.errorClass }, 'DLQ re-upload failed; probing until the sink is back');
+        this.log.warn(
+          { sink: sink.name, batch: r.head.batch, err: e.message, class: e.errorClass },
+          'DLQ re-upload failed; probing until the sink is back',
+        );
         d.breaker.trip();
         this.metrics.dlqSinkOpen.set({ sink: sink.name }, 1);
         await this.sleep(backoff);

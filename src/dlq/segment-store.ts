@@ -1,7 +1,13 @@
 import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
-import { encodeRecord, fileHeader, FILE_HEADER_BYTES, payloadOf, type RecordHead } from './frame.js';
+import {
+  encodeRecord,
+  fileHeader,
+  FILE_HEADER_BYTES,
+  payloadOf,
+  type RecordHead,
+} from './frame.js';
 import { syncDir } from './fsync.js';
 import { DlqFullError } from './errors.js';
 
@@ -60,7 +66,13 @@ export class SegmentStore {
   /** Set when an append was refused (full, ENOSPC): until room is made, new data is refused up front. */
   private refusedUntil = 0;
 
-  constructor(readonly sink: string, readonly dir: string, private limits: StoreLimits, private readonly log: Logger, private readonly events: StoreEvents) {}
+  constructor(
+    readonly sink: string,
+    readonly dir: string,
+    private limits: StoreLimits,
+    private readonly log: Logger,
+    private readonly events: StoreEvents,
+  ) {}
 
   /** Segments found by recovery, oldest first. */
   adopt(found: Segment[]): void {
@@ -93,7 +105,11 @@ export class SegmentStore {
   /** Full: the next batch of `bytes` would not fit under policy reject. */
   wouldReject(bytes = 0): boolean {
     if (Date.now() < this.refusedUntil) return true;
-    return this.limits.policy === 'reject' && (this.bytes + bytes > this.limits.maxBytes || (this.files >= this.limits.maxFiles && this.needsNewSegment(bytes)));
+    return (
+      this.limits.policy === 'reject' &&
+      (this.bytes + bytes > this.limits.maxBytes ||
+        (this.files >= this.limits.maxFiles && this.needsNewSegment(bytes)))
+    );
   }
 
   /** Append one record; resolves once it is fsync'd. Throws DlqFullError when it cannot be kept. */
@@ -126,7 +142,8 @@ export class SegmentStore {
     try {
       const buf = new Uint8Array(r.length);
       const { bytesRead } = await fh.read(buf, 0, r.length, r.offset);
-      if (bytesRead !== r.length) throw new Error(`${r.segment.path}: record at ${r.offset} is cut short`);
+      if (bytesRead !== r.length)
+        throw new Error(`${r.segment.path}: record at ${r.offset} is cut short`);
       return payloadOf(buf);
     } finally {
       await fh.close();
@@ -163,7 +180,10 @@ export class SegmentStore {
       await this.removeSegment(seg);
       this.events.expiredFile();
       if (lost > 0) this.events.dropped(lost, 'ttl');
-      this.log.error({ sink: this.sink, file: seg.path, events: lost }, `DLQ TTL → removed=${seg.path}`);
+      this.log.error(
+        { sink: this.sink, file: seg.path, events: lost },
+        `DLQ TTL → removed=${seg.path}`,
+      );
     }
   }
 
@@ -177,21 +197,42 @@ export class SegmentStore {
 
   /** Enforce max_bytes / max_files before taking `bytes` more: drop the oldest, or refuse. */
   private makeRoom(bytes: number): void {
-    const over = () => this.bytes + bytes > this.limits.maxBytes || (this.files >= this.limits.maxFiles && this.needsNewSegment(bytes));
+    const over = () =>
+      this.bytes + bytes > this.limits.maxBytes ||
+      (this.files >= this.limits.maxFiles && this.needsNewSegment(bytes));
     if (!over()) return;
     if (this.limits.policy === 'reject') {
       this.refusedUntil = Infinity;
-      throw new DlqFullError(this.sink, 'full', `DLQ of sink ${this.sink} is full (${this.bytes} bytes in ${this.files} files; max_bytes ${this.limits.maxBytes}, max_files ${this.limits.maxFiles})`);
+      throw new DlqFullError(
+        this.sink,
+        'full',
+        `DLQ of sink ${this.sink} is full (${this.bytes} bytes in ${this.files} files; max_bytes ${this.limits.maxBytes}, max_files ${this.limits.maxFiles})`,
+      );
     }
     while (over()) {
       const oldest = this.segments.find((s) => !this.isActive(s));
-      if (!oldest) throw new DlqFullError(this.sink, 'full', `DLQ of sink ${this.sink}: one batch (${bytes} bytes) does not fit in max_bytes ${this.limits.maxBytes}`);
+      if (!oldest)
+        throw new DlqFullError(
+          this.sink,
+          'full',
+          `DLQ of sink ${this.sink}: one batch (${bytes} bytes) does not fit in max_bytes ${this.limits.maxBytes}`,
+        );
       const lost = oldest.records.filter((r) => !r.done).reduce((n, r) => n + r.head.events, 0);
       // Synchronously forget it (so the accounting is right now); the unlink follows.
       this.segments.splice(this.segments.indexOf(oldest), 1);
-      void unlink(oldest.path).then(() => syncDir(this.dir)).catch((err) => this.log.error({ sink: this.sink, file: oldest.path, err: (err as Error).message }, 'DLQ: could not remove a dropped segment'));
+      void unlink(oldest.path)
+        .then(() => syncDir(this.dir))
+        .catch((err) =>
+          this.log.error(
+            { sink: this.sink, file: oldest.path, err: (err as Error).message },
+            'DLQ: could not remove a dropped segment',
+          ),
+        );
       if (lost > 0) this.events.dropped(lost, 'capacity');
-      this.log.error({ sink: this.sink, file: oldest.path, events: lost, policy: 'drop_oldest' }, `DLQ capacity → removed=${oldest.path}`);
+      this.log.error(
+        { sink: this.sink, file: oldest.path, events: lost, policy: 'drop_oldest' },
+        `DLQ capacity → removed=${oldest.path}`,
+      );
       this.events.changed();
     }
   }
@@ -217,16 +258,29 @@ export class SegmentStore {
         await this.active!.fh.datasync();
         if (created) await syncDir(this.dir);
         for (const w of written) {
-          w.seg.records.push({ segment: w.seg, offset: w.offset, length: w.p.frame.length, head: w.p.head, done: false });
+          w.seg.records.push({
+            segment: w.seg,
+            offset: w.offset,
+            length: w.p.frame.length,
+            head: w.p.head,
+            done: false,
+          });
           w.p.resolve();
         }
         this.events.changed();
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        const e = new DlqFullError(this.sink, code === 'ENOSPC' || code === 'EDQUOT' ? 'enospc' : 'io', `local DLQ save failed for sink ${this.sink}: ${(err as Error).message}`);
+        const e = new DlqFullError(
+          this.sink,
+          code === 'ENOSPC' || code === 'EDQUOT' ? 'enospc' : 'io',
+          `local DLQ save failed for sink ${this.sink}: ${(err as Error).message}`,
+        );
         // The disk may free up on its own (another process): look again in a few seconds.
         this.refusedUntil = Math.max(this.refusedUntil, Date.now() + 5_000);
-        this.log.error({ sink: this.sink, err: (err as Error).message, code }, `local DLQ save failed: ${(err as Error).message}`);
+        this.log.error(
+          { sink: this.sink, err: (err as Error).message, code },
+          `local DLQ save failed: ${(err as Error).message}`,
+        );
         // Nothing more goes after a failed write in that file: cut it back and start a new one next time.
         await this.abandonActive();
         for (const p of group) p.reject(e);
@@ -255,7 +309,9 @@ export class SegmentStore {
     const a = this.active;
     this.active = undefined;
     if (!a) return;
-    const good = a.seg.records.length ? Math.max(...a.seg.records.map((r) => r.offset + r.length)) : FILE_HEADER_BYTES;
+    const good = a.seg.records.length
+      ? Math.max(...a.seg.records.map((r) => r.offset + r.length))
+      : FILE_HEADER_BYTES;
     a.seg.bytes = good;
     try {
       await a.fh.truncate(good);
@@ -296,7 +352,9 @@ async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Pro
 }
 
 /** Segment files in dir with their sequence numbers, oldest first. */
-export async function listSegments(dir: string): Promise<{ seq: number; path: string; mtimeMs: number }[]> {
+export async function listSegments(
+  dir: string,
+): Promise<{ seq: number; path: string; mtimeMs: number }[]> {
   let names: string[];
   try {
     names = await readdir(dir);

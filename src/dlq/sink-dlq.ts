@@ -19,7 +19,14 @@ export class SinkDlq {
   readonly breaker: CircuitBreaker;
   readonly poisonDir: string;
 
-  constructor(readonly sink: Sink, readonly dir: string, limits: StoreLimits, breakerFailures: number, private readonly log: Logger, events: ConstructorParameters<typeof SegmentStore>[4]) {
+  constructor(
+    readonly sink: Sink,
+    readonly dir: string,
+    limits: StoreLimits,
+    breakerFailures: number,
+    private readonly log: Logger,
+    events: ConstructorParameters<typeof SegmentStore>[4],
+  ) {
     this.store = new SegmentStore(sink.name, dir, limits, log, events);
     this.breaker = new CircuitBreaker(breakerFailures);
     this.poisonDir = join(dir, 'poison');
@@ -46,7 +53,12 @@ export class SinkDlq {
   }
 
   async poison(batch: EncodedBatch, err: SinkError): Promise<string> {
-    return savePoison(this.poisonDir, batch, partFor(this.sink), { sink: this.sink.name, status: err.status, error_class: err.errorClass, error: err.message });
+    return savePoison(this.poisonDir, batch, partFor(this.sink), {
+      sink: this.sink.name,
+      status: err.status,
+      error_class: err.errorClass,
+      error: err.message,
+    });
   }
 
   /** Rebuild a batch from a record, for the same sink: same id and createdAt, so the same S3 key. */
@@ -55,7 +67,13 @@ export class SinkDlq {
     const part = { body, codec: r.head.codec, rawBytes: r.head.raw_bytes };
     const empty = { body: new Uint8Array(0), codec: 'none' as const, rawBytes: 0 };
     return r.head.part === 'rows'
-      ? { id: r.head.batch, createdAt: r.head.created_at, events: r.head.events, archive: empty, rows: part }
+      ? {
+          id: r.head.batch,
+          createdAt: r.head.created_at,
+          events: r.head.events,
+          archive: empty,
+          rows: part,
+        }
       : { id: r.head.batch, createdAt: r.head.created_at, events: r.head.events, archive: part };
   }
 }

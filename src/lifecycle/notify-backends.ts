@@ -40,8 +40,10 @@ const CLOCK_MONOTONIC = 1;
 /** The sockaddr_un bytes for a $NOTIFY_SOCKET value (path, or '@' = abstract namespace). */
 export function sockaddrUn(socket: string): Uint8Array {
   const path = new TextEncoder().encode(socket);
-  if (path.length === 0 || path.length > 108) throw new RangeError(`NOTIFY_SOCKET must be 1..108 bytes, got ${path.length}`);
-  if (socket[0] !== '/' && socket[0] !== '@') throw new RangeError('NOTIFY_SOCKET must be an absolute path or start with @');
+  if (path.length === 0 || path.length > 108)
+    throw new RangeError(`NOTIFY_SOCKET must be 1..108 bytes, got ${path.length}`);
+  if (socket[0] !== '/' && socket[0] !== '@')
+    throw new RangeError('NOTIFY_SOCKET must be an absolute path or start with @');
   const abstract = socket[0] === '@';
   const len = 2 + path.length + (abstract || path.length === 108 ? 0 : 1);
   const addr = new Uint8Array(len);
@@ -54,11 +56,18 @@ export function sockaddrUn(socket: string): Uint8Array {
 type Addon = { send(socket: string, message: string): number; monotonicUsec(): number };
 
 function addonBackend(): NotifyBackend | string {
-  if (!existsSync(ADDON_PATH)) return `addon not built (${ADDON_PATH.pathname}; npm run build:native)`;
+  if (!existsSync(ADDON_PATH))
+    return `addon not built (${ADDON_PATH.pathname}; npm run build:native)`;
   try {
     const addon = createRequire(import.meta.url)(ADDON_PATH.pathname) as Addon;
-    if (typeof addon.send !== 'function' || typeof addon.monotonicUsec !== 'function') return 'addon has no send()/monotonicUsec()';
-    return { name: 'addon', fromMainPid: true, send: (s, m) => void addon.send(s, m), monotonicUsec: () => addon.monotonicUsec() };
+    if (typeof addon.send !== 'function' || typeof addon.monotonicUsec !== 'function')
+      return 'addon has no send()/monotonicUsec()';
+    return {
+      name: 'addon',
+      fromMainPid: true,
+      send: (s, m) => void addon.send(s, m),
+      monotonicUsec: () => addon.monotonicUsec(),
+    };
   } catch (err) {
     return `addon does not load: ${(err as Error).message}`;
   }
@@ -67,7 +76,14 @@ function addonBackend(): NotifyBackend | string {
 /** libc calls shared by the two FFI backends. */
 interface Libc {
   socket(domain: number, type: number, proto: number): number;
-  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrLen: number): number;
+  sendto(
+    fd: number,
+    buf: Uint8Array,
+    len: number,
+    flags: number,
+    addr: Uint8Array,
+    addrLen: number,
+  ): number;
   close(fd: number): number;
   clockGettime(clock: number, ts: Uint8Array): number;
 }
@@ -82,7 +98,8 @@ function libcBackend(name: 'bun-ffi' | 'deno-ffi', libc: Libc): NotifyBackend {
       const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       if (fd < 0) throw new Error('sd_notify: socket() failed');
       try {
-        if (libc.sendto(fd, bytes, bytes.length, MSG_NOSIGNAL, addr, addr.length) < 0) throw new Error(`sd_notify: sendto(${socket}) failed`);
+        if (libc.sendto(fd, bytes, bytes.length, MSG_NOSIGNAL, addr, addr.length) < 0)
+          throw new Error(`sd_notify: sendto(${socket}) failed`);
       } finally {
         libc.close(fd);
       }
@@ -91,7 +108,9 @@ function libcBackend(name: 'bun-ffi' | 'deno-ffi', libc: Libc): NotifyBackend {
       const ts = new Uint8Array(16);
       if (libc.clockGettime(CLOCK_MONOTONIC, ts) !== 0) throw new Error('clock_gettime failed');
       const v = new DataView(ts.buffer);
-      return Number(v.getBigInt64(0, true)) * 1e6 + Math.floor(Number(v.getBigInt64(8, true)) / 1000);
+      return (
+        Number(v.getBigInt64(0, true)) * 1e6 + Math.floor(Number(v.getBigInt64(8, true)) / 1000)
+      );
     },
   };
 }
@@ -101,7 +120,10 @@ async function bunFfiBackend(): Promise<NotifyBackend | string> {
   try {
     const spec = 'bun:ffi';
     const ffi = (await import(spec)) as {
-      dlopen(lib: string, defs: Record<string, { args: string[]; returns: string }>): { symbols: Record<string, (...a: unknown[]) => number | bigint> };
+      dlopen(
+        lib: string,
+        defs: Record<string, { args: string[]; returns: string }>,
+      ): { symbols: Record<string, (...a: unknown[]) => number | bigint> };
     };
     const { symbols } = ffi.dlopen('libc.so.6', {
       socket: { args: ['i32', 'i32', 'i32'], returns: 'i32' },
@@ -111,7 +133,8 @@ async function bunFfiBackend(): Promise<NotifyBackend | string> {
     });
     return libcBackend('bun-ffi', {
       socket: (d, t, p) => Number(symbols.socket(d, t, p)),
-      sendto: (fd, buf, len, flags, addr, alen) => Number(symbols.sendto(fd, buf, len, flags, addr, alen)),
+      sendto: (fd, buf, len, flags, addr, alen) =>
+        Number(symbols.sendto(fd, buf, len, flags, addr, alen)),
       close: (fd) => Number(symbols.close(fd)),
       clockGettime: (c, ts) => Number(symbols.clock_gettime(c, ts)),
     });
@@ -121,7 +144,16 @@ async function bunFfiBackend(): Promise<NotifyBackend | string> {
 }
 
 function denoFfiBackend(): NotifyBackend | string {
-  const Deno = (globalThis as { Deno?: { dlopen?: (lib: string, defs: Record<string, { parameters: string[]; result: string }>) => { symbols: Record<string, (...a: unknown[]) => number | bigint> } } }).Deno;
+  const Deno = (
+    globalThis as {
+      Deno?: {
+        dlopen?: (
+          lib: string,
+          defs: Record<string, { parameters: string[]; result: string }>,
+        ) => { symbols: Record<string, (...a: unknown[]) => number | bigint> };
+      };
+    }
+  ).Deno;
   if (!Deno) return 'not Deno';
   if (typeof Deno.dlopen !== 'function') return 'Deno.dlopen is unavailable';
   try {
@@ -133,7 +165,8 @@ function denoFfiBackend(): NotifyBackend | string {
     });
     return libcBackend('deno-ffi', {
       socket: (d, t, p) => Number(symbols.socket(d, t, p)),
-      sendto: (fd, buf, len, flags, addr, alen) => Number(symbols.sendto(fd, buf, BigInt(len), flags, addr, alen)),
+      sendto: (fd, buf, len, flags, addr, alen) =>
+        Number(symbols.sendto(fd, buf, BigInt(len), flags, addr, alen)),
       close: (fd) => Number(symbols.close(fd)),
       clockGettime: (c, ts) => Number(symbols.clock_gettime(c, ts)),
     });
@@ -152,7 +185,9 @@ function systemdNotifyBackend(): NotifyBackend {
       let err = '';
       child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
       child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`systemd-notify exited ${code}: ${err.trim()}`))));
+      child.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`systemd-notify exited ${code}: ${err.trim()}`)),
+      );
     });
   return {
     name: 'systemd-notify',
@@ -173,13 +208,20 @@ function hasSystemdNotify(): boolean {
 }
 
 /** The first backend that works here, and why the ones before it did not. */
-export async function pickBackend(forced?: string): Promise<{ backend?: NotifyBackend; skipped: string[] }> {
+export async function pickBackend(
+  forced?: string,
+): Promise<{ backend?: NotifyBackend; skipped: string[] }> {
   const skipped: string[] = [];
-  const tries: Array<[BackendName, () => NotifyBackend | string | Promise<NotifyBackend | string>]> = [
+  const tries: Array<
+    [BackendName, () => NotifyBackend | string | Promise<NotifyBackend | string>]
+  > = [
     ['addon', addonBackend],
     ['bun-ffi', bunFfiBackend],
     ['deno-ffi', denoFfiBackend],
-    ['systemd-notify', () => (hasSystemdNotify() ? systemdNotifyBackend() : 'systemd-notify is not installed')],
+    [
+      'systemd-notify',
+      () => (hasSystemdNotify() ? systemdNotifyBackend() : 'systemd-notify is not installed'),
+    ],
   ];
   for (const [name, make] of tries) {
     if (forced && forced !== name) continue;
@@ -187,6 +229,9 @@ export async function pickBackend(forced?: string): Promise<{ backend?: NotifyBa
     if (typeof b !== 'string') return { backend: b, skipped };
     skipped.push(`${name}: ${b}`);
   }
-  if (forced && !tries.some(([n]) => n === forced)) skipped.push(`FERRY_NOTIFY_BACKEND=${forced} is not one of ${tries.map(([n]) => n).join(', ')}`);
+  if (forced && !tries.some(([n]) => n === forced))
+    skipped.push(
+      `FERRY_NOTIFY_BACKEND=${forced} is not one of ${tries.map(([n]) => n).join(', ')}`,
+    );
   return { skipped };
 }

@@ -20,17 +20,35 @@ export interface Notifier {
   watchdog(): void;
 }
 
-export async function createNotifier(log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Notifier> {
+export async function createNotifier(
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Notifier> {
   const socket = env.NOTIFY_SOCKET;
   const watchdogMs = watchdogPeriodMs(env);
   if (!socket) return offNotifier();
   const { backend, skipped } = await pickBackend(env.FERRY_NOTIFY_BACKEND || undefined);
   if (!backend) {
-    log.error({ notify_socket: socket, tried: skipped }, 'sd_notify: no way to reach NOTIFY_SOCKET; systemd will not see READY=1');
+    log.error(
+      { notify_socket: socket, tried: skipped },
+      'sd_notify: no way to reach NOTIFY_SOCKET; systemd will not see READY=1',
+    );
     return offNotifier();
   }
-  log.info({ backend: backend.name, notify_socket: socket, watchdog_ms: watchdogMs || undefined, skipped: skipped.length ? skipped : undefined }, 'sd_notify backend');
-  if (!backend.fromMainPid) log.warn({ backend: backend.name }, 'sd_notify: messages come from a helper process; the unit needs NotifyAccess=all (build the addon: npm run build:native)');
+  log.info(
+    {
+      backend: backend.name,
+      notify_socket: socket,
+      watchdog_ms: watchdogMs || undefined,
+      skipped: skipped.length ? skipped : undefined,
+    },
+    'sd_notify backend',
+  );
+  if (!backend.fromMainPid)
+    log.warn(
+      { backend: backend.name },
+      'sd_notify: messages come from a helper process; the unit needs NotifyAccess=all (build the addon: npm run build:native)',
+    );
   return new SocketNotifier(socket, backend, watchdogMs, log);
 }
 
@@ -49,7 +67,12 @@ function oneLine(text: string): string {
 
 class SocketNotifier implements Notifier {
   private failed = false;
-  constructor(private readonly socket: string, private readonly impl: NotifyBackend, readonly watchdogMs: number, private readonly log: Logger) {}
+  constructor(
+    private readonly socket: string,
+    private readonly impl: NotifyBackend,
+    readonly watchdogMs: number,
+    private readonly log: Logger,
+  ) {}
 
   get backend(): BackendName {
     return this.impl.name;
@@ -59,7 +82,11 @@ class SocketNotifier implements Notifier {
     this.send(['READY=1', status === undefined ? '' : `STATUS=${oneLine(status)}`]);
   }
   reloading(status?: string): void {
-    this.send(['RELOADING=1', `MONOTONIC_USEC=${Math.floor(this.impl.monotonicUsec())}`, status === undefined ? '' : `STATUS=${oneLine(status)}`]);
+    this.send([
+      'RELOADING=1',
+      `MONOTONIC_USEC=${Math.floor(this.impl.monotonicUsec())}`,
+      status === undefined ? '' : `STATUS=${oneLine(status)}`,
+    ]);
   }
   status(text: string): void {
     this.send([`STATUS=${oneLine(text)}`]);
@@ -77,7 +104,10 @@ class SocketNotifier implements Notifier {
       // Once per outage: a vanished socket would otherwise log every ping.
       if (this.failed) return;
       this.failed = true;
-      this.log.error({ notify_socket: this.socket, backend: this.impl.name, err: (err as Error).message }, 'sd_notify: send failed');
+      this.log.error(
+        { notify_socket: this.socket, backend: this.impl.name, err: (err as Error).message },
+        'sd_notify: send failed',
+      );
     };
     try {
       const r = this.impl.send(this.socket, message);
@@ -91,5 +121,13 @@ class SocketNotifier implements Notifier {
 
 function offNotifier(): Notifier {
   const nop = () => {};
-  return { backend: 'off', watchdogMs: 0, ready: nop, reloading: nop, status: nop, stopping: nop, watchdog: nop };
+  return {
+    backend: 'off',
+    watchdogMs: 0,
+    ready: nop,
+    reloading: nop,
+    status: nop,
+    stopping: nop,
+    watchdog: nop,
+  };
 }

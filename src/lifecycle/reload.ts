@@ -85,13 +85,23 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
     loaded = d.load();
   } catch (err) {
     if (err instanceof ConfigError) {
-      const issues = err.issues.map((i) => ({ path: i.path, line: i.line, column: i.column, message: i.message }));
-      return fail(err.issues.map((i) => formatIssue(err.file, i)).join('; '), { file: err.file, issues });
+      const issues = err.issues.map((i) => ({
+        path: i.path,
+        line: i.line,
+        column: i.column,
+        message: i.message,
+      }));
+      return fail(err.issues.map((i) => formatIssue(err.file, i)).join('; '), {
+        file: err.file,
+        issues,
+      });
     }
     return fail((err as Error).message);
   }
   if (!codecAvailable(loaded.batch.codec)) {
-    return fail(`batch.codec: "${loaded.batch.codec}" is not available on this runtime: ${codecUnavailableReason(loaded.batch.codec)}`);
+    return fail(
+      `batch.codec: "${loaded.batch.codec}" is not available on this runtime: ${codecUnavailableReason(loaded.batch.codec)}`,
+    );
   }
   const diff = diffConfig(running, loaded);
   const next = liveConfig(running, loaded);
@@ -99,7 +109,9 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
   let live = [...diff.live];
   if (next.http.max_body_bytes !== loaded.http.max_body_bytes) {
     live = live.filter((p) => p !== 'http.max_body_bytes');
-    restart.push('http.max_body_bytes (larger than the running rings hold; raise workers.ring_bytes and restart)');
+    restart.push(
+      'http.max_body_bytes (larger than the running rings hold; raise workers.ring_bytes and restart)',
+    );
   }
 
   // Everything that can fail, before anything changes.
@@ -109,12 +121,17 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
     try {
       material = await readTlsMaterial(next.listen.tls);
     } catch (err) {
-      return fail((err as Error).message, { issues: [{ path: 'listen.tls', message: (err as Error).message }] });
+      return fail((err as Error).message, {
+        issues: [{ path: 'listen.tls', message: (err as Error).message }],
+      });
     }
   }
-  const tlsRenewed = !!material && (material.cert !== d.tls.current?.cert || material.key !== d.tls.current?.key);
+  const tlsRenewed =
+    !!material && (material.cert !== d.tls.current?.cert || material.key !== d.tls.current?.key);
   if (tlsRenewed && !listener?.setTls) {
-    restart.push('listen.tls (certificate files changed; this runtime cannot swap the certificate of a running server)');
+    restart.push(
+      'listen.tls (certificate files changed; this runtime cannot swap the certificate of a running server)',
+    );
     material = undefined;
   }
   const rebuilt: { live: LiveSink; sink: Sink }[] = [];
@@ -150,8 +167,15 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
   d.metrics.configReloads.inc({ result: 'ok' });
   d.metrics.configLastReloadSuccess.set(Date.now() / 1000);
   d.metrics.configRestartRequired.set(restart.length > 0 ? 1 : 0);
-  d.log.info({ applied: live, restart_required: restart, batch: next.batch, workers: d.pool.threads }, live.length ? 'config reloaded' : 'config reloaded: no live changes');
-  if (restart.length) d.log.warn({ keys: restart }, 'config changes need a restart to take effect; running with the old values for these keys');
+  d.log.info(
+    { applied: live, restart_required: restart, batch: next.batch, workers: d.pool.threads },
+    live.length ? 'config reloaded' : 'config reloaded: no live changes',
+  );
+  if (restart.length)
+    d.log.warn(
+      { keys: restart },
+      'config changes need a restart to take effect; running with the old values for these keys',
+    );
   const warning = openListenerWarning(next);
   if (warning && running.auth.enabled) d.log.warn({ host: next.listen.host }, warning);
   return { ok: true, applied: live, restartRequired: restart };

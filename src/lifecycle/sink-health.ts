@@ -9,7 +9,11 @@ export class SinkHealth {
   private readonly down = new Map<string, string>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly sinks: Sink[], private readonly log: Logger, private readonly intervalMs = 5000) {}
+  constructor(
+    private readonly sinks: Sink[],
+    private readonly log: Logger,
+    private readonly intervalMs = 5000,
+  ) {}
 
   start(): void {
     void this.probeAll();

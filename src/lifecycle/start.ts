@@ -48,7 +48,11 @@ export interface StartOptions {
 }
 
 /** Wire sources → rings → workers → uploader → sinks and start listening. */
-export async function startFerry(initial: FerryConfig, log: Logger, opts: StartOptions = {}): Promise<Running> {
+export async function startFerry(
+  initial: FerryConfig,
+  log: Logger,
+  opts: StartOptions = {},
+): Promise<Running> {
   const metrics = createMetrics();
   // One holder for the running config: every reader goes through it, a reload swaps it.
   const holder = new ConfigHolder(initial);
@@ -56,18 +60,32 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
   const liveSinks = (await createSinks(cfg, log)).map((s) => new LiveSink(s));
   const sinks: Sink[] = liveSinks;
   const auth = new AuthGuard(cfg.auth);
-  const tls: { current?: TlsMaterial } = { current: cfg.listen.tls ? await readTlsMaterial(cfg.listen.tls) : undefined };
+  const tls: { current?: TlsMaterial } = {
+    current: cfg.listen.tls ? await readTlsMaterial(cfg.listen.tls) : undefined,
+  };
   const acks = new AckTracker();
   // DLQ recovery comes before anything is accepted: what was spooled before a crash is re-uploaded first.
   const dlq = cfg.dlq.enabled ? await Dlq.open(cfg, sinks, metrics, log) : undefined;
   let pool!: WorkerPool;
-  const uploader = new Uploader(sinks, cfg, acks, metrics, log, (job) => pool.releaseCredit(job.worker), dlq);
+  const uploader = new Uploader(
+    sinks,
+    cfg,
+    acks,
+    metrics,
+    log,
+    (job) => pool.releaseCredit(job.worker),
+    dlq,
+  );
   pool = new WorkerPool(cfg, metrics, log, {
     onVerdicts: (items) => {
       for (const v of items) acks.onVerdict(v);
     },
     onBatch: (job) => uploader.submit(job),
-    onWorkerFailed: (worker, err) => acks.failWorker(worker, `worker ${worker} failed (${err.message}); nothing of this request was acknowledged, retry it`),
+    onWorkerFailed: (worker, err) =>
+      acks.failWorker(
+        worker,
+        `worker ${worker} failed (${err.message}); nothing of this request was acknowledged, retry it`,
+      ),
   });
   pool.start();
 
@@ -76,7 +94,15 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
   const stopLag = startEventLoopLagProbe((s) => metrics.eventLoopLag.set(s));
   let stopping = false;
 
-  const ingestDeps: IngestDeps = { config: () => holder.get(), dispatcher: pool, acks, metrics, accepting: () => !stopping, auth, refusal: () => dlq?.refusal() };
+  const ingestDeps: IngestDeps = {
+    config: () => holder.get(),
+    dispatcher: pool,
+    acks,
+    metrics,
+    accepting: () => !stopping,
+    auth,
+    refusal: () => dlq?.refusal(),
+  };
   const ingest = createIngest(ingestDeps);
   const app = createApp(cfg.listen.path, {
     ...ingestDeps,
@@ -97,24 +123,60 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
       },
     },
   });
-  const listener: Listener = await listen(app, { host: cfg.listen.host, port: cfg.listen.port, maxBodyBytes: cfg.http.max_body_bytes, ingestPath: cfg.listen.path, ingest, tls: tls.current });
+  const listener: Listener = await listen(app, {
+    host: cfg.listen.host,
+    port: cfg.listen.port,
+    maxBodyBytes: cfg.http.max_body_bytes,
+    ingestPath: cfg.listen.path,
+    ingest,
+    tls: tls.current,
+  });
   metrics.configLastReloadSuccess.set(Date.now() / 1000);
   const exposed = openListenerWarning(cfg);
   if (exposed) log.warn({ host: cfg.listen.host, auth: 'off' }, exposed);
   const reload = createReloader({
     holder,
-    load: opts.load ?? (() => {
-      throw new Error('ferry was started without a config loader; nothing to reload');
-    }),
-    pool, uploader, dlq, sinks: liveSinks, auth, listener: () => listener, tls, log, metrics, stopping: () => stopping,
+    load:
+      opts.load ??
+      (() => {
+        throw new Error('ferry was started without a config loader; nothing to reload');
+      }),
+    pool,
+    uploader,
+    dlq,
+    sinks: liveSinks,
+    auth,
+    listener: () => listener,
+    tls,
+    log,
+    metrics,
+    stopping: () => stopping,
   });
   // Kafka after the pipeline and the listener are up: its messages go through the same rings.
   const kafka = cfg.kafka.enabled
-    ? new (await import('../sources/kafka/source.js')).KafkaSource({ config: cfg, dispatcher: pool, saturation: () => pool.saturation(), acks, metrics, log, refusal: () => dlq?.refusal() })
+    ? new (await import('../sources/kafka/source.js')).KafkaSource({
+        config: cfg,
+        dispatcher: pool,
+        saturation: () => pool.saturation(),
+        acks,
+        metrics,
+        log,
+        refusal: () => dlq?.refusal(),
+      })
     : undefined;
   kafka?.start();
   log.info(
-    { host: cfg.listen.host, port: listener.port, path: cfg.listen.path, tls: !!cfg.listen.tls, auth: auth.on ? `${cfg.auth.tokens.length} tokens` : 'off', workers: pool.threads, sinks: sinks.map((s) => `${s.name}:${s.type}`), codec: cfg.batch.codec, ack: cfg.http.ack },
+    {
+      host: cfg.listen.host,
+      port: listener.port,
+      path: cfg.listen.path,
+      tls: !!cfg.listen.tls,
+      auth: auth.on ? `${cfg.auth.tokens.length} tokens` : 'off',
+      workers: pool.threads,
+      sinks: sinks.map((s) => `${s.name}:${s.type}`),
+      codec: cfg.batch.codec,
+      ack: cfg.http.ack,
+    },
     'ferry listening',
   );
 
@@ -142,7 +204,10 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
         // Kafka first, while the pool still runs: stop fetching → in-flight durable → commit → disconnect.
         await kafka?.stop(Math.max(1000, holder.get().shutdown.drain_timeout_ms - 2000));
         await pool.close();
-        log.info({ batches_inflight: uploader.size }, 'shutdown: rings drained, delivering last batches');
+        log.info(
+          { batches_inflight: uploader.size },
+          'shutdown: rings drained, delivering last batches',
+        );
         await uploader.drain();
         // Every durable request is answered now; keep-alive connections would hold close() open.
         await new Promise((r) => setTimeout(r, 200));
@@ -151,12 +216,21 @@ export async function startFerry(initial: FerryConfig, log: Logger, opts: StartO
       })();
       const timedOut = await Promise.race([
         drained.then(() => false),
-        new Promise<boolean>((r) => setTimeout(() => r(true), holder.get().shutdown.drain_timeout_ms).unref?.()),
+        new Promise<boolean>((r) =>
+          setTimeout(() => r(true), holder.get().shutdown.drain_timeout_ms).unref?.(),
+        ),
       ]);
       if (timedOut) {
-        log.error({ pending_requests: acks.size, batches_inflight: uploader.size }, 'shutdown: drain timeout; unfinished requests answered 503');
+        log.error(
+          { pending_requests: acks.size, batches_inflight: uploader.size },
+          'shutdown: drain timeout; unfinished requests answered 503',
+        );
         uploader.cancel();
-        acks.failAll(503, 'shutting_down', 'ferry stopped before this request was delivered; retry it');
+        acks.failAll(
+          503,
+          'shutting_down',
+          'ferry stopped before this request was delivered; retry it',
+        );
         listener.forceClose();
       }
       health.stop();

@@ -54,13 +54,18 @@ export function superviseWithSystemd(sd: Notifier, running: Running, log: Logger
       if (stopped) return;
       const stalled = running.vitals(stallMs).stalledWorkers;
       if (stalled.length === 0) {
-        if (wedged) log.warn({ workers: wedged }, 'watchdog: workers answer again; pinging systemd');
+        if (wedged)
+          log.warn({ workers: wedged }, 'watchdog: workers answer again; pinging systemd');
         wedged = '';
         sd.watchdog();
         return;
       }
       const ids = stalled.join(',');
-      if (ids !== wedged) log.error({ workers: stalled, stall_ms: stallMs }, 'watchdog: worker not answering; withholding WATCHDOG=1 so systemd restarts ferry');
+      if (ids !== wedged)
+        log.error(
+          { workers: stalled, stall_ms: stallMs },
+          'watchdog: worker not answering; withholding WATCHDOG=1 so systemd restarts ferry',
+        );
       wedged = ids;
     }, sd.watchdogMs);
     watchdogTimer.unref?.();

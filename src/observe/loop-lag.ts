@@ -2,7 +2,10 @@
  * Event-loop lag by timer drift: portable across Node, Bun and Deno
  * (perf_hooks.monitorEventLoopDelay is Node-only).
  */
-export function startEventLoopLagProbe(report: (seconds: number) => void, intervalMs = 500): () => void {
+export function startEventLoopLagProbe(
+  report: (seconds: number) => void,
+  intervalMs = 500,
+): () => void {
   let expected = performance.now() + intervalMs;
   const t = setInterval(() => {
     const now = performance.now();

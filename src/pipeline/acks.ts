@@ -4,7 +4,15 @@ import type { Verdict } from '../../workers/protocol.js';
 /** How a request ends, as the acceptor turns it into an HTTP answer. */
 export type AckOutcome =
   | { ok: true; events: number; durable: boolean }
-  | { ok: false; status: number; error: string; message: string; line?: number; offset?: number; retryAfterS?: number };
+  | {
+      ok: false;
+      status: number;
+      error: string;
+      message: string;
+      line?: number;
+      offset?: number;
+      retryAfterS?: number;
+    };
 
 interface Pending {
   worker: number;
@@ -39,7 +47,14 @@ export class AckTracker {
     const p = this.pending.get(v.reqId);
     if (!p) return;
     if (!v.ok) {
-      this.finish(v.reqId, p, { ok: false, status: v.status, error: v.error, message: v.message, line: v.line, offset: v.offset });
+      this.finish(v.reqId, p, {
+        ok: false,
+        status: v.status,
+        error: v.error,
+        message: v.message,
+        line: v.line,
+        offset: v.offset,
+      });
       return;
     }
     p.events = v.events;
@@ -70,7 +85,14 @@ export class AckTracker {
   /** A worker died: nothing it held can be acknowledged; producers must retry. */
   failWorker(worker: number, message: string): void {
     for (const [id, p] of this.pending) {
-      if (p.worker === worker) this.finish(id, p, { ok: false, status: 503, error: 'worker_failed', message, retryAfterS: 1 });
+      if (p.worker === worker)
+        this.finish(id, p, {
+          ok: false,
+          status: 503,
+          error: 'worker_failed',
+          message,
+          retryAfterS: 1,
+        });
     }
   }
 
@@ -80,7 +102,8 @@ export class AckTracker {
   }
 
   private check(id: number, p: Pending): void {
-    if (p.span >= 0 && p.delivered >= p.span) this.finish(id, p, { ok: true, events: p.events, durable: true });
+    if (p.span >= 0 && p.delivered >= p.span)
+      this.finish(id, p, { ok: true, events: p.events, durable: true });
   }
 
   private finish(id: number, p: Pending, o: AckOutcome): void {

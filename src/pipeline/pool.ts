@@ -7,8 +7,16 @@ import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { BatchLimits } from '../../workers/batcher.js';
 import {
-  type WorkerTask, type WorkerToMain, type Verdict, type MainToWorker,
-  CONTROL_SLOTS, CONTROL_INFLIGHT, CONTROL_HEARTBEAT, STAT_SLOTS, STAT_BUSY_SECONDS, STAT_EVENTS,
+  type WorkerTask,
+  type WorkerToMain,
+  type Verdict,
+  type MainToWorker,
+  CONTROL_SLOTS,
+  CONTROL_INFLIGHT,
+  CONTROL_HEARTBEAT,
+  STAT_SLOTS,
+  STAT_BUSY_SECONDS,
+  STAT_EVENTS,
 } from '../../workers/protocol.js';
 import type { BatchJob } from './uploader.js';
 
@@ -59,7 +67,12 @@ export class WorkerPool {
   private lastSample = performance.now();
   readonly threads: number;
 
-  constructor(private readonly cfg: FerryConfig, private readonly metrics: Metrics, private readonly log: Logger, private readonly handlers: PoolHandlers) {
+  constructor(
+    private readonly cfg: FerryConfig,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly handlers: PoolHandlers,
+  ) {
     this.threads = cfg.workers.threads;
     this.controlSab = new SharedArrayBuffer(this.threads * CONTROL_SLOTS * 4);
     this.control = new Int32Array(this.controlSab);
@@ -82,7 +95,14 @@ export class WorkerPool {
   start(): void {
     for (let i = 0; i < this.threads; i++) {
       const ring = ByteRing.create(this.cfg.workers.ring_bytes);
-      this.slots.push({ ring, port: undefined as unknown as MessagePort, task: Promise.resolve(), lastBusy: 0, beat: 0, beatChangedAt: performance.now() });
+      this.slots.push({
+        ring,
+        port: undefined as unknown as MessagePort,
+        task: Promise.resolve(),
+        lastBusy: 0,
+        beat: 0,
+        beatChangedAt: performance.now(),
+      });
       this.metrics.ringCapacityBytes.set({ worker: String(i) }, ring.capacity);
       this.launch(i);
     }
@@ -97,7 +117,9 @@ export class WorkerPool {
   tryDispatch(header: RecordHeader, body: readonly Uint8Array[]): number {
     if (this.closing) return -1;
     const parts = [encodeHeader(header), ...body];
-    const order = this.slots.map((s, i) => ({ i, used: s.ring.usedBytes() })).sort((a, b) => a.used - b.used);
+    const order = this.slots
+      .map((s, i) => ({ i, used: s.ring.usedBytes() }))
+      .sort((a, b) => a.used - b.used);
     for (const { i } of order) {
       if (this.slots[i].ring.tryPush(parts)) return i;
     }
@@ -114,7 +136,8 @@ export class WorkerPool {
   setLimits(limits: BatchLimits, maxDecompressedBytes = this.maxDecompressedBytes): void {
     this.limits = limits;
     this.maxDecompressedBytes = maxDecompressedBytes;
-    for (const s of this.slots) s.port.postMessage({ t: 'limits', limits, maxDecompressedBytes } satisfies MainToWorker);
+    for (const s of this.slots)
+      s.port.postMessage({ t: 'limits', limits, maxDecompressedBytes } satisfies MainToWorker);
   }
 
   /** For /metrics: ring occupancy and each worker's busy share since the last call. */
@@ -125,7 +148,11 @@ export class WorkerPool {
     this.slots.forEach((s, i) => {
       this.metrics.ringUsedBytes.set({ worker: String(i) }, s.ring.usedBytes());
       const busy = this.stats[i * STAT_SLOTS + STAT_BUSY_SECONDS];
-      if (wall > 0) this.metrics.workerBusyRatio.set({ worker: String(i) }, Math.min(1, (busy - s.lastBusy) / wall));
+      if (wall > 0)
+        this.metrics.workerBusyRatio.set(
+          { worker: String(i) },
+          Math.min(1, (busy - s.lastBusy) / wall),
+        );
       s.lastBusy = busy;
     });
   }
@@ -180,7 +207,8 @@ export class WorkerPool {
     const drained = new Promise<void>((r) => (portDone = r));
     port1.on('message', (m: WorkerToMain) => {
       if (m.t === 'verdicts') this.handlers.onVerdicts(m.items);
-      else if (m.t === 'batch') this.handlers.onBatch({ worker: m.worker, seq: m.seq, reqIds: m.reqIds, batch: m.batch });
+      else if (m.t === 'batch')
+        this.handlers.onBatch({ worker: m.worker, seq: m.seq, reqIds: m.reqIds, batch: m.batch });
       else portDone();
     });
     slot.port = port1;

@@ -50,7 +50,12 @@ export class Uploader {
   }
 
   private policiesOf(cfg: FerryConfig): Map<string, RetryConfig> {
-    const policies = new Map(cfg.sinks.map((s: SinkConfig) => [s.name, { ...cfg.retry, ...('retry' in s ? s.retry : {}) }]));
+    const policies = new Map(
+      cfg.sinks.map((s: SinkConfig) => [
+        s.name,
+        { ...cfg.retry, ...('retry' in s ? s.retry : {}) },
+      ]),
+    );
     for (const s of this.sinks) if (!policies.has(s.name)) policies.set(s.name, cfg.retry);
     return policies;
   }
@@ -91,8 +96,12 @@ export class Uploader {
       return;
     }
     const full = failures.some((f) => f.r.reason instanceof DlqFullError);
-    const permanent = failures.some((f) => f.r.reason instanceof SinkError && !f.r.reason.retryable);
-    const detail = failures.map((f) => `${f.sink.name}: ${(f.r.reason as Error).message}`).join('; ');
+    const permanent = failures.some(
+      (f) => f.r.reason instanceof SinkError && !f.r.reason.retryable,
+    );
+    const detail = failures
+      .map((f) => `${f.sink.name}: ${(f.r.reason as Error).message}`)
+      .join('; ');
     // Nowhere durable to put it (no DLQ, or a full one): the producer must retry.
     this.acks.onBatchFailed(
       job.reqIds,
@@ -114,26 +123,69 @@ export class Uploader {
         onRetry: (err: SinkError, attempt: number, delayMs: number) => {
           this.countError(sink, err);
           this.metrics.sinkRetries.inc({ sink: sink.name });
-          this.log.warn({ sink: sink.name, batch: batch.id, attempt, delay_ms: Math.round(delayMs), err: err.message, class: err.errorClass }, 'sink write failed, retrying');
+          this.log.warn(
+            {
+              sink: sink.name,
+              batch: batch.id,
+              attempt,
+              delay_ms: Math.round(delayMs),
+              err: err.message,
+              class: err.errorClass,
+            },
+            'sink write failed, retrying',
+          );
         },
       });
       this.metrics.uploadLatency.observe({ sink: sink.name }, (performance.now() - started) / 1000);
       this.metrics.eventsOut.inc({ sink: sink.name }, batch.events);
       if (sink.type === 's3') this.metrics.s3EventsStored.inc(batch.events);
-      this.log.debug({ sink: sink.name, batch: batch.id, events: batch.events, location: receipt.location }, 'batch delivered');
+      this.log.debug(
+        { sink: sink.name, batch: batch.id, events: batch.events, location: receipt.location },
+        'batch delivered',
+      );
       d?.breaker.success();
     } catch (err) {
-      const e = err instanceof SinkError ? err : new SinkError(String((err as Error)?.message ?? err), { retryable: true, errorClass: 'internal', cause: err });
+      const e =
+        err instanceof SinkError
+          ? err
+          : new SinkError(String((err as Error)?.message ?? err), {
+              retryable: true,
+              errorClass: 'internal',
+              cause: err,
+            });
       this.countError(sink, e);
-      this.metrics.batchesFailed.inc({ sink: sink.name, reason: e.retryable ? 'retries_exhausted' : 'permanent' });
+      this.metrics.batchesFailed.inc({
+        sink: sink.name,
+        reason: e.retryable ? 'retries_exhausted' : 'permanent',
+      });
       if (!d) {
-        this.log.error({ sink: sink.name, batch: batch.id, events: batch.events, class: e.errorClass, status: e.status, err: e.message }, e.retryable ? 'sink unavailable, batch not delivered' : 'sink refused batch permanently');
+        this.log.error(
+          {
+            sink: sink.name,
+            batch: batch.id,
+            events: batch.events,
+            class: e.errorClass,
+            status: e.status,
+            err: e.message,
+          },
+          e.retryable ? 'sink unavailable, batch not delivered' : 'sink refused batch permanently',
+        );
         throw e;
       }
       if (!e.retryable && !isSinkLevelError(e)) return this.poison(sink, batch, e);
       d.breaker.failure();
       this.metrics.dlqSinkOpen.set({ sink: sink.name }, d.breaker.open ? 1 : 0);
-      this.log.warn({ sink: sink.name, batch: batch.id, events: batch.events, class: e.errorClass, err: e.message, circuit: d.breaker.open ? 'open' : 'closed' }, 'sink unavailable: batch goes to the local DLQ');
+      this.log.warn(
+        {
+          sink: sink.name,
+          batch: batch.id,
+          events: batch.events,
+          class: e.errorClass,
+          err: e.message,
+          circuit: d.breaker.open ? 'open' : 'closed',
+        },
+        'sink unavailable: batch goes to the local DLQ',
+      );
       return this.spool(sink, batch, e);
     }
   }
@@ -144,9 +196,25 @@ export class Uploader {
     try {
       await d.spool(batch, err);
     } catch (e) {
-      const full = e instanceof DlqFullError ? e : new DlqFullError(sink.name, 'io', `local DLQ save failed for sink ${sink.name}: ${(e as Error).message}`);
+      const full =
+        e instanceof DlqFullError
+          ? e
+          : new DlqFullError(
+              sink.name,
+              'io',
+              `local DLQ save failed for sink ${sink.name}: ${(e as Error).message}`,
+            );
       this.metrics.dlqSaveFailures.inc({ sink: sink.name, reason: full.reason });
-      this.log.error({ sink: sink.name, batch: batch.id, events: batch.events, reason: full.reason, err: full.message }, `local DLQ save failed: ${full.message}`);
+      this.log.error(
+        {
+          sink: sink.name,
+          batch: batch.id,
+          events: batch.events,
+          reason: full.reason,
+          err: full.message,
+        },
+        `local DLQ save failed: ${full.message}`,
+      );
       throw full;
     }
     this.metrics.dlqEventsSpooled.inc({ sink: sink.name }, batch.events);
@@ -160,18 +228,37 @@ export class Uploader {
     try {
       where = await d.poison(batch, e);
     } catch (pe) {
-      const full = new DlqFullError(sink.name, (pe as NodeJS.ErrnoException).code === 'ENOSPC' ? 'enospc' : 'io', `poison save failed for sink ${sink.name}: ${(pe as Error).message}`);
+      const full = new DlqFullError(
+        sink.name,
+        (pe as NodeJS.ErrnoException).code === 'ENOSPC' ? 'enospc' : 'io',
+        `poison save failed for sink ${sink.name}: ${(pe as Error).message}`,
+      );
       this.metrics.dlqSaveFailures.inc({ sink: sink.name, reason: full.reason });
-      this.log.error({ sink: sink.name, batch: batch.id, err: full.message }, `local DLQ save failed: ${full.message}`);
+      this.log.error(
+        { sink: sink.name, batch: batch.id, err: full.message },
+        `local DLQ save failed: ${full.message}`,
+      );
       throw full;
     }
     this.metrics.dlqPoisonBatches.inc({ sink: sink.name });
-    this.log.error({ sink: sink.name, batch: batch.id, events: batch.events, status: e.status, class: e.errorClass, err: e.message, poison: where }, 'sink refused batch permanently: kept in the poison DLQ (ferry dlq replay --poison after a fix)');
+    this.log.error(
+      {
+        sink: sink.name,
+        batch: batch.id,
+        events: batch.events,
+        status: e.status,
+        class: e.errorClass,
+        err: e.message,
+        poison: where,
+      },
+      'sink refused batch permanently: kept in the poison DLQ (ferry dlq replay --poison after a fix)',
+    );
   }
 
   private countError(sink: Sink, e: SinkError): void {
     this.metrics.sinkErrors.inc({ sink: sink.name, class: e.errorClass });
     if (sink.type === 's3') this.metrics.s3PutErrors.inc();
-    if (sink.type === 'clickhouse') this.metrics.clickhouseInsertErrors.inc({ class: e.errorClass });
+    if (sink.type === 'clickhouse')
+      this.metrics.clickhouseInsertErrors.inc({ class: e.errorClass });
   }
 }

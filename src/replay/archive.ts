@@ -14,9 +14,11 @@ export function parseTime(flag: string, value: string | undefined): number | und
   if (value === undefined) return undefined;
   let v = value.trim();
   if (/^\d{4}-\d{2}-\d{2}T\d{2}$/.test(v)) v += ':00';
-  if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(v)) v += v.includes('T') ? 'Z' : 'T00:00:00Z';
+  if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(v))
+    v += v.includes('T') ? 'Z' : 'T00:00:00Z';
   const t = Date.parse(v);
-  if (!Number.isFinite(t)) throw new Error(`${flag}: "${value}" is not a time (use ISO 8601, e.g. 2026-11-23T07:00Z)`);
+  if (!Number.isFinite(t))
+    throw new Error(`${flag}: "${value}" is not a time (use ISO 8601, e.g. 2026-11-23T07:00Z)`);
   return t;
 }
 
@@ -38,13 +40,22 @@ export interface Listing {
  * The archive objects under prefix whose key period overlaps [since, until). Keys are matched
  * against the S3 sink's key template; objects are returned in key order (the replay order).
  */
-export async function listArchive(s3: S3Client, bucket: string, prefix: string, template: string, since?: number, until?: number): Promise<Listing> {
+export async function listArchive(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  template: string,
+  since?: number,
+  until?: number,
+): Promise<Listing> {
   const match = keyMatcher(template);
   const objects: ArchiveObject[] = [];
   const foreign: string[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     for (const o of page.Contents ?? []) {
       const key = o.Key!;
       const facts = match(key);
@@ -66,8 +77,16 @@ export async function listArchive(s3: S3Client, bucket: string, prefix: string, 
 }
 
 /** Fetch and decompress one object (bounded: maxBytes of NDJSON at most). Throws on a corrupt body. */
-export async function readArchiveObject(s3: S3Client, bucket: string, o: ArchiveObject, maxBytes: number, signal?: AbortSignal): Promise<string> {
-  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.key }), { abortSignal: signal });
+export async function readArchiveObject(
+  s3: S3Client,
+  bucket: string,
+  o: ArchiveObject,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<string> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.key }), {
+    abortSignal: signal,
+  });
   const body = await got.Body!.transformToByteArray();
   const raw = o.codec === 'none' ? body : decompress(o.codec, body, maxBytes);
   return new TextDecoder('utf-8', { fatal: true }).decode(raw);

@@ -16,7 +16,10 @@ export interface Checkpoint {
 
 /** <state_dir>/replay/<hash of the job>.json */
 export function checkpointPath(stateDir: string, job: Checkpoint['job']): string {
-  const id = createHash('sha256').update(JSON.stringify([job.from, job.to, job.since ?? '', job.until ?? ''])).digest('hex').slice(0, 16);
+  const id = createHash('sha256')
+    .update(JSON.stringify([job.from, job.to, job.since ?? '', job.until ?? '']))
+    .digest('hex')
+    .slice(0, 16);
   return join(stateDir, 'replay', `${id}.json`);
 }
 
@@ -39,7 +42,9 @@ export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void>
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, 'w');
   try {
-    await fh.writeFile(JSON.stringify({ ...c, updatedAt: new Date().toISOString() }, null, 2) + '\n');
+    await fh.writeFile(
+      JSON.stringify({ ...c, updatedAt: new Date().toISOString() }, null, 2) + '\n',
+    );
     await fh.sync();
   } finally {
     await fh.close();

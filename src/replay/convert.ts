@@ -32,15 +32,22 @@ export function archiveToRows(ndjson: string, opts: { keepIds?: boolean } = {}):
     // ferry writes the head itself: the first ',"payload":' outside a string is the real one,
     // and JSON strings cannot hold an unescaped '"' — so the first occurrence is it.
     const at = text.indexOf(PAYLOAD);
-    if (at < 0 || !text.endsWith('}')) throw new ArchiveFormatError(`line ${line}: not a ferry envelope`);
+    if (at < 0 || !text.endsWith('}'))
+      throw new ArchiveFormatError(`line ${line}: not a ferry envelope`);
     let head: { event_id?: unknown; received_at?: unknown; source?: unknown };
     try {
       head = JSON.parse(text.slice(0, at) + '}');
     } catch (err) {
-      throw new ArchiveFormatError(`line ${line}: envelope head is not JSON (${(err as Error).message})`);
+      throw new ArchiveFormatError(
+        `line ${line}: envelope head is not JSON (${(err as Error).message})`,
+      );
     }
     const receivedAt = typeof head.received_at === 'string' ? Date.parse(head.received_at) : NaN;
-    if (typeof head.event_id !== 'string' || !Number.isFinite(receivedAt) || typeof head.source !== 'string') {
+    if (
+      typeof head.event_id !== 'string' ||
+      !Number.isFinite(receivedAt) ||
+      typeof head.source !== 'string'
+    ) {
       throw new ArchiveFormatError(`line ${line}: envelope lacks event_id, received_at or source`);
     }
     const payload = text.slice(at + PAYLOAD.length, -1);

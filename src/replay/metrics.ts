@@ -15,11 +15,31 @@ export function createReplayMetrics(): ReplayMetrics {
   const registry = new Registry();
   return {
     registry,
-    objects: new Counter({ name: 'replay_objects_total', help: 'Archive objects replayed into ClickHouse', registers: [registry] }),
-    events: new Counter({ name: 'replay_events_total', help: 'Events replayed into ClickHouse', registers: [registry] }),
-    bytes: new Counter({ name: 'replay_bytes_total', help: 'Compressed archive bytes replayed', registers: [registry] }),
-    skipped: new Counter({ name: 'replay_objects_skipped_total', help: 'Archive objects skipped as unreadable (corrupt, truncated)', registers: [registry] }),
-    differingHours: new Gauge({ name: 'verify_differing_hours', help: 'Hours whose distinct event_id counts differ between archive and table (last verify)', registers: [registry] }),
+    objects: new Counter({
+      name: 'replay_objects_total',
+      help: 'Archive objects replayed into ClickHouse',
+      registers: [registry],
+    }),
+    events: new Counter({
+      name: 'replay_events_total',
+      help: 'Events replayed into ClickHouse',
+      registers: [registry],
+    }),
+    bytes: new Counter({
+      name: 'replay_bytes_total',
+      help: 'Compressed archive bytes replayed',
+      registers: [registry],
+    }),
+    skipped: new Counter({
+      name: 'replay_objects_skipped_total',
+      help: 'Archive objects skipped as unreadable (corrupt, truncated)',
+      registers: [registry],
+    }),
+    differingHours: new Gauge({
+      name: 'verify_differing_hours',
+      help: 'Hours whose distinct event_id counts differ between archive and table (last verify)',
+      registers: [registry],
+    }),
   };
 }
 
@@ -30,7 +50,9 @@ export function serveMetrics(m: ReplayMetrics, port: number): Promise<Server> {
       res.writeHead(404).end();
       return;
     }
-    m.registry.metrics().then((text) => res.writeHead(200, { 'Content-Type': m.registry.contentType }).end(text));
+    m.registry
+      .metrics()
+      .then((text) => res.writeHead(200, { 'Content-Type': m.registry.contentType }).end(text));
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -21,10 +21,17 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
       const now = Date.now();
       if (!force && now - last < 200) return;
       last = now;
-      const share = s.bytesTotal > 0 ? s.bytesDone / s.bytesTotal : s.objectsTotal > 0 ? s.objectsDone / s.objectsTotal : 1;
+      const share =
+        s.bytesTotal > 0
+          ? s.bytesDone / s.bytesTotal
+          : s.objectsTotal > 0
+            ? s.objectsDone / s.objectsTotal
+            : 1;
       const width = 30;
       const full = Math.round(share * width);
-      stream.write(`\r[${'#'.repeat(full)}${' '.repeat(width - full)}] ${(share * 100).toFixed(0).padStart(3)}%  objects ${s.objectsDone}/${s.objectsTotal}  events ${s.eventsDone}  skipped ${s.skipped}   `);
+      stream.write(
+        `\r[${'#'.repeat(full)}${' '.repeat(width - full)}] ${(share * 100).toFixed(0).padStart(3)}%  objects ${s.objectsDone}/${s.objectsTotal}  events ${s.eventsDone}  skipped ${s.skipped}   `,
+      );
     };
     return {
       update: (s) => draw(s, false),
@@ -34,7 +41,8 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
       },
     };
   }
-  const line = (o: object) => process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...o }) + '\n');
+  const line = (o: object) =>
+    process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...o }) + '\n');
   return {
     update: (s) => line({ msg: 'replay progress', ...s }),
     done: (s, outcome) => line({ msg: outcome, ...s }),

@@ -5,7 +5,13 @@ import type { Logger } from '../observe/log.js';
 import type { EncodedBatch } from '../pipeline/batch.js';
 import { ClickHouseSink } from '../sinks/clickhouse.js';
 import { deliver } from '../sinks/retry.js';
-import { listArchive, parseS3Url, parseTime, readArchiveObject, type ArchiveObject } from './archive.js';
+import {
+  listArchive,
+  parseS3Url,
+  parseTime,
+  readArchiveObject,
+  type ArchiveObject,
+} from './archive.js';
 import { archiveToRows } from './convert.js';
 import { checkpointPath, loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { Progress, ProgressState } from './progress.js';
@@ -50,18 +56,36 @@ const MAX_OBJECT_BYTES = 256 * 1024 * 1024;
  * ferry replay: S3 archive objects → ClickHouse, through the ClickHouse sink (its retries and
  * error classes), one object at a time in key order, checkpointed after each. Never deletes.
  */
-export async function replay(cfg: FerryConfig, opts: ReplayOptions, log: Logger, progress: Progress, metrics: ReplayMetrics, signal: AbortSignal): Promise<ReplayReport> {
+export async function replay(
+  cfg: FerryConfig,
+  opts: ReplayOptions,
+  log: Logger,
+  progress: Progress,
+  metrics: ReplayMetrics,
+  signal: AbortSignal,
+): Promise<ReplayReport> {
   const { bucket, prefix } = parseS3Url(opts.from);
   const since = parseTime('--since', opts.since);
   const until = parseTime('--until', opts.until);
   const targets = resolveTargets(cfg, opts);
   const s3 = s3ClientFor(targets.s3);
-  const job: Checkpoint['job'] = { from: opts.from, to: `${targets.clickhouse.database}.${targets.clickhouse.table}`, since: opts.since, until: opts.until };
+  const job: Checkpoint['job'] = {
+    from: opts.from,
+    to: `${targets.clickhouse.database}.${targets.clickhouse.table}`,
+    since: opts.since,
+    until: opts.until,
+  };
   const cpPath = checkpointPath(cfg.state_dir, job);
   try {
     const listing = await listArchive(s3, bucket, prefix, targets.s3.key_template, since, until);
     const bytes = listing.objects.reduce((n, o) => n + o.size, 0);
-    const base = { objects: listing.objects.length, bytes, foreign: listing.foreign, checkpoint: cpPath, resumedPast: 0 };
+    const base = {
+      objects: listing.objects.length,
+      bytes,
+      foreign: listing.foreign,
+      checkpoint: cpPath,
+      resumedPast: 0,
+    };
     if (opts.dryRun) {
       const plan: NonNullable<ReplayReport['plan']> = [];
       let events = 0;
@@ -69,7 +93,9 @@ export async function replay(cfg: FerryConfig, opts: ReplayOptions, log: Logger,
       for (const o of listing.objects) {
         if (signal.aborted) break;
         try {
-          const n = archiveToRows(await readArchiveObject(s3, bucket, o, MAX_OBJECT_BYTES, signal)).events;
+          const n = archiveToRows(
+            await readArchiveObject(s3, bucket, o, MAX_OBJECT_BYTES, signal),
+          ).events;
           plan.push({ key: o.key, bytes: o.size, events: n });
           events += n;
         } catch (err) {
@@ -85,17 +111,37 @@ export async function replay(cfg: FerryConfig, opts: ReplayOptions, log: Logger,
 
     const previous = await loadCheckpoint(cpPath);
     if (previous && !opts.resume) {
-      throw new Error(`a replay of this range was interrupted (checkpoint ${cpPath}, last object ${previous.lastKey ?? 'none'}): add --resume to continue it, or delete the checkpoint to start over`);
+      throw new Error(
+        `a replay of this range was interrupted (checkpoint ${cpPath}, last object ${previous.lastKey ?? 'none'}): add --resume to continue it, or delete the checkpoint to start over`,
+      );
     }
-    const cp: Checkpoint = previous ?? { version: 1, job, objectsDone: 0, eventsDone: 0, skipped: [], updatedAt: '' };
+    const cp: Checkpoint = previous ?? {
+      version: 1,
+      job,
+      objectsDone: 0,
+      eventsDone: 0,
+      skipped: [],
+      updatedAt: '',
+    };
     const todo = cp.lastKey ? listing.objects.filter((o) => o.key > cp.lastKey!) : listing.objects;
     const resumedPast = listing.objects.length - todo.length;
-    if (resumedPast > 0) log.info({ resumed_past: resumedPast, last_key: cp.lastKey, events_done: cp.eventsDone }, 'replay resumes after the checkpoint');
+    if (resumedPast > 0)
+      log.info(
+        { resumed_past: resumedPast, last_key: cp.lastKey, events_done: cp.eventsDone },
+        'replay resumes after the checkpoint',
+      );
 
     const sink = new ClickHouseSink(targets.clickhouse, log, cfg.retry.attempt_timeout_ms);
     const policy = { ...cfg.retry, ...(targets.clickhouse.retry ?? {}) };
     const rate = new RateLimiter(opts.maxEventsPerSec);
-    const state: ProgressState = { objectsDone: 0, objectsTotal: todo.length, eventsDone: 0, bytesDone: 0, bytesTotal: todo.reduce((n, o) => n + o.size, 0), skipped: 0 };
+    const state: ProgressState = {
+      objectsDone: 0,
+      objectsTotal: todo.length,
+      eventsDone: 0,
+      bytesDone: 0,
+      bytesTotal: todo.reduce((n, o) => n + o.size, 0),
+      skipped: 0,
+    };
     try {
       for (const o of todo) {
         if (signal.aborted) break;
@@ -119,7 +165,11 @@ export async function replay(cfg: FerryConfig, opts: ReplayOptions, log: Logger,
         try {
           await deliver(sink, batchOf(o, rows), policy, {
             signal,
-            onRetry: (err, attempt, delay) => log.warn({ key: o.key, attempt, delay_ms: Math.round(delay), err: err.message }, 'ClickHouse insert failed, retrying'),
+            onRetry: (err, attempt, delay) =>
+              log.warn(
+                { key: o.key, attempt, delay_ms: Math.round(delay), err: err.message },
+                'ClickHouse insert failed, retrying',
+              ),
           });
         } catch (err) {
           // Interrupted mid-insert: the checkpoint stays before this object, so --resume inserts it
@@ -142,14 +192,31 @@ export async function replay(cfg: FerryConfig, opts: ReplayOptions, log: Logger,
     const outcome = signal.aborted ? 'interrupted' : 'done';
     // A finished replay leaves no checkpoint: the next run of the same range starts afresh.
     if (outcome === 'done') await rm(cpPath, { force: true });
-    progress.done(state, outcome === 'done' ? 'replay done' : `replay interrupted: run again with --resume to continue after ${cp.lastKey ?? 'the start'}`);
-    return { ...base, resumedPast, outcome, eventsDone: cp.eventsDone, objectsDone: cp.objectsDone, skipped: cp.skipped };
+    progress.done(
+      state,
+      outcome === 'done'
+        ? 'replay done'
+        : `replay interrupted: run again with --resume to continue after ${cp.lastKey ?? 'the start'}`,
+    );
+    return {
+      ...base,
+      resumedPast,
+      outcome,
+      eventsDone: cp.eventsDone,
+      objectsDone: cp.objectsDone,
+      skipped: cp.skipped,
+    };
   } finally {
     s3.destroy();
   }
 }
 
-async function advance(cp: Checkpoint, path: string, o: ArchiveObject, events: number): Promise<void> {
+async function advance(
+  cp: Checkpoint,
+  path: string,
+  o: ArchiveObject,
+  events: number,
+): Promise<void> {
   cp.lastKey = o.key;
   cp.objectsDone++;
   cp.eventsDone += events;

@@ -38,21 +38,42 @@ const HOUR = 3_600_000;
  * batch hour, widened by an hour each side, since a batch can hold events received just before
  * it opened); the table side is one GROUP BY. Memory: one Set of event_ids per hour.
  */
-export async function verify(cfg: FerryConfig, opts: VerifyOptions, log: Logger, metrics: ReplayMetrics, signal: AbortSignal): Promise<VerifyReport> {
+export async function verify(
+  cfg: FerryConfig,
+  opts: VerifyOptions,
+  log: Logger,
+  metrics: ReplayMetrics,
+  signal: AbortSignal,
+): Promise<VerifyReport> {
   const { bucket, prefix } = parseS3Url(opts.from);
   const since = parseTime('--since', opts.since);
   const until = parseTime('--until', opts.until);
-  const inRange = (t: number) => (since === undefined || t >= since) && (until === undefined || t < until);
-  const targets = resolveTargets(cfg, { to: opts.against, s3Sink: opts.s3Sink, clickhouseSink: opts.clickhouseSink });
+  const inRange = (t: number) =>
+    (since === undefined || t >= since) && (until === undefined || t < until);
+  const targets = resolveTargets(cfg, {
+    to: opts.against,
+    s3Sink: opts.s3Sink,
+    clickhouseSink: opts.clickhouseSink,
+  });
   const s3 = s3ClientFor(targets.s3);
   const perHour = new Map<number, Set<string>>();
   const skipped: VerifyReport['skipped'] = [];
   try {
-    const listing = await listArchive(s3, bucket, prefix, targets.s3.key_template, since === undefined ? undefined : since - HOUR, until === undefined ? undefined : until + HOUR);
+    const listing = await listArchive(
+      s3,
+      bucket,
+      prefix,
+      targets.s3.key_template,
+      since === undefined ? undefined : since - HOUR,
+      until === undefined ? undefined : until + HOUR,
+    );
     for (const o of listing.objects) {
       if (signal.aborted) throw new Error('verify interrupted');
       try {
-        const { ids } = archiveToRows(await readArchiveObject(s3, bucket, o, 256 * 1024 * 1024, signal), { keepIds: true });
+        const { ids } = archiveToRows(
+          await readArchiveObject(s3, bucket, o, 256 * 1024 * 1024, signal),
+          { keepIds: true },
+        );
         for (const { id, receivedAt } of ids) {
           if (!inRange(receivedAt)) continue;
           const h = Math.floor(receivedAt / HOUR) * HOUR;
@@ -61,7 +82,10 @@ export async function verify(cfg: FerryConfig, opts: VerifyOptions, log: Logger,
           set.add(id);
         }
       } catch (err) {
-        log.error({ key: o.key, err: (err as Error).message }, 'archive object unreadable: not counted');
+        log.error(
+          { key: o.key, err: (err as Error).message },
+          'archive object unreadable: not counted',
+        );
         skipped.push({ key: o.key, reason: (err as Error).message });
       }
     }
@@ -70,17 +94,26 @@ export async function verify(cfg: FerryConfig, opts: VerifyOptions, log: Logger,
   }
 
   const ch = targets.clickhouse;
-  const client = createClient({ url: ch.url, username: ch.username, password: ch.password, application: 'ferry-verify' });
+  const client = createClient({
+    url: ch.url,
+    username: ch.username,
+    password: ch.password,
+    application: 'ferry-verify',
+  });
   const table = new Map<number, number>();
   try {
-    const where = [since !== undefined ? `received_at >= toDateTime(${Math.floor(since / 1000)})` : '', until !== undefined ? `received_at < toDateTime(${Math.floor(until / 1000)})` : ''].filter(Boolean);
+    const where = [
+      since !== undefined ? `received_at >= toDateTime(${Math.floor(since / 1000)})` : '',
+      until !== undefined ? `received_at < toDateTime(${Math.floor(until / 1000)})` : '',
+    ].filter(Boolean);
     // toUnixTimestamp keeps the hour independent of the server's timezone; works on 18.16.
     const rs = await client.query({
       query: `SELECT intDiv(toUnixTimestamp(received_at), 3600) * 3600 AS h, uniqExact(event_id) AS n FROM \`${ch.database}\`.\`${ch.table}\`${where.length ? ` WHERE ${where.join(' AND ')}` : ''} GROUP BY h ORDER BY h`,
       format: 'JSONEachRow',
       abort_signal: signal,
     });
-    for (const r of await rs.json<{ h: string | number; n: string | number }>()) table.set(Number(r.h) * 1000, Number(r.n));
+    for (const r of await rs.json<{ h: string | number; n: string | number }>())
+      table.set(Number(r.h) * 1000, Number(r.n));
   } finally {
     await client.close();
   }

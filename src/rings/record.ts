@@ -3,8 +3,17 @@
  * a fixed header, the source name, then the body exactly as received.
  * Parsing and decompression happen on the worker, never on the main thread.
  */
-export const enum BodyFormat { Ndjson = 1, Json = 2, Msgpack = 3 }
-export const enum BodyEncoding { Identity = 0, Gzip = 1, Lz4 = 2, Zstd = 3 }
+export const enum BodyFormat {
+  Ndjson = 1,
+  Json = 2,
+  Msgpack = 3,
+}
+export const enum BodyEncoding {
+  Identity = 0,
+  Gzip = 1,
+  Lz4 = 2,
+  Zstd = 3,
+}
 
 /** u32 reqId | u8 format | u8 encoding | u8 sourceLen | u8 flags | f64 receivedAt */
 export const HEADER_BYTES = 16;
@@ -24,7 +33,8 @@ const dec = new TextDecoder();
 /** Header + source bytes; the body follows as a separate part of the same ring record. */
 export function encodeHeader(h: RecordHeader): Uint8Array {
   const src = enc.encode(h.source);
-  if (src.length > MAX_SOURCE_BYTES) throw new RangeError(`source name longer than ${MAX_SOURCE_BYTES} bytes`);
+  if (src.length > MAX_SOURCE_BYTES)
+    throw new RangeError(`source name longer than ${MAX_SOURCE_BYTES} bytes`);
   const out = new Uint8Array(HEADER_BYTES + src.length);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, h.reqId >>> 0, true);

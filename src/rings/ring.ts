@@ -75,7 +75,9 @@ type WaitAsync = (
   index: number,
   value: number,
   timeout?: number,
-) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+) =>
+  | { async: false; value: 'not-equal' | 'timed-out' }
+  | { async: true; value: Promise<'ok' | 'timed-out'> };
 
 /** Atomics.waitAsync where the runtime has it (Node ≥ 16, Deno, Bun ≥ 1.1), else undefined. */
 const waitAsync: WaitAsync | undefined = (() => {
@@ -118,8 +120,14 @@ export class ByteRing {
 
   /** A new empty ring of at least capacityBytes (rounded up to a power of two, at least 64). */
   static create(capacityBytes: number): ByteRing {
-    if (!Number.isFinite(capacityBytes) || capacityBytes <= 0 || capacityBytes > MAX_RING_CAPACITY) {
-      throw new RangeError(`ring capacity must be between 1 and ${MAX_RING_CAPACITY} bytes, got ${capacityBytes}`);
+    if (
+      !Number.isFinite(capacityBytes) ||
+      capacityBytes <= 0 ||
+      capacityBytes > MAX_RING_CAPACITY
+    ) {
+      throw new RangeError(
+        `ring capacity must be between 1 and ${MAX_RING_CAPACITY} bytes, got ${capacityBytes}`,
+      );
     }
     let cap = MIN_RING_CAPACITY;
     while (cap < capacityBytes) cap *= 2;
@@ -133,11 +141,17 @@ export class ByteRing {
   /** The same ring seen from another thread (the SharedArrayBuffer came through postMessage/workerData). */
   static attach(sab: SharedArrayBuffer): ByteRing {
     if (!(sab instanceof SharedArrayBuffer) || sab.byteLength < CTRL_BYTES + MIN_RING_CAPACITY) {
-      throw new TypeError('not a ByteRing buffer: expected the SharedArrayBuffer of ByteRing.create()');
+      throw new TypeError(
+        'not a ByteRing buffer: expected the SharedArrayBuffer of ByteRing.create()',
+      );
     }
     const ctrl = new Int32Array(sab, 0, CTRL_BYTES / 4);
     const cap = Atomics.load(ctrl, CAPACITY);
-    if (Atomics.load(ctrl, MAGIC) !== MAGIC_VALUE || cap !== sab.byteLength - CTRL_BYTES || (cap & (cap - 1)) !== 0) {
+    if (
+      Atomics.load(ctrl, MAGIC) !== MAGIC_VALUE ||
+      cap !== sab.byteLength - CTRL_BYTES ||
+      (cap & (cap - 1)) !== 0
+    ) {
       throw new TypeError('not a ByteRing buffer: bad magic or size');
     }
     return new ByteRing(sab, cap);
@@ -160,7 +174,9 @@ export class ByteRing {
     let len = 0;
     for (let i = 0; i < parts.length; i++) len += parts[i].byteLength;
     if (len > this.maxRecordBytes) {
-      throw new RangeError(`record of ${len} bytes exceeds the ring's maximum of ${this.maxRecordBytes} bytes`);
+      throw new RangeError(
+        `record of ${len} bytes exceeds the ring's maximum of ${this.maxRecordBytes} bytes`,
+      );
     }
     const ctrl = this.ctrl;
     if (Atomics.load(ctrl, CLOSED) !== 0) return false;
@@ -219,7 +235,9 @@ export class ByteRing {
       len = this.words[0];
     }
     if (len > this.maxRecordBytes) {
-      throw new Error(`ring corrupted: record length ${len} at offset ${off} (more than one producer?)`);
+      throw new Error(
+        `ring corrupted: record length ${len} at offset ${off} (more than one producer?)`,
+      );
     }
     const start = off + LEN_BYTES;
     try {

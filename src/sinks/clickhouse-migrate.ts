@@ -30,9 +30,17 @@ export interface MigrationResult {
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export async function migrate(sink: ClickHouseSinkConfig, dir: string, log: Logger): Promise<MigrationResult> {
-  for (const [k, v] of [['database', sink.database], ['table', sink.table]] as const) {
-    if (!IDENT.test(v)) throw new Error(`clickhouse sink ${sink.name}: ${k} "${v}" must match ${IDENT.source}`);
+export async function migrate(
+  sink: ClickHouseSinkConfig,
+  dir: string,
+  log: Logger,
+): Promise<MigrationResult> {
+  for (const [k, v] of [
+    ['database', sink.database],
+    ['table', sink.table],
+  ] as const) {
+    if (!IDENT.test(v))
+      throw new Error(`clickhouse sink ${sink.name}: ${k} "${v}" must match ${IDENT.source}`);
   }
   let names: string[];
   try {
@@ -40,10 +48,12 @@ export async function migrate(sink: ClickHouseSinkConfig, dir: string, log: Logg
   } catch (err) {
     throw new Error(`cannot read the migrations directory ${dir}: ${(err as Error).message}`);
   }
-  const files = await Promise.all(names.map(async (name) => {
-    const text = await readFile(join(dir, name), 'utf8');
-    return { name, text, checksum: migrationChecksum(text) };
-  }));
+  const files = await Promise.all(
+    names.map(async (name) => {
+      const text = await readFile(join(dir, name), 'utf8');
+      return { name, text, checksum: migrationChecksum(text) };
+    }),
+  );
 
   const db = `\`${sink.database}\``;
   const client = createClient({
@@ -58,7 +68,9 @@ export async function migrate(sink: ClickHouseSinkConfig, dir: string, log: Logg
     try {
       await client.command({ query });
     } catch (err) {
-      throw new Error(`${context} on ${sink.name} (${sink.url}): ${firstLine((err as Error).message)}`);
+      throw new Error(
+        `${context} on ${sink.name} (${sink.url}): ${firstLine((err as Error).message)}`,
+      );
     }
   };
   try {
@@ -67,7 +79,12 @@ export async function migrate(sink: ClickHouseSinkConfig, dir: string, log: Logg
       `CREATE TABLE IF NOT EXISTS ${db}.ferry_migrations (name String, checksum String, applied_at DateTime) ENGINE = MergeTree() ORDER BY name`,
       'creating ferry_migrations',
     );
-    const rows = await (await client.query({ query: `SELECT name, checksum FROM ${db}.ferry_migrations`, format: 'JSONEachRow' })).json<{ name: string; checksum: string }>();
+    const rows = await (
+      await client.query({
+        query: `SELECT name, checksum FROM ${db}.ferry_migrations`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ name: string; checksum: string }>();
     const done = new Map(rows.map((r) => [r.name, r.checksum]));
 
     const result: MigrationResult = { applied: [], skipped: [] };
@@ -75,24 +92,39 @@ export async function migrate(sink: ClickHouseSinkConfig, dir: string, log: Logg
       const prev = done.get(f.name);
       if (prev !== undefined) {
         if (prev !== f.checksum) {
-          throw new Error(`migration ${f.name} was changed after it was applied to ${sink.database} (checksum ${prev.slice(0, 12)}… → ${f.checksum.slice(0, 12)}…); add a new migration instead`);
+          throw new Error(
+            `migration ${f.name} was changed after it was applied to ${sink.database} (checksum ${prev.slice(0, 12)}… → ${f.checksum.slice(0, 12)}…); add a new migration instead`,
+          );
         }
         result.skipped.push(f.name);
         continue;
       }
       const sql = f.text.replaceAll('{database}', sink.database).replaceAll('{table}', sink.table);
       const statements = splitStatements(sql);
-      for (const [i, stmt] of statements.entries()) await run(stmt, `migration ${f.name} statement ${i + 1}/${statements.length}`);
+      for (const [i, stmt] of statements.entries())
+        await run(stmt, `migration ${f.name} statement ${i + 1}/${statements.length}`);
       await client.insert({
         table: `${db}.ferry_migrations`,
         values: [{ name: f.name, checksum: f.checksum, applied_at: Math.floor(Date.now() / 1000) }],
         format: 'JSONEachRow',
       });
-      log.info({ sink: sink.name, database: sink.database, migration: f.name, statements: statements.length }, 'migration applied');
+      log.info(
+        {
+          sink: sink.name,
+          database: sink.database,
+          migration: f.name,
+          statements: statements.length,
+        },
+        'migration applied',
+      );
       result.applied.push(f.name);
     }
     for (const name of done.keys()) {
-      if (!names.includes(name)) log.warn({ sink: sink.name, migration: name }, 'an applied migration is no longer in the migrations directory');
+      if (!names.includes(name))
+        log.warn(
+          { sink: sink.name, migration: name },
+          'an applied migration is no longer in the migrations directory',
+        );
     }
     return result;
   } finally {

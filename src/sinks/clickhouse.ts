@@ -47,28 +47,85 @@
  * | no response | refused, reset, DNS, socket timeout, attempt deadline | retry | network / timeout |
  */
 import { Readable } from 'node:stream';
-import { createClient, ClickHouseLogLevel, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import {
+  createClient,
+  ClickHouseLogLevel,
+  type ClickHouseClient,
+  type ClickHouseSettings,
+} from '@clickhouse/client';
 import type { ClickHouseSinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import type { EncodedBatch } from '../pipeline/batch.js';
 import { SinkError, isRetryableStatus, type Sink, type SinkReceipt } from './sink.js';
 
 const REJECTED_CODES = new Set([
-  6, 25, 26, 27, 32, 33, 38, 41, 72, 117, 130, 131, 354, // unparseable rows
-  8, 10, 16, 17, 20, 44, 47, 53, 70, 349, // schema mismatch
-  36, 43, 46, 48, 62, 69, 73, 115, // bad query / setting / format
-  60, 81, // unknown table / database
+  6,
+  25,
+  26,
+  27,
+  32,
+  33,
+  38,
+  41,
+  72,
+  117,
+  130,
+  131,
+  354, // unparseable rows
+  8,
+  10,
+  16,
+  17,
+  20,
+  44,
+  47,
+  53,
+  70,
+  349, // schema mismatch
+  36,
+  43,
+  46,
+  48,
+  62,
+  69,
+  73,
+  115, // bad query / setting / format
+  60,
+  81, // unknown table / database
 ]);
 const AUTH_CODES = new Set([164, 192, 193, 194, 195, 497, 516]);
 const RETRY_CLASS = new Map<number, string>([
-  [159, 'timeout'], [209, 'timeout'],
-  [210, 'network'], [279, 'network'],
-  [173, 'throttled'], [241, 'throttled'], [201, 'throttled'], [202, 'throttled'], [203, 'throttled'], [252, 'throttled'],
-  ...[236, 242, 243, 285, 286, 319, 394, 425, 473, 999].map((c) => [c, 'http_5xx'] as [number, string]),
+  [159, 'timeout'],
+  [209, 'timeout'],
+  [210, 'network'],
+  [279, 'network'],
+  [173, 'throttled'],
+  [241, 'throttled'],
+  [201, 'throttled'],
+  [202, 'throttled'],
+  [203, 'throttled'],
+  [252, 'throttled'],
+  ...[236, 242, 243, 285, 286, 319, 394, 425, 473, 999].map(
+    (c) => [c, 'http_5xx'] as [number, string],
+  ),
 ]);
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
-  'EHOSTDOWN', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ConnectionRefused',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'ESOCKETTIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ConnectionRefused',
 ]);
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -89,10 +146,18 @@ export class ClickHouseSink implements Sink {
   private readonly client: ClickHouseClient;
   private features: Promise<ClickHouseFeatures> | undefined;
 
-  constructor(private readonly cfg: ClickHouseSinkConfig, private readonly log: Logger, attemptTimeoutMs = 30_000) {
+  constructor(
+    private readonly cfg: ClickHouseSinkConfig,
+    private readonly log: Logger,
+    attemptTimeoutMs = 30_000,
+  ) {
     this.name = cfg.name;
-    for (const [k, v] of [['database', cfg.database], ['table', cfg.table]] as const) {
-      if (!IDENT.test(v)) throw new Error(`clickhouse sink ${cfg.name}: ${k} "${v}" must match ${IDENT.source}`);
+    for (const [k, v] of [
+      ['database', cfg.database],
+      ['table', cfg.table],
+    ] as const) {
+      if (!IDENT.test(v))
+        throw new Error(`clickhouse sink ${cfg.name}: ${k} "${v}" must match ${IDENT.source}`);
     }
     this.table = `\`${cfg.database}\`.\`${cfg.table}\``;
     this.client = createClient({
@@ -123,7 +188,15 @@ export class ClickHouseSink implements Sink {
   private async detectNow(signal?: AbortSignal): Promise<ClickHouseFeatures> {
     const version = (await this.text('SELECT version()', signal)).trim();
     const present = new Set(
-      (await this.text(`SELECT name FROM system.settings WHERE name IN ('wait_for_async_insert')`, signal)).split('\n').map((s) => s.trim()).filter(Boolean),
+      (
+        await this.text(
+          `SELECT name FROM system.settings WHERE name IN ('wait_for_async_insert')`,
+          signal,
+        )
+      )
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean),
     );
     const insertSettings: ClickHouseSettings = { wait_end_of_query: 1 };
     if (present.has('wait_for_async_insert')) insertSettings.wait_for_async_insert = 1;
@@ -134,9 +207,16 @@ export class ClickHouseSink implements Sink {
   async write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
     const rows = batch.rows;
     const what = `ClickHouse insert of batch ${batch.id} into ${this.cfg.database}.${this.cfg.table}`;
-    if (!rows) throw new SinkError(`${what}: the batch has no ClickHouse rows (the workers were not told about this sink)`, { retryable: false, errorClass: 'internal' });
+    if (!rows)
+      throw new SinkError(
+        `${what}: the batch has no ClickHouse rows (the workers were not told about this sink)`,
+        { retryable: false, errorClass: 'internal' },
+      );
     if (rows.codec !== 'gzip' && rows.codec !== 'none') {
-      throw new SinkError(`${what}: rows codec ${rows.codec} cannot be sent (gzip or none)`, { retryable: false, errorClass: 'internal' });
+      throw new SinkError(`${what}: rows codec ${rows.codec} cannot be sent (gzip or none)`, {
+        retryable: false,
+        errorClass: 'internal',
+      });
     }
     try {
       const { insertSettings } = await this.detect(signal);
@@ -158,7 +238,8 @@ export class ClickHouseSink implements Sink {
   async probe(signal?: AbortSignal): Promise<void> {
     try {
       const out = await this.text('SELECT 1', signal);
-      if (out.trim() !== '1') throw new Error(`SELECT 1 answered ${JSON.stringify(out.slice(0, 100))}`);
+      if (out.trim() !== '1')
+        throw new Error(`SELECT 1 answered ${JSON.stringify(out.slice(0, 100))}`);
     } catch (err) {
       throw classifyClickHouseError(err, `ClickHouse probe ${this.cfg.url}`, signal);
     }
@@ -181,7 +262,10 @@ export class ClickHouseSink implements Sink {
     signal?: AbortSignal,
   ): Promise<string> {
     // The client only listens for a *future* abort: an already-fired signal would be ignored.
-    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('The user aborted a request.');
+    if (signal?.aborted)
+      throw signal.reason instanceof Error
+        ? signal.reason
+        : new Error('The user aborted a request.');
     const res = await this.client.exec({
       query,
       ...(values ? { values } : {}),
@@ -195,14 +279,24 @@ export class ClickHouseSink implements Sink {
     const status = res.http_status_code ?? 0;
     const headerCode = Number(res.response_headers['x-clickhouse-exception-code'] ?? NaN);
     const bodyCode = exceptionCode(text);
-    if (status >= 200 && status < 300 && !Number.isFinite(headerCode) && !(bodyCode !== undefined && /^\s*Code: \d+/.test(text))) return text;
+    if (
+      status >= 200 &&
+      status < 300 &&
+      !Number.isFinite(headerCode) &&
+      !(bodyCode !== undefined && /^\s*Code: \d+/.test(text))
+    )
+      return text;
     throw new ServerError(status, Number.isFinite(headerCode) ? headerCode : bodyCode, text);
   }
 }
 
 /** A response from ClickHouse that is an error. */
 export class ServerError extends Error {
-  constructor(readonly status: number, readonly code: number | undefined, readonly body: string) {
+  constructor(
+    readonly status: number,
+    readonly code: number | undefined,
+    readonly body: string,
+  ) {
     super(firstLine(body) || `HTTP ${status}`);
     this.name = 'ClickHouseServerError';
   }
@@ -219,7 +313,11 @@ function exceptionName(text: string): string | undefined {
 }
 
 /** ClickHouse failure → SinkError per the table at the top of this file. Exported for tests. */
-export function classifyClickHouseError(err: unknown, what: string, signal?: AbortSignal): SinkError {
+export function classifyClickHouseError(
+  err: unknown,
+  what: string,
+  signal?: AbortSignal,
+): SinkError {
   if (err instanceof SinkError) return err;
   const e = (err ?? {}) as Error & { code?: unknown; cause?: unknown };
   let status: number | undefined;
@@ -232,22 +330,33 @@ export function classifyClickHouseError(err: unknown, what: string, signal?: Abo
   } else {
     text = e.message ?? String(err);
     // A client-side parsed server error (ClickHouseError: numeric string code) or a socket error.
-    const c = typeof e.code === 'string' && /^\d+$/.test(e.code) ? Number(e.code) : exceptionCode(text);
+    const c =
+      typeof e.code === 'string' && /^\d+$/.test(e.code) ? Number(e.code) : exceptionCode(text);
     if (c !== undefined && /Code: \d+|Exception/.test(text + String(e.code))) code = c;
   }
   if (code === undefined && status === undefined) {
     if (signal?.aborted || e.name === 'AbortError' || /aborted a request|timeout/i.test(text)) {
-      const timeout = (signal?.reason as Error | undefined)?.name === 'TimeoutError' || /timeout/i.test(text);
-      return new SinkError(`${what}: ${timeout ? 'timed out' : 'aborted'}`, { retryable: true, errorClass: timeout ? 'timeout' : 'aborted', cause: err });
+      const timeout =
+        (signal?.reason as Error | undefined)?.name === 'TimeoutError' || /timeout/i.test(text);
+      return new SinkError(`${what}: ${timeout ? 'timed out' : 'aborted'}`, {
+        retryable: true,
+        errorClass: timeout ? 'timeout' : 'aborted',
+        cause: err,
+      });
     }
     const net = networkCode(err);
-    return new SinkError(`${what}: ${net ? `network error ${net}` : `no response: ${firstLine(text)}`}`, { retryable: true, errorClass: 'network', cause: err });
+    return new SinkError(
+      `${what}: ${net ? `network error ${net}` : `no response: ${firstLine(text)}`}`,
+      { retryable: true, errorClass: 'network', cause: err },
+    );
   }
   const label = `${status ? `HTTP ${status}` : 'error'}${code !== undefined ? ` code ${code}${exceptionName(text) ? ` ${exceptionName(text)}` : ''}` : ''}`;
   const msg = `${what}: ${label}: ${firstLine(text)}`;
   if (code !== undefined) {
-    if (REJECTED_CODES.has(code)) return new SinkError(msg, { retryable: false, status, errorClass: 'rejected', cause: err });
-    if (AUTH_CODES.has(code)) return new SinkError(msg, { retryable: false, status, errorClass: 'auth', cause: err });
+    if (REJECTED_CODES.has(code))
+      return new SinkError(msg, { retryable: false, status, errorClass: 'rejected', cause: err });
+    if (AUTH_CODES.has(code))
+      return new SinkError(msg, { retryable: false, status, errorClass: 'auth', cause: err });
     const cls = RETRY_CLASS.get(code);
     if (cls) return new SinkError(msg, { retryable: true, status, errorClass: cls, cause: err });
   }
@@ -268,7 +377,10 @@ function networkCode(err: unknown): string | undefined {
   for (let depth = 0; cur && depth < 4; depth++) {
     const c = (cur as { code?: unknown }).code;
     if (typeof c === 'string' && NETWORK_CODES.has(c)) return c;
-    cur = cur instanceof AggregateError && cur.errors.length > 0 ? cur.errors[0] : (cur as { cause?: unknown }).cause;
+    cur =
+      cur instanceof AggregateError && cur.errors.length > 0
+        ? cur.errors[0]
+        : (cur as { cause?: unknown }).cause;
   }
   return undefined;
 }

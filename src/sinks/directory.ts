@@ -28,11 +28,44 @@ import { SinkError, type Sink, type SinkReceipt } from './sink.js';
  * should be, names too long). Codes not listed are retried: a later attempt (or
  * the DLQ) loses nothing, a wrong "permanent" would poison a good batch.
  */
-const RETRYABLE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'EINTR', 'ENOENT', 'ESTALE', 'ETIMEDOUT', 'ENOMEM']);
-const PERMANENT_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'ELOOP', 'EFBIG', 'EINVAL', 'EEXIST', 'EXDEV']);
+const RETRYABLE_CODES = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EIO',
+  'EMFILE',
+  'ENFILE',
+  'EAGAIN',
+  'EBUSY',
+  'EINTR',
+  'ENOENT',
+  'ESTALE',
+  'ETIMEDOUT',
+  'ENOMEM',
+]);
+const PERMANENT_CODES = new Set([
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ENOTDIR',
+  'EISDIR',
+  'ENAMETOOLONG',
+  'ELOOP',
+  'EFBIG',
+  'EINVAL',
+  'EEXIST',
+  'EXDEV',
+]);
 
 /** Errors of fsync on a directory that only mean "this platform/filesystem cannot": the rename is still atomic. */
-const DIR_FSYNC_UNSUPPORTED = new Set(['EINVAL', 'EISDIR', 'ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EBADF', 'EACCES']);
+const DIR_FSYNC_UNSUPPORTED = new Set([
+  'EINVAL',
+  'EISDIR',
+  'ENOTSUP',
+  'EOPNOTSUPP',
+  'EPERM',
+  'EBADF',
+  'EACCES',
+]);
 
 export class DirectorySink implements Sink {
   readonly type = 'directory' as const;
@@ -41,7 +74,10 @@ export class DirectorySink implements Sink {
   private readonly render: KeyRenderer;
   private seq = 0;
 
-  constructor(private readonly cfg: DirectorySinkConfig, host: string) {
+  constructor(
+    private readonly cfg: DirectorySinkConfig,
+    host: string,
+  ) {
     this.name = cfg.name;
     this.root = resolve(cfg.path);
     this.render = compileKeyTemplate(cfg.key_template, host, cfg.name);
@@ -55,7 +91,10 @@ export class DirectorySink implements Sink {
   async write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
     const path = this.pathOf(batch);
     const dir = dirname(path);
-    const tmp = join(dir, `.${basename(path)}.${(this.seq++).toString(36)}${Math.random().toString(36).slice(2, 10)}.tmp`);
+    const tmp = join(
+      dir,
+      `.${basename(path)}.${(this.seq++).toString(36)}${Math.random().toString(36).slice(2, 10)}.tmp`,
+    );
     let tmpCreated = false;
     try {
       throwIfAborted(signal);
@@ -92,7 +131,10 @@ export class DirectorySink implements Sink {
       await mkdir(this.root, { recursive: true });
       await access(this.root, constants.W_OK);
     } catch (err) {
-      throw classifyFsError(err, `directory sink ${this.name}: ${this.root} is not a writable directory`);
+      throw classifyFsError(
+        err,
+        `directory sink ${this.name}: ${this.root} is not a writable directory`,
+      );
     }
   }
 
@@ -103,14 +145,26 @@ export class DirectorySink implements Sink {
 export function classifyFsError(err: unknown, what: string): SinkError {
   if (err instanceof SinkError) return err;
   if (err instanceof AbortedError) {
-    return new SinkError(`${what}: ${err.message}`, { retryable: true, errorClass: err.timeout ? 'timeout' : 'aborted', cause: err });
+    return new SinkError(`${what}: ${err.message}`, {
+      retryable: true,
+      errorClass: err.timeout ? 'timeout' : 'aborted',
+      cause: err,
+    });
   }
   const c = code(err);
   if (!c) {
-    return new SinkError(`${what}: ${(err as Error)?.message ?? String(err)}`, { retryable: true, errorClass: 'internal', cause: err });
+    return new SinkError(`${what}: ${(err as Error)?.message ?? String(err)}`, {
+      retryable: true,
+      errorClass: 'internal',
+      cause: err,
+    });
   }
   const retryable = RETRYABLE_CODES.has(c) || !PERMANENT_CODES.has(c);
-  return new SinkError(`${what}: ${c}: ${(err as Error).message}`, { retryable, errorClass: `fs_${c.toLowerCase()}`, cause: err });
+  return new SinkError(`${what}: ${c}: ${(err as Error).message}`, {
+    retryable,
+    errorClass: `fs_${c.toLowerCase()}`,
+    cause: err,
+  });
 }
 
 class AbortedError extends Error {
@@ -120,7 +174,8 @@ class AbortedError extends Error {
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new AbortedError((signal.reason as Error | undefined)?.name === 'TimeoutError');
+  if (signal?.aborted)
+    throw new AbortedError((signal.reason as Error | undefined)?.name === 'TimeoutError');
 }
 
 function code(err: unknown): string | undefined {

@@ -8,7 +8,8 @@ import type { Sink } from './sink.js';
 // The S3 and ClickHouse clients cost ~25 and ~10 MiB of RSS to load: a node that ships only to a
 // directory (or only to one of them) should not pay for the others. loadSinkModules imports
 // what the config names, once; createSink stays synchronous for the reload path.
-const modules: { s3?: typeof import('./s3.js'); clickhouse?: typeof import('./clickhouse.js') } = {};
+const modules: { s3?: typeof import('./s3.js'); clickhouse?: typeof import('./clickhouse.js') } =
+  {};
 
 export async function loadSinkModules(sinks: SinkConfig[]): Promise<void> {
   for (const s of sinks) {
@@ -24,7 +25,14 @@ export async function loadSinkModules(sinks: SinkConfig[]): Promise<void> {
  */
 export function effectiveSinks(cfg: FerryConfig): SinkConfig[] {
   if (cfg.sinks.length > 0) return cfg.sinks;
-  return [{ type: 'directory', name: 'local', path: join(cfg.state_dir, 'out'), key_template: DEFAULT_KEY_TEMPLATE }];
+  return [
+    {
+      type: 'directory',
+      name: 'local',
+      path: join(cfg.state_dir, 'out'),
+      key_template: DEFAULT_KEY_TEMPLATE,
+    },
+  ];
 }
 
 /**
@@ -64,6 +72,10 @@ export function createSink(s: SinkConfig, cfg: FerryConfig, log: Logger): Sink {
     case 's3':
       return new (modules.s3 ?? notLoaded('s3')).S3Sink(s, cfg.host_id);
     case 'clickhouse':
-      return new (modules.clickhouse ?? notLoaded('clickhouse')).ClickHouseSink(s, log.child({ sink: s.name }), s.retry?.attempt_timeout_ms ?? cfg.retry.attempt_timeout_ms);
+      return new (modules.clickhouse ?? notLoaded('clickhouse')).ClickHouseSink(
+        s,
+        log.child({ sink: s.name }),
+        s.retry?.attempt_timeout_ms ?? cfg.retry.attempt_timeout_ms,
+      );
   }
 }

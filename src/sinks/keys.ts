@@ -22,7 +22,17 @@
  */
 import type { Codec, EncodedBatch } from '../pipeline/batch.js';
 
-export const KEY_VARIABLES = ['date', 'hour', 'year', 'month', 'day', 'host', 'batch_id', 'ext', 'sink'] as const;
+export const KEY_VARIABLES = [
+  'date',
+  'hour',
+  'year',
+  'month',
+  'day',
+  'host',
+  'batch_id',
+  'ext',
+  'sink',
+] as const;
 export type KeyVariable = (typeof KEY_VARIABLES)[number];
 
 export const DEFAULT_KEY_TEMPLATE = 'events/dt={date}/hour={hour}/{host}-{batch_id}{ext}';
@@ -49,13 +59,15 @@ export function validateKeyTemplate(template: string): void {
 }
 
 function parse(template: string): Part[] {
-  if (typeof template !== 'string' || template.length === 0) throw new Error('key template is empty');
+  if (typeof template !== 'string' || template.length === 0)
+    throw new Error('key template is empty');
   const parts: Part[] = [];
   let i = 0;
   while (i < template.length) {
     const open = template.indexOf('{', i);
     const close = template.indexOf('}', i);
-    if (close !== -1 && (open === -1 || close < open)) throw new Error(`key template "${template}": unmatched "}" at offset ${close}`);
+    if (close !== -1 && (open === -1 || close < open))
+      throw new Error(`key template "${template}": unmatched "}" at offset ${close}`);
     if (open === -1) {
       parts.push(template.slice(i));
       break;
@@ -65,21 +77,30 @@ function parse(template: string): Part[] {
     if (end === -1) throw new Error(`key template "${template}": unmatched "{" at offset ${open}`);
     const name = template.slice(open + 1, end);
     if (!(KEY_VARIABLES as readonly string[]).includes(name)) {
-      throw new Error(`key template "${template}": unknown variable {${name}} (known: ${KEY_VARIABLES.map((v) => `{${v}}`).join(' ')})`);
+      throw new Error(
+        `key template "${template}": unknown variable {${name}} (known: ${KEY_VARIABLES.map((v) => `{${v}}`).join(' ')})`,
+      );
     }
     parts.push({ v: name as KeyVariable });
     i = end + 1;
   }
   if (!parts.some((p) => typeof p !== 'string' && p.v === 'batch_id')) {
-    throw new Error(`key template "${template}" must contain {batch_id} so each batch has its own key`);
+    throw new Error(
+      `key template "${template}" must contain {batch_id} so each batch has its own key`,
+    );
   }
   // Check the path shape with every variable standing in as a plain name.
   const shape = parts.map((p) => (typeof p === 'string' ? p : 'x')).join('');
   if (shape.startsWith('/') || shape.endsWith('/') || shape.includes('\\')) {
-    throw new Error(`key template "${template}" must be a relative path with "/" separators, not starting or ending with "/"`);
+    throw new Error(
+      `key template "${template}" must be a relative path with "/" separators, not starting or ending with "/"`,
+    );
   }
   for (const seg of shape.split('/')) {
-    if (seg === '' || seg === '.' || seg === '..') throw new Error(`key template "${template}" must be a relative path without empty, "." or ".." segments`);
+    if (seg === '' || seg === '.' || seg === '..')
+      throw new Error(
+        `key template "${template}" must be a relative path without empty, "." or ".." segments`,
+      );
   }
   return parts;
 }
@@ -114,15 +135,33 @@ export function compileKeyTemplate(template: string, host: string, sink: string)
         continue;
       }
       switch (p.v) {
-        case 'date': out += `${year}-${month}-${day}`; break;
-        case 'year': out += year; break;
-        case 'month': out += month; break;
-        case 'day': out += day; break;
-        case 'hour': out += p2(d.getUTCHours()); break;
-        case 'host': out += hostS; break;
-        case 'sink': out += sinkS; break;
-        case 'batch_id': out += safe(batch.id); break;
-        case 'ext': out += ARCHIVE_EXTENSIONS[batch.archive.codec]; break;
+        case 'date':
+          out += `${year}-${month}-${day}`;
+          break;
+        case 'year':
+          out += year;
+          break;
+        case 'month':
+          out += month;
+          break;
+        case 'day':
+          out += day;
+          break;
+        case 'hour':
+          out += p2(d.getUTCHours());
+          break;
+        case 'host':
+          out += hostS;
+          break;
+        case 'sink':
+          out += sinkS;
+          break;
+        case 'batch_id':
+          out += safe(batch.id);
+          break;
+        case 'ext':
+          out += ARCHIVE_EXTENSIONS[batch.archive.codec];
+          break;
       }
     }
     return out;
@@ -130,7 +169,12 @@ export function compileKeyTemplate(template: string, host: string, sink: string)
 }
 
 /** The object key of a batch (convenience form of compileKeyTemplate). */
-export function renderKey(template: string, batch: EncodedBatch, host: string, sink: string): string {
+export function renderKey(
+  template: string,
+  batch: EncodedBatch,
+  host: string,
+  sink: string,
+): string {
   return compileKeyTemplate(template, host, sink)(batch);
 }
 
@@ -178,7 +222,9 @@ export function keyMatcher(template: string): (key: string) => KeyFacts | undefi
     }
   }
   const rx = new RegExp(re + '$');
-  const extCodec = Object.fromEntries(Object.entries(ARCHIVE_EXTENSIONS).map(([c, e]) => [e, c as Codec]));
+  const extCodec = Object.fromEntries(
+    Object.entries(ARCHIVE_EXTENSIONS).map(([c, e]) => [e, c as Codec]),
+  );
   return (key) => {
     const m = rx.exec(key);
     if (!m) return undefined;

@@ -39,7 +39,8 @@ export class LiveSink implements Sink {
   }
 
   replace(next: Sink): void {
-    if (next.name !== this.current.name || next.type !== this.current.type) throw new Error(`cannot replace sink ${this.current.name} with ${next.type} ${next.name}`);
+    if (next.name !== this.current.name || next.type !== this.current.type)
+      throw new Error(`cannot replace sink ${this.current.name} with ${next.type} ${next.name}`);
     const old = this.current;
     this.current = next;
     if ((this.active.get(old) ?? 0) === 0) void old.close().catch(() => {});

@@ -30,11 +30,20 @@ export function backoffCeiling(policy: RetryConfig, attempt: number): number {
 }
 
 /** Full jitter: a delay drawn uniformly from [0, backoffCeiling]. */
-export function backoffDelay(policy: RetryConfig, attempt: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  policy: RetryConfig,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   return Math.floor(random() * backoffCeiling(policy, attempt));
 }
 
-export async function deliver(sink: Sink, batch: EncodedBatch, policy: RetryConfig, hooks: DeliverHooks = {}): Promise<SinkReceipt> {
+export async function deliver(
+  sink: Sink,
+  batch: EncodedBatch,
+  policy: RetryConfig,
+  hooks: DeliverHooks = {},
+): Promise<SinkReceipt> {
   const outer = hooks.signal;
   const started = Date.now();
   let last: SinkError | undefined;
@@ -48,7 +57,11 @@ export async function deliver(sink: Sink, batch: EncodedBatch, policy: RetryConf
     if (!last.retryable || outer?.aborted) throw finish(last, attempt);
     const delay = backoffDelay(policy, attempt, hooks.random);
     if (Date.now() - started + delay >= policy.max_elapsed_ms) {
-      throw finish(last, attempt, ` (gave up after ${attempt} attempts in ${Date.now() - started} ms)`);
+      throw finish(
+        last,
+        attempt,
+        ` (gave up after ${attempt} attempts in ${Date.now() - started} ms)`,
+      );
     }
     hooks.onRetry?.(last, attempt, delay);
     await sleep(delay, outer);
@@ -56,7 +69,12 @@ export async function deliver(sink: Sink, batch: EncodedBatch, policy: RetryConf
 }
 
 /** One attempt, bounded by its own timeout and the outer signal; always rejects with a SinkError. */
-function attemptOnce(sink: Sink, batch: EncodedBatch, timeoutMs: number, outer?: AbortSignal): Promise<SinkReceipt> {
+function attemptOnce(
+  sink: Sink,
+  batch: EncodedBatch,
+  timeoutMs: number,
+  outer?: AbortSignal,
+): Promise<SinkReceipt> {
   const ac = new AbortController();
   return new Promise<SinkReceipt>((resolve, reject) => {
     let settled = false;
@@ -69,7 +87,14 @@ function attemptOnce(sink: Sink, batch: EncodedBatch, timeoutMs: number, outer?:
     };
     const onTimeout = () => {
       ac.abort(new DOMException(`attempt timed out after ${timeoutMs} ms`, 'TimeoutError'));
-      settle(() => reject(new SinkError(`${sink.name}: attempt timed out after ${timeoutMs} ms`, { retryable: true, errorClass: 'timeout' })));
+      settle(() =>
+        reject(
+          new SinkError(`${sink.name}: attempt timed out after ${timeoutMs} ms`, {
+            retryable: true,
+            errorClass: 'timeout',
+          }),
+        ),
+      );
     };
     const onOuterAbort = () => {
       ac.abort(outer?.reason);
@@ -94,15 +119,27 @@ function asSinkError(e: unknown, sinkName: string, attemptSignal: AbortSignal): 
   if (e instanceof SinkError) return e;
   if (attemptSignal.aborted) {
     const timeout = (attemptSignal.reason as Error | undefined)?.name === 'TimeoutError';
-    return new SinkError(`${sinkName}: ${timeout ? 'attempt timed out' : 'aborted'}`, { retryable: true, errorClass: timeout ? 'timeout' : 'aborted', cause: e });
+    return new SinkError(`${sinkName}: ${timeout ? 'attempt timed out' : 'aborted'}`, {
+      retryable: true,
+      errorClass: timeout ? 'timeout' : 'aborted',
+      cause: e,
+    });
   }
   // Not classified by the sink: a bug or an unexpected library error. Retrying loses nothing.
-  return new SinkError(`${sinkName}: unexpected error: ${(e as Error)?.message ?? String(e)}`, { retryable: true, errorClass: 'internal', cause: e });
+  return new SinkError(`${sinkName}: unexpected error: ${(e as Error)?.message ?? String(e)}`, {
+    retryable: true,
+    errorClass: 'internal',
+    cause: e,
+  });
 }
 
 function abortedError(outer: AbortSignal): SinkError {
   const why = (outer.reason as Error | undefined)?.message;
-  return new SinkError(`delivery aborted${why ? `: ${why}` : ' (shutdown)'}`, { retryable: true, errorClass: 'aborted', cause: outer.reason });
+  return new SinkError(`delivery aborted${why ? `: ${why}` : ' (shutdown)'}`, {
+    retryable: true,
+    errorClass: 'aborted',
+    cause: outer.reason,
+  });
 }
 
 function finish(err: SinkError, attempts: number, suffix = ''): SinkError {

@@ -14,7 +14,12 @@
  *   otherwise CRC32 every body on the main thread; TCP/TLS and S3's own
  *   Content-Length check already cover the transfer.
  */
-import { S3Client, PutObjectCommand, HeadBucketCommand, type PutObjectCommandInput } from '@aws-sdk/client-s3';
+import {
+  S3Client,
+  PutObjectCommand,
+  HeadBucketCommand,
+  type PutObjectCommandInput,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3SinkConfig } from '../config/types.js';
 import type { Codec, EncodedBatch } from '../pipeline/batch.js';
@@ -23,16 +28,47 @@ import { SinkError, isRetryableStatus, type Sink, type SinkReceipt } from './sin
 
 /** Socket-level failures: no (complete) response came back, so the request may be retried. */
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
-  'EHOSTDOWN', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_HTTP2_STREAM_ERROR', 'ConnectionRefused',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'ESOCKETTIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_HTTP2_STREAM_ERROR',
+  'ConnectionRefused',
 ]);
 /** S3 error codes that are transient whatever their HTTP status (S3 answers 400 RequestTimeout, 403 RequestTimeTooSkewed …). */
 const TRANSIENT_S3_CODES = new Set([
-  'RequestTimeout', 'RequestTimeoutException', 'RequestTimeTooSkewed', 'RequestExpired', 'ExpiredToken', 'ExpiredTokenException',
-  'InternalError', 'ServiceUnavailable', 'SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'RequestTimeTooSkewed',
+  'RequestExpired',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InternalError',
+  'ServiceUnavailable',
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
   'OperationAborted',
 ]);
-const THROTTLE_S3_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException']);
+const THROTTLE_S3_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+]);
 
 const MIN_PART = 5 * 1024 * 1024;
 const MAX_PARTS = 10_000;
@@ -48,7 +84,10 @@ export class S3Sink implements Sink {
   private readonly client: S3Client;
   private readonly render: KeyRenderer;
 
-  constructor(private readonly cfg: S3SinkConfig, host: string) {
+  constructor(
+    private readonly cfg: S3SinkConfig,
+    host: string,
+  ) {
     this.name = cfg.name;
     this.render = compileKeyTemplate(cfg.key_template, host, cfg.name);
     this.client = new S3Client({
@@ -59,7 +98,10 @@ export class S3Sink implements Sink {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       // Static keys if configured, else the SDK's default chain (env, profile, IMDS, …).
-      credentials: cfg.access_key_id && cfg.secret_access_key ? { accessKeyId: cfg.access_key_id, secretAccessKey: cfg.secret_access_key } : undefined,
+      credentials:
+        cfg.access_key_id && cfg.secret_access_key
+          ? { accessKeyId: cfg.access_key_id, secretAccessKey: cfg.secret_access_key }
+          : undefined,
     });
   }
 
@@ -76,7 +118,11 @@ export class S3Sink implements Sink {
       Body: body,
       ContentType: 'application/x-ndjson',
       ContentEncoding: s3ContentEncoding(batch.archive.codec),
-      Metadata: { 'ferry-codec': batch.archive.codec, 'ferry-events': String(batch.events), 'ferry-batch-id': batch.id },
+      Metadata: {
+        'ferry-codec': batch.archive.codec,
+        'ferry-events': String(batch.events),
+        'ferry-batch-id': batch.id,
+      },
     };
     const where = `s3://${this.cfg.bucket}/${key}`;
     try {
@@ -84,7 +130,10 @@ export class S3Sink implements Sink {
       if (body.byteLength > this.cfg.multipart_threshold_bytes) {
         await this.multipart(params, body.byteLength, signal);
       } else {
-        await this.client.send(new PutObjectCommand({ ...params, ContentLength: body.byteLength }), { abortSignal: signal });
+        await this.client.send(
+          new PutObjectCommand({ ...params, ContentLength: body.byteLength }),
+          { abortSignal: signal },
+        );
       }
       return { location: where };
     } catch (err) {
@@ -92,7 +141,11 @@ export class S3Sink implements Sink {
     }
   }
 
-  private async multipart(params: PutObjectCommandInput, size: number, signal?: AbortSignal): Promise<void> {
+  private async multipart(
+    params: PutObjectCommandInput,
+    size: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const abortController = new AbortController();
     const onAbort = () => abortController.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -115,7 +168,9 @@ export class S3Sink implements Sink {
   /** HeadBucket: reachable, credentials accepted, bucket exists. */
   async probe(signal?: AbortSignal): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.cfg.bucket }), { abortSignal: signal });
+      await this.client.send(new HeadBucketCommand({ Bucket: this.cfg.bucket }), {
+        abortSignal: signal,
+      });
     } catch (err) {
       throw classifyS3Error(err, `S3 HeadBucket ${this.cfg.bucket}`, signal);
     }
@@ -128,7 +183,8 @@ export class S3Sink implements Sink {
 
 function abortError(signal: AbortSignal): Error {
   const e = new Error('aborted before the request was sent');
-  e.name = (signal.reason as Error | undefined)?.name === 'TimeoutError' ? 'TimeoutError' : 'AbortError';
+  e.name =
+    (signal.reason as Error | undefined)?.name === 'TimeoutError' ? 'TimeoutError' : 'AbortError';
   return e;
 }
 
@@ -156,30 +212,70 @@ export function classifyS3Error(err: unknown, what: string, signal?: AbortSignal
   const s3code = e.Code ?? (status ? e.name : undefined);
   const netCode = findNetworkCode(e);
 
-  if (signal?.aborted || e.name === 'AbortError' || e.name === 'TimeoutError' || e.name === 'RequestTimeout' && !status) {
-    const timeout = e.name === 'TimeoutError' || (signal?.reason as Error | undefined)?.name === 'TimeoutError';
-    return new SinkError(`${what}: ${timeout ? 'timed out' : 'aborted'}${netCode ? ` (${netCode})` : ''}`, {
-      retryable: true,
-      errorClass: timeout ? 'timeout' : 'aborted',
+  if (
+    signal?.aborted ||
+    e.name === 'AbortError' ||
+    e.name === 'TimeoutError' ||
+    (e.name === 'RequestTimeout' && !status)
+  ) {
+    const timeout =
+      e.name === 'TimeoutError' || (signal?.reason as Error | undefined)?.name === 'TimeoutError';
+    return new SinkError(
+      `${what}: ${timeout ? 'timed out' : 'aborted'}${netCode ? ` (${netCode})` : ''}`,
+      {
+        retryable: true,
+        errorClass: timeout ? 'timeout' : 'aborted',
+        cause: err,
+      },
+    );
+  }
+  if (status && status >= 300) {
+    const throttled =
+      status === 429 ||
+      (s3code !== undefined && THROTTLE_S3_CODES.has(s3code)) ||
+      Boolean(e.$retryable?.throttling);
+    const retryable =
+      isRetryableStatus(status) ||
+      throttled ||
+      (s3code !== undefined && TRANSIENT_S3_CODES.has(s3code));
+    const cls = throttled
+      ? 'throttled'
+      : status >= 500
+        ? 'http_5xx'
+        : status >= 400
+          ? 'http_4xx'
+          : 'http_3xx';
+    const msg =
+      e.message && e.message !== s3code && e.message !== 'UnknownError' ? `: ${e.message}` : '';
+    return new SinkError(`${what}: HTTP ${status} ${s3code ?? 'error'}${msg}`, {
+      retryable,
+      status,
+      errorClass: cls,
       cause: err,
     });
   }
-  if (status && status >= 300) {
-    const throttled = status === 429 || (s3code !== undefined && THROTTLE_S3_CODES.has(s3code)) || Boolean(e.$retryable?.throttling);
-    const retryable = isRetryableStatus(status) || throttled || (s3code !== undefined && TRANSIENT_S3_CODES.has(s3code));
-    const cls = throttled ? 'throttled' : status >= 500 ? 'http_5xx' : status >= 400 ? 'http_4xx' : 'http_3xx';
-    const msg = e.message && e.message !== s3code && e.message !== 'UnknownError' ? `: ${e.message}` : '';
-    return new SinkError(`${what}: HTTP ${status} ${s3code ?? 'error'}${msg}`, { retryable, status, errorClass: cls, cause: err });
-  }
-  if (netCode) return new SinkError(`${what}: network error ${netCode}: ${e.message}`, { retryable: true, errorClass: 'network', cause: err });
+  if (netCode)
+    return new SinkError(`${what}: network error ${netCode}: ${e.message}`, {
+      retryable: true,
+      errorClass: 'network',
+      cause: err,
+    });
   // No HTTP response at all (connection failures surface in many shapes): retry.
-  return new SinkError(`${what}: no response: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`, { retryable: true, errorClass: 'network', cause: err });
+  return new SinkError(`${what}: no response: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`, {
+    retryable: true,
+    errorClass: 'network',
+    cause: err,
+  });
 }
 
 function findNetworkCode(e: AwsError): string | undefined {
   let cur: unknown = e;
   for (let depth = 0; cur && depth < 4; depth++) {
-    const c = (cur as AwsError).code ?? (typeof (cur as AwsError).errno === 'string' ? ((cur as AwsError).errno as string) : undefined);
+    const c =
+      (cur as AwsError).code ??
+      (typeof (cur as AwsError).errno === 'string'
+        ? ((cur as AwsError).errno as string)
+        : undefined);
     if (c && NETWORK_CODES.has(c)) return c;
     if (cur instanceof AggregateError && cur.errors.length > 0) cur = cur.errors[0];
     else cur = (cur as AwsError).cause;

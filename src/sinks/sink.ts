@@ -27,7 +27,10 @@ export class SinkError extends Error {
   readonly errorClass: string;
   /** How many attempts were made before giving up; set by the retry layer (deliver). */
   attempts?: number;
-  constructor(message: string, opts: { retryable: boolean; status?: number; errorClass: string; cause?: unknown }) {
+  constructor(
+    message: string,
+    opts: { retryable: boolean; status?: number; errorClass: string; cause?: unknown },
+  ) {
     super(message, { cause: opts.cause });
     this.name = 'SinkError';
     this.retryable = opts.retryable;

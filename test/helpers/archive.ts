@@ -24,7 +24,10 @@ export function decodeObject(key: string, body: Uint8Array): Uint8Array {
 
 /** Raw NDJSON lines of one decoded object. */
 export function linesOf(decoded: Uint8Array): string[] {
-  return Buffer.from(decoded).toString('utf8').split('\n').filter((l) => l.length > 0);
+  return Buffer.from(decoded)
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
 }
 
 /** Every archived object under a directory sink: key → raw (compressed) bytes. Temp files are reported too. */

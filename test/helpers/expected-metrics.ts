@@ -4,7 +4,13 @@
  */
 export const EXPECTED_ELSEWHERE = [
   'up',
-  'dlq_files_current', 'dlq_bytes_current', 'dlq_events_dropped_total', 'dlq_events_reuploaded_total', 'dlq_files_expired_total', 'dlq_corrupt_records_total',
+  'dlq_files_current',
+  'dlq_bytes_current',
+  'dlq_events_dropped_total',
+  'dlq_events_reuploaded_total',
+  'dlq_files_expired_total',
+  'dlq_corrupt_records_total',
   'kafka_consumer_lag',
-  'config_reload_failures_total', 'config_last_reload_success_timestamp_seconds',
+  'config_reload_failures_total',
+  'config_last_reload_success_timestamp_seconds',
 ];

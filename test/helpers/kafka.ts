@@ -7,22 +7,59 @@ import type { FerryProc } from './ferry-proc.js';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
 /** A test-side client of the rig's broker (producing, reading the DLQ topic, group offsets). */
-export const kafka = new Kafka({ clientId: 'ferry-test', brokers: [...rig.kafka.brokers], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 200 } });
+export const kafka = new Kafka({
+  clientId: 'ferry-test',
+  brokers: [...rig.kafka.brokers],
+  logLevel: logLevel.NOTHING,
+  retry: { retries: 10, initialRetryTime: 200 },
+});
 
 /** The sinks and kafka section every Kafka test runs with (S3 + ClickHouse), plus overrides. */
-export function kafkaFerryConfig(opts: { prefix: string; database: string; topic: string; group: string; table?: string; extra?: Record<string, unknown>; kafka?: Record<string, unknown> }): Record<string, unknown> {
+export function kafkaFerryConfig(opts: {
+  prefix: string;
+  database: string;
+  topic: string;
+  group: string;
+  table?: string;
+  extra?: Record<string, unknown>;
+  kafka?: Record<string, unknown>;
+}): Record<string, unknown> {
   return {
     sinks: [
-      { name: 'archive', type: 's3', bucket: rig.s3.bucket, endpoint: rig.s3.endpoint, region: rig.s3.region, force_path_style: true, access_key_id: rig.s3.accessKeyId, secret_access_key: rig.s3.secretAccessKey, key_template: `${opts.prefix}/{host}-{batch_id}{ext}` },
-      { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database: opts.database, table: opts.table ?? 'events' },
+      {
+        name: 'archive',
+        type: 's3',
+        bucket: rig.s3.bucket,
+        endpoint: rig.s3.endpoint,
+        region: rig.s3.region,
+        force_path_style: true,
+        access_key_id: rig.s3.accessKeyId,
+        secret_access_key: rig.s3.secretAccessKey,
+        key_template: `${opts.prefix}/{host}-{batch_id}{ext}`,
+      },
+      {
+        name: 'warehouse',
+        type: 'clickhouse',
+        url: rig.clickhouse.url,
+        database: opts.database,
+        table: opts.table ?? 'events',
+      },
     ],
     workers: { threads: 2 },
     batch: { max_age_ms: 200, max_events: 1000, codec: 'lz4' },
     retry: { initial_ms: 100, max_ms: 1000, max_elapsed_ms: 3000, attempt_timeout_ms: 5000 },
     dlq: { probe_interval_ms: 200, reupload_events_per_s: 200000 },
     kafka: {
-      enabled: true, brokers: [...rig.kafka.brokers], group_id: opts.group, topics: [opts.topic], commit_interval_ms: 200,
-      session_timeout_ms: 10000, heartbeat_interval_ms: 1000, retry_initial_ms: 100, retry_max_ms: 2000, init: { partitions: 3 },
+      enabled: true,
+      brokers: [...rig.kafka.brokers],
+      group_id: opts.group,
+      topics: [opts.topic],
+      commit_interval_ms: 200,
+      session_timeout_ms: 10000,
+      heartbeat_interval_ms: 1000,
+      retry_initial_ms: 100,
+      retry_max_ms: 2000,
+      init: { partitions: 3 },
       ...opts.kafka,
     },
     ...opts.extra,
@@ -31,7 +68,10 @@ export function kafkaFerryConfig(opts: { prefix: string; database: string; topic
 
 /** `ferry <args>` through the built CLI; returns stdout (throws with stderr on a non-zero exit). */
 export function ferryCli(args: string[], env: Record<string, string> = {}): string {
-  return execFileSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return execFileSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
 }
 
 /** `ferry migrate` and `ferry kafka init` with the process's own config file. */
@@ -42,7 +82,13 @@ export function prepare(f: FerryProc | { stateDir: string }): string {
 }
 
 export function eventLine(prefix: string, i: number): string {
-  return JSON.stringify({ event_id: `${prefix}-${i}`, seq: i, user: `u${i % 97}`, kind: 'kafka_test', pad: 'k'.repeat(120) });
+  return JSON.stringify({
+    event_id: `${prefix}-${i}`,
+    seq: i,
+    user: `u${i % 97}`,
+    kind: 'kafka_test',
+    pad: 'k'.repeat(120),
+  });
 }
 
 export function idsOf(prefix: string, from: number, to: number): string[] {
@@ -50,10 +96,18 @@ export function idsOf(prefix: string, from: number, to: number): string[] {
 }
 
 /** Produce messages [from, to) with keys spreading them over partitions. */
-export async function produceRange(producer: Producer, topic: string, prefix: string, from: number, to: number, chunk = 500): Promise<void> {
+export async function produceRange(
+  producer: Producer,
+  topic: string,
+  prefix: string,
+  from: number,
+  to: number,
+  chunk = 500,
+): Promise<void> {
   for (let i = from; i < to; i += chunk) {
     const messages = [];
-    for (let j = i; j < Math.min(to, i + chunk); j++) messages.push({ key: `k${j}`, value: eventLine(prefix, j) });
+    for (let j = i; j < Math.min(to, i + chunk); j++)
+      messages.push({ key: `k${j}`, value: eventLine(prefix, j) });
     await producer.send({ topic, acks: -1, messages });
   }
 }
@@ -84,21 +138,34 @@ export async function committedTotal(group: string, topic: string): Promise<numb
 }
 
 export async function endOffsetsTotal(topic: string): Promise<number> {
-  return withAdmin(async (a) => (await a.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0));
+  return withAdmin(async (a) =>
+    (await a.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0),
+  );
 }
 
 /** Every record of a topic from the beginning, read until `count` are in (or the timeout). */
-export async function readTopic(topic: string, count: number, timeoutMs = 30_000): Promise<{ key: string | null; value: string }[]> {
+export async function readTopic(
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<{ key: string | null; value: string }[]> {
   const out: { key: string | null; value: string }[] = [];
   const c = kafka.consumer({ groupId: `ferry-test-reader-${topic}-${Date.now()}` });
   await c.connect();
   try {
     await c.subscribe({ topics: [topic], fromBeginning: true });
     await new Promise<void>((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`read ${out.length} of ${count} records from ${topic} in ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          rej(new Error(`read ${out.length} of ${count} records from ${topic} in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       void c.run({
         eachMessage: async ({ message }) => {
-          out.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '' });
+          out.push({
+            key: message.key?.toString() ?? null,
+            value: message.value?.toString() ?? '',
+          });
           if (out.length >= count) {
             clearTimeout(timer);
             res();
@@ -120,7 +187,8 @@ export async function metricsText(f: FerryProc): Promise<string> {
 export function metricSum(text: string, name: string): number {
   let sum = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith(name + ' ') || line.startsWith(name + '{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith(name + ' ') || line.startsWith(name + '{'))
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
 }

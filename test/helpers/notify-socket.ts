@@ -18,13 +18,24 @@ export interface NotifySocket {
   address: string;
   messages: NotifyMessage[];
   /** Resolves with the first message (index ≥ from) matching pred. */
-  waitFor(pred: (m: NotifyMessage) => boolean, timeoutMs: number, from?: number): Promise<NotifyMessage>;
+  waitFor(
+    pred: (m: NotifyMessage) => boolean,
+    timeoutMs: number,
+    from?: number,
+  ): Promise<NotifyMessage>;
   close(): void;
 }
 
 /** A real unix datagram socket the test listens on (python3: node:dgram has no AF_UNIX). */
-export async function listenNotifySocket(address: string, probePort?: number): Promise<NotifySocket> {
-  const args = [join(import.meta.dirname, 'notify-listener.py'), address, ...(probePort ? [String(probePort)] : [])];
+export async function listenNotifySocket(
+  address: string,
+  probePort?: number,
+): Promise<NotifySocket> {
+  const args = [
+    join(import.meta.dirname, 'notify-listener.py'),
+    address,
+    ...(probePort ? [String(probePort)] : []),
+  ];
   const proc: ChildProcess = spawn('python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const messages: NotifyMessage[] = [];
   const waiters = new Set<() => void>();
@@ -62,7 +73,11 @@ export async function listenNotifySocket(address: string, probePort?: number): P
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`no matching notify message in ${timeoutMs} ms; got:\n${messages.map((m) => JSON.stringify(m.fields)).join('\n')}`));
+          reject(
+            new Error(
+              `no matching notify message in ${timeoutMs} ms; got:\n${messages.map((m) => JSON.stringify(m.fields)).join('\n')}`,
+            ),
+          );
         }, timeoutMs);
         waiters.add(check);
         check();

@@ -7,17 +7,30 @@ import type { FerryProc } from './ferry-proc.js';
 export function rewriteConfig(f: FerryProc, config: Record<string, unknown> | string): void {
   const file = join(f.stateDir, 'ferry.yaml');
   if (typeof config === 'string') return writeFileSync(file, config);
-  const withDir = JSON.parse(JSON.stringify(config).replaceAll('${STATE_DIR}', f.stateDir)) as Record<string, unknown>;
-  writeFileSync(file, stringify({ state_dir: f.stateDir, listen: { host: '127.0.0.1', port: 0 }, ...withDir }));
+  const withDir = JSON.parse(
+    JSON.stringify(config).replaceAll('${STATE_DIR}', f.stateDir),
+  ) as Record<string, unknown>;
+  writeFileSync(
+    file,
+    stringify({ state_dir: f.stateDir, listen: { host: '127.0.0.1', port: 0 }, ...withDir }),
+  );
 }
 
 /** Wait for a log line (searching from index `from`); returns it and its index. */
-export async function waitForLog(f: FerryProc, pred: (l: Record<string, unknown>) => boolean, opts: { from?: number; timeoutMs?: number } = {}): Promise<{ line: Record<string, unknown>; index: number }> {
+export async function waitForLog(
+  f: FerryProc,
+  pred: (l: Record<string, unknown>) => boolean,
+  opts: { from?: number; timeoutMs?: number } = {},
+): Promise<{ line: Record<string, unknown>; index: number }> {
   const deadline = Date.now() + (opts.timeoutMs ?? 20000);
   for (;;) {
     const lines = f.logs();
-    for (let i = opts.from ?? 0; i < lines.length; i++) if (pred(lines[i])) return { line: lines[i], index: i };
-    if (Date.now() > deadline) throw new Error(`no matching log line in ${opts.timeoutMs ?? 20000} ms; logs:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
+    for (let i = opts.from ?? 0; i < lines.length; i++)
+      if (pred(lines[i])) return { line: lines[i], index: i };
+    if (Date.now() > deadline)
+      throw new Error(
+        `no matching log line in ${opts.timeoutMs ?? 20000} ms; logs:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -26,7 +39,13 @@ export async function waitForLog(f: FerryProc, pred: (l: Record<string, unknown>
 export async function reloadAndWait(f: FerryProc): Promise<Record<string, unknown>> {
   const from = f.logs().length;
   f.kill('SIGHUP');
-  const { line } = await waitForLog(f, (l) => typeof l.msg === 'string' && (l.msg.startsWith('config reloaded') || l.msg.startsWith('config reload failed')), { from });
+  const { line } = await waitForLog(
+    f,
+    (l) =>
+      typeof l.msg === 'string' &&
+      (l.msg.startsWith('config reloaded') || l.msg.startsWith('config reload failed')),
+    { from },
+  );
   return line;
 }
 

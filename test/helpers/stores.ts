@@ -4,14 +4,25 @@ import { rig } from '../setup/rig.js';
 import { decodeObject, linesOf, type Envelope } from './archive.js';
 
 /** Read-back helpers for what ferry stored in the rig's MinIO and ClickHouse. */
-export const s3 = new S3Client({ endpoint: rig.s3.endpoint, region: rig.s3.region, forcePathStyle: true, credentials: { accessKeyId: rig.s3.accessKeyId, secretAccessKey: rig.s3.secretAccessKey } });
+export const s3 = new S3Client({
+  endpoint: rig.s3.endpoint,
+  region: rig.s3.region,
+  forcePathStyle: true,
+  credentials: { accessKeyId: rig.s3.accessKeyId, secretAccessKey: rig.s3.secretAccessKey },
+});
 
 /** event_id → how many times it is stored under the prefix (each object decoded by its extension). */
 export async function s3EventCounts(prefix: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: rig.s3.bucket, Prefix: `${prefix}/`, ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: rig.s3.bucket,
+        Prefix: `${prefix}/`,
+        ContinuationToken: token,
+      }),
+    );
     for (const o of page.Contents ?? []) {
       const got = await s3.send(new GetObjectCommand({ Bucket: rig.s3.bucket, Key: o.Key! }));
       const body = Buffer.from(await got.Body!.transformToByteArray());
@@ -30,21 +41,40 @@ export function clickhouse(): ClickHouseClient {
 }
 
 /** Distinct event_ids in a table (FINAL), optionally only those with a prefix. */
-export async function clickhouseIds(ch: ClickHouseClient, table: string, prefix = ''): Promise<Set<string>> {
-  const rs = await ch.query({ query: `SELECT DISTINCT event_id FROM ${table} FINAL WHERE startsWith(event_id, ${quote(prefix)})`, format: 'JSONEachRow' });
+export async function clickhouseIds(
+  ch: ClickHouseClient,
+  table: string,
+  prefix = '',
+): Promise<Set<string>> {
+  const rs = await ch.query({
+    query: `SELECT DISTINCT event_id FROM ${table} FINAL WHERE startsWith(event_id, ${quote(prefix)})`,
+    format: 'JSONEachRow',
+  });
   return new Set((await rs.json<{ event_id: string }>()).map((r) => r.event_id));
 }
 
 /** Rows (not deduplicated) in a table with that prefix: duplicates show as count > distinct. */
-export async function clickhouseRows(ch: ClickHouseClient, table: string, prefix = ''): Promise<number> {
-  const rs = await ch.query({ query: `SELECT count() AS c FROM ${table} WHERE startsWith(event_id, ${quote(prefix)})`, format: 'JSONEachRow' });
+export async function clickhouseRows(
+  ch: ClickHouseClient,
+  table: string,
+  prefix = '',
+): Promise<number> {
+  const rs = await ch.query({
+    query: `SELECT count() AS c FROM ${table} WHERE startsWith(event_id, ${quote(prefix)})`,
+    format: 'JSONEachRow',
+  });
   return Number((await rs.json<{ c: string }>())[0].c);
 }
 
 // The rig's ClickHouse predates query parameters: quote by hand.
 const quote = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -54,7 +84,10 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

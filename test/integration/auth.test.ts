@@ -1,7 +1,13 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startFerryProcess, post, makeEvents, type FerryProc, type Runtime } from '../helpers/ferry-proc.js';
+import {
+  startFerryProcess,
+  post,
+  makeEvents,
+  type FerryProc,
+  type Runtime,
+} from '../helpers/ferry-proc.js';
 import { envelopesIn } from '../helpers/archive.js';
 import { rewriteConfig, reloadAndWait, metric } from '../helpers/reload.js';
 
@@ -13,7 +19,9 @@ afterAll(() => {
 
 /** A real token and hash from the CLI, as an operator would make them. */
 function tokenFromCli(args: string[]): { token: string; sha256: string; yaml: string } {
-  const out = execFileSync(process.execPath, ['dist/src/cli.js', 'token', 'new', ...args], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['dist/src/cli.js', 'token', 'new', ...args], {
+    encoding: 'utf8',
+  });
   const token = /^token:\s+(\S+)$/m.exec(out)![1];
   const sha256 = /^sha256:\s+([0-9a-f]{64})$/m.exec(out)![1];
   return { token, sha256, yaml: out.slice(out.indexOf('auth:')) };
@@ -33,7 +41,13 @@ function authConfig() {
       tokens: [
         { name: 'edge-a', sha256: producer.sha256, source: 'edge-eu-1', routes: ['ingest'] },
         { name: 'prom', sha256: scraper.sha256, routes: ['metrics'] },
-        { name: 'slow', sha256: limited.sha256, source: 'slow-src', routes: ['ingest'], rate_limit: { requests_per_s: 0.5, burst: 2 } },
+        {
+          name: 'slow',
+          sha256: limited.sha256,
+          source: 'slow-src',
+          routes: ['ingest'],
+          rate_limit: { requests_per_s: 0.5, burst: 2 },
+        },
       ],
     },
   };
@@ -62,9 +76,13 @@ describe.each<Runtime>(['node', 'bun', 'deno'])('auth on %s', (runtime) => {
     expect(none.status).toBe(401);
     expect(none.json.error).toBe('unauthorized');
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer realm="ferry"/);
-    const basic = await post(f.url, body.lines.join('\n'), { headers: { authorization: 'Basic Zm9vOmJhcg==' } });
+    const basic = await post(f.url, body.lines.join('\n'), {
+      headers: { authorization: 'Basic Zm9vOmJhcg==' },
+    });
     expect(basic.status).toBe(401);
-    const unknown = await post(f.url, body.lines.join('\n'), { headers: bearer('fry_not-a-configured-token') });
+    const unknown = await post(f.url, body.lines.join('\n'), {
+      headers: bearer('fry_not-a-configured-token'),
+    });
     expect(unknown.status).toBe(401);
     expect(unknown.headers.get('www-authenticate')).toContain('invalid_token');
     const wrongRoute = await post(f.url, body.lines.join('\n'), { headers: bearer(scraper.token) });
@@ -95,7 +113,9 @@ describe.each<Runtime>(['node', 'bun', 'deno'])('auth on %s', (runtime) => {
     const codes: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < 3; i++) {
-      const r = await post(f.url, makeEvents(1, `${run}-${runtime}-rl${i}`).lines[0], { headers: bearer(limited.token) });
+      const r = await post(f.url, makeEvents(1, `${run}-${runtime}-rl${i}`).lines[0], {
+        headers: bearer(limited.token),
+      });
       codes.push(r.status);
       if (r.status === 429) retryAfter = r.headers.get('retry-after');
     }
@@ -103,7 +123,13 @@ describe.each<Runtime>(['node', 'bun', 'deno'])('auth on %s', (runtime) => {
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     expect(Number(retryAfter)).toBeLessThanOrEqual(2);
     // another token is not affected by that bucket
-    expect((await post(f.url, makeEvents(1, `${run}-${runtime}-other`).lines[0], { headers: bearer(producer.token) })).status).toBe(200);
+    expect(
+      (
+        await post(f.url, makeEvents(1, `${run}-${runtime}-other`).lines[0], {
+          headers: bearer(producer.token),
+        })
+      ).status,
+    ).toBe(200);
     // the keep-alive connection still works after a refused request with a body
     expect((await post(f.url, body.lines.join('\n'))).status).toBe(401);
     f.kill('SIGTERM');
@@ -119,7 +145,10 @@ describe('auth and reload', () => {
     const line = makeEvents(1, `${run}-live`).lines[0];
     expect((await post(f.url, line, { headers: bearer(fresh.token) })).status).toBe(401);
     const cfg = authConfig();
-    cfg.auth.tokens = [{ name: 'new-edge', sha256: fresh.sha256, source: 'edge-new', routes: ['ingest'] }, cfg.auth.tokens[1]];
+    cfg.auth.tokens = [
+      { name: 'new-edge', sha256: fresh.sha256, source: 'edge-new', routes: ['ingest'] },
+      cfg.auth.tokens[1],
+    ];
     rewriteConfig(f, cfg);
     const outcome = await reloadAndWait(f);
     expect(outcome.applied).toEqual(['auth.tokens']);
@@ -136,7 +165,10 @@ describe('auth and reload', () => {
 describe('auth off', () => {
   const warning = (f: FerryProc) => f.logs().find((l) => String(l.msg).startsWith('AUTH IS OFF'));
   it('warns loudly when the listener is reachable from other machines', async () => {
-    const f = await startFerryProcess({ listen: { host: '0.0.0.0', port: 0 }, sinks: [{ name: 'local', type: 'directory', path: '${STATE_DIR}/out' }] });
+    const f = await startFerryProcess({
+      listen: { host: '0.0.0.0', port: 0 },
+      sinks: [{ name: 'local', type: 'directory', path: '${STATE_DIR}/out' }],
+    });
     procs.push(f);
     const w = warning(f);
     expect(w).toBeDefined();
@@ -148,7 +180,9 @@ describe('auth off', () => {
     expect(await f.exited).toBe(0);
   });
   it('stays quiet on loopback', async () => {
-    const f = await startFerryProcess({ sinks: [{ name: 'local', type: 'directory', path: '${STATE_DIR}/out' }] });
+    const f = await startFerryProcess({
+      sinks: [{ name: 'local', type: 'directory', path: '${STATE_DIR}/out' }],
+    });
     procs.push(f);
     expect(warning(f)).toBeUndefined();
     f.kill('SIGTERM');

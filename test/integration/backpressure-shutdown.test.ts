@@ -24,16 +24,31 @@ describe('backpressure', () => {
       http: { max_body_bytes: 16384, max_decompressed_bytes: 16384, retry_after_s: 7 },
       batch: { max_events: 10, max_age_ms: 20 },
       retry: { initial_ms: 1000, max_ms: 5000, max_elapsed_ms: 600000, attempt_timeout_ms: 2000 },
-      sinks: [{ name: 'blackhole', type: 's3', bucket: 'nope', endpoint: 'http://127.0.0.1:9', force_path_style: true, access_key_id: 'x', secret_access_key: 'y' }],
+      sinks: [
+        {
+          name: 'blackhole',
+          type: 's3',
+          bucket: 'nope',
+          endpoint: 'http://127.0.0.1:9',
+          force_path_style: true,
+          access_key_id: 'x',
+          secret_access_key: 'y',
+        },
+      ],
     });
     try {
       const body = makeEvents(20, `${run}-bp`).lines.join('\n'); // ~7 KiB
       // Fire without waiting: requests already in the ring wait for the sink (their batches
       // cannot leave), the rest must be refused at once.
       const results: Awaited<ReturnType<typeof post>>[] = [];
-      for (let i = 0; i < 40; i++) void post(f.url, body, { ack: 'accepted' }).then((r) => results.push(r), () => {});
+      for (let i = 0; i < 40; i++)
+        void post(f.url, body, { ack: 'accepted' }).then(
+          (r) => results.push(r),
+          () => {},
+        );
       const deadline = Date.now() + 20000;
-      while (results.length < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (results.length < 30 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       const rejections = results.filter((r) => r.status === 503);
       // a 64 KiB ring holds at most ~9 requests of 7 KiB: most of the 40 are refused
       expect(rejections.length, JSON.stringify(results.map((r) => r.status))).toBeGreaterThan(25);
@@ -64,11 +79,22 @@ describe('graceful shutdown', () => {
       batch: { max_events: 1000, max_age_ms: 300, codec: 'gzip' },
       sinks: [
         { name: 'local', type: 'directory', path: '${STATE_DIR}/out' },
-        { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database, table: 'events' },
+        {
+          name: 'warehouse',
+          type: 'clickhouse',
+          url: rig.clickhouse.url,
+          database,
+          table: 'events',
+        },
       ],
     });
     const { execFileSync } = await import('node:child_process');
-    execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', join(f.stateDir, 'ferry.yaml')]);
+    execFileSync(process.execPath, [
+      'dist/src/cli.js',
+      'migrate',
+      '--config',
+      join(f.stateDir, 'ferry.yaml'),
+    ]);
 
     const acked = new Set<string>();
     const statuses = new Map<number | string, number>();
@@ -97,9 +123,17 @@ describe('graceful shutdown', () => {
 
     const inDir = new Set(envelopesIn(join(f.stateDir, 'out')).map((e) => e.event_id));
     const missingDir = [...acked].filter((id) => !inDir.has(id));
-    expect(missingDir.length, `acked but missing in directory sink: ${missingDir.slice(0, 5)}`).toBe(0);
+    expect(
+      missingDir.length,
+      `acked but missing in directory sink: ${missingDir.slice(0, 5)}`,
+    ).toBe(0);
 
-    const rows = await (await ch.query({ query: `SELECT event_id FROM ${database}.events FINAL`, format: 'JSONEachRow' })).json<{ event_id: string }>();
+    const rows = await (
+      await ch.query({
+        query: `SELECT event_id FROM ${database}.events FINAL`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ event_id: string }>();
     const inCh = new Set(rows.map((r) => r.event_id));
     const missingCh = [...acked].filter((id) => !inCh.has(id));
     expect(missingCh.length, `acked but missing in ClickHouse: ${missingCh.slice(0, 5)}`).toBe(0);

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { rig, startService, stopService, type Service } from '../setup/rig.js';
 import { startFerryProcess, post, makeEvents, type FerryProc } from '../helpers/ferry-proc.js';
 import { metric } from '../helpers/reload.js';
-import { clickhouse, clickhouseIds, clickhouseRows, s3EventCounts, until } from '../helpers/stores.js';
+import {
+  clickhouse,
+  clickhouseIds,
+  clickhouseRows,
+  s3EventCounts,
+  until,
+} from '../helpers/stores.js';
 
 /**
  * Chaos: rounds of durable load while a sink's server is stopped (or crashed) and ferry is
@@ -37,7 +43,17 @@ const config = {
   retry: { initial_ms: 50, max_ms: 300, max_elapsed_ms: 1000, attempt_timeout_ms: 2000 },
   dlq: { probe_interval_ms: 200, reupload_events_per_s: 200000 },
   sinks: [
-    { name: 'archive', type: 's3', bucket: rig.s3.bucket, endpoint: rig.s3.endpoint, region: rig.s3.region, force_path_style: true, access_key_id: rig.s3.accessKeyId, secret_access_key: rig.s3.secretAccessKey, key_template: `${run}/{batch_id}{ext}` },
+    {
+      name: 'archive',
+      type: 's3',
+      bucket: rig.s3.bucket,
+      endpoint: rig.s3.endpoint,
+      region: rig.s3.region,
+      force_path_style: true,
+      access_key_id: rig.s3.accessKeyId,
+      secret_access_key: rig.s3.secretAccessKey,
+      key_template: `${run}/{batch_id}{ext}`,
+    },
     { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database, table: 'events' },
   ],
 };
@@ -49,7 +65,11 @@ async function start(stateDir?: string): Promise<FerryProc> {
 }
 
 /** Durable load until `stop()`; collects the ids of every request answered 200. */
-function loadUntilStopped(f: FerryProc, tag: string, acked: string[]): { stop: () => Promise<number[]> } {
+function loadUntilStopped(
+  f: FerryProc,
+  tag: string,
+  acked: string[],
+): { stop: () => Promise<number[]> } {
   let stopped = false;
   const statuses: number[] = [];
   let i = 0;
@@ -75,7 +95,11 @@ beforeAll(async () => {
   await startService('clickhouse');
   await startService('minio');
   const f = await start();
-  execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', join(f.stateDir, 'ferry.yaml')], { encoding: 'utf8' });
+  execFileSync(
+    process.execPath,
+    ['dist/src/cli.js', 'migrate', '--config', join(f.stateDir, 'ferry.yaml')],
+    { encoding: 'utf8' },
+  );
   f.kill('SIGTERM');
   await f.exited;
 });
@@ -89,7 +113,9 @@ afterAll(async () => {
 
 describe('DLQ chaos', () => {
   it(`${rounds} rounds of sink outages and SIGKILLs: every acknowledged event ends up in S3 and ClickHouse`, async () => {
-    console.log(`[chaos] seed=${seed} rounds=${rounds} (DLQ_CHAOS_SEED=${seed} reproduces the schedule)`);
+    console.log(
+      `[chaos] seed=${seed} rounds=${rounds} (DLQ_CHAOS_SEED=${seed} reproduces the schedule)`,
+    );
     const acked: string[] = [];
     const down = new Set<Service>();
     let stateDir: string | undefined;
@@ -101,7 +127,9 @@ describe('DLQ chaos', () => {
       await sleep(between(100, 800));
       const victim: Service = rnd() < 0.5 ? 'minio' : 'clickhouse';
       const crash = rnd() < 0.5;
-      const outage = down.has(victim) ? Promise.resolve() : stopService(victim, { crash }).then(() => void down.add(victim));
+      const outage = down.has(victim)
+        ? Promise.resolve()
+        : stopService(victim, { crash }).then(() => void down.add(victim));
       await sleep(between(100, 1500));
       f.kill('SIGKILL');
       const statuses = await loading.stop();
@@ -109,32 +137,59 @@ describe('DLQ chaos', () => {
       await outage;
       answered += statuses.filter((s) => s === 200).length;
       // Only 200 or a clear refusal (503) while alive; 0 = the connection died with the process.
-      expect(statuses.filter((s) => ![200, 503, 0].includes(s)), `round ${round}`).toEqual([]);
+      expect(
+        statuses.filter((s) => ![200, 503, 0].includes(s)),
+        `round ${round}`,
+      ).toEqual([]);
       // Sometimes the servers come back before the restart, sometimes ferry restarts into the outage.
       if (rnd() < 0.5) {
         for (const s of [...down]) await startService(s);
         down.clear();
       }
-      console.log(`[chaos] round ${round}: ${victim} ${crash ? 'crashed' : 'stopped'}, ${statuses.length} requests, acked so far ${acked.length}, down now [${[...down].join(',')}]`);
+      console.log(
+        `[chaos] round ${round}: ${victim} ${crash ? 'crashed' : 'stopped'}, ${statuses.length} requests, acked so far ${acked.length}, down now [${[...down].join(',')}]`,
+      );
     }
     expect(answered).toBeGreaterThan(rounds);
     for (const s of [...down]) await startService(s);
     const g = await start(stateDir);
-    const gauge = async (sink: string) => metric(await (await fetch(`${g.url}/metrics`)).text(), 'dlq_events_current', `{sink="${sink}"}`) ?? 0;
-    await until('both DLQs drained', async () => (await gauge('archive')) === 0 && (await gauge('warehouse')) === 0, 180_000, 500);
+    const gauge = async (sink: string) =>
+      metric(
+        await (await fetch(`${g.url}/metrics`)).text(),
+        'dlq_events_current',
+        `{sink="${sink}"}`,
+      ) ?? 0;
+    await until(
+      'both DLQs drained',
+      async () => (await gauge('archive')) === 0 && (await gauge('warehouse')) === 0,
+      180_000,
+      500,
+    );
     const s3ids = await s3EventCounts(run);
     const chIds = await clickhouseIds(ch, `${database}.events`, `${run}-`);
     const missingS3 = acked.filter((id) => !s3ids.has(id));
     const missingCh = acked.filter((id) => !chIds.has(id));
-    expect(missingS3.length, `seed ${seed}: missing in S3 ${missingS3.slice(0, 5).join(', ')}`).toBe(0);
-    expect(missingCh.length, `seed ${seed}: missing in ClickHouse ${missingCh.slice(0, 5).join(', ')}`).toBe(0);
+    expect(
+      missingS3.length,
+      `seed ${seed}: missing in S3 ${missingS3.slice(0, 5).join(', ')}`,
+    ).toBe(0);
+    expect(
+      missingCh.length,
+      `seed ${seed}: missing in ClickHouse ${missingCh.slice(0, 5).join(', ')}`,
+    ).toBe(0);
     // Duplicates are allowed (a batch re-sent after a kill): counted, reported.
     const s3Dups = [...s3ids.values()].reduce((a, c) => a + c - 1, 0);
     const chDups = (await clickhouseRows(ch, `${database}.events`, `${run}-`)) - chIds.size;
-    console.log(`[chaos] acked ${acked.length}; stored S3 ${s3ids.size} distinct + ${s3Dups} duplicates; ClickHouse ${chIds.size} distinct + ${chDups} duplicate rows before merges`);
+    console.log(
+      `[chaos] acked ${acked.length}; stored S3 ${s3ids.size} distinct + ${s3Dups} duplicates; ClickHouse ${chIds.size} distinct + ${chDups} duplicate rows before merges`,
+    );
     // Nothing invented: every stored id is one the test sent.
     expect([...chIds].every((id) => id.startsWith(`${run}-r`))).toBe(true);
-    const dropped = [...(await (await fetch(`${g.url}/metrics`)).text()).matchAll(/^dlq_events_dropped_total\{[^}]*\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    const dropped = [
+      ...(await (await fetch(`${g.url}/metrics`)).text()).matchAll(
+        /^dlq_events_dropped_total\{[^}]*\} (\S+)$/gm,
+      ),
+    ].reduce((a, m) => a + Number(m[1]), 0);
     expect(dropped).toBe(0);
     g.kill('SIGTERM');
     expect(await g.exited).toBe(0);

@@ -14,9 +14,25 @@ const ch = clickhouse();
 const procs: FerryProc[] = [];
 
 function s3Sink(prefix: string, endpoint: string = rig.s3.endpoint) {
-  return { name: 'archive', type: 's3', bucket: rig.s3.bucket, endpoint, region: rig.s3.region, force_path_style: true, access_key_id: rig.s3.accessKeyId, secret_access_key: rig.s3.secretAccessKey, key_template: `${prefix}/{batch_id}{ext}` };
+  return {
+    name: 'archive',
+    type: 's3',
+    bucket: rig.s3.bucket,
+    endpoint,
+    region: rig.s3.region,
+    force_path_style: true,
+    access_key_id: rig.s3.accessKeyId,
+    secret_access_key: rig.s3.secretAccessKey,
+    key_template: `${prefix}/{batch_id}{ext}`,
+  };
 }
-const chSink = (table = 'events') => ({ name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database, table });
+const chSink = (table = 'events') => ({
+  name: 'warehouse',
+  type: 'clickhouse',
+  url: rig.clickhouse.url,
+  database,
+  table,
+});
 
 function config(sinks: unknown[], extra: Record<string, unknown> = {}) {
   return {
@@ -35,18 +51,32 @@ async function start(cfg: Record<string, unknown>, stateDir?: string): Promise<F
 }
 
 const scrape = async (f: FerryProc) => (await fetch(`${f.url}/metrics`)).text();
-const gauge = async (f: FerryProc, name: string, sink: string) => metric(await scrape(f), name, `{sink="${sink}"}`) ?? 0;
+const gauge = async (f: FerryProc, name: string, sink: string) =>
+  metric(await scrape(f), name, `{sink="${sink}"}`) ?? 0;
 
-function cli(args: string[], f: FerryProc): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  f: FerryProc,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    execFile(process.execPath, ['dist/src/cli.js', ...args, '--config', join(f.stateDir, 'ferry.yaml')], { encoding: 'utf8' }, (err, stdout, stderr) =>
-      res({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['dist/src/cli.js', ...args, '--config', join(f.stateDir, 'ferry.yaml')],
+      { encoding: 'utf8' },
+      (err, stdout, stderr) =>
+        res({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
 
 /** POST `requests` bodies of `per` events with ack=durable, `parallel` at a time; returns the ids acknowledged and every status. */
-async function load(f: FerryProc, tag: string, requests: number, per: number, parallel = 4): Promise<{ acked: string[]; statuses: number[] }> {
+async function load(
+  f: FerryProc,
+  tag: string,
+  requests: number,
+  per: number,
+  parallel = 4,
+): Promise<{ acked: string[]; statuses: number[] }> {
   const acked: string[] = [];
   const statuses: number[] = [];
   let next = 0;
@@ -67,7 +97,11 @@ async function load(f: FerryProc, tag: string, requests: number, per: number, pa
 beforeAll(async () => {
   // The events table, created by ferry's own migrations.
   const f = await start(config([chSink()]));
-  execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', join(f.stateDir, 'ferry.yaml')], { encoding: 'utf8' });
+  execFileSync(
+    process.execPath,
+    ['dist/src/cli.js', 'migrate', '--config', join(f.stateDir, 'ferry.yaml')],
+    { encoding: 'utf8' },
+  );
   f.kill('SIGTERM');
   await f.exited;
 });
@@ -88,27 +122,45 @@ describe('DLQ segments', () => {
     const f = await start(config([s3Sink(prefix), chSink()]));
     await stopService('clickhouse');
     const { acked, statuses } = await load(f, 'chdown', 20, 50);
-    expect(statuses.every((s) => s === 200), JSON.stringify(statuses)).toBe(true);
+    expect(
+      statuses.every((s) => s === 200),
+      JSON.stringify(statuses),
+    ).toBe(true);
     expect(acked.length).toBe(1000);
     expect(await gauge(f, 'dlq_events_current', 'warehouse')).toBe(1000);
     expect(await gauge(f, 'dlq_files_current', 'warehouse')).toBeGreaterThan(0);
     expect(await gauge(f, 'dlq_bytes_current', 'warehouse')).toBeGreaterThan(0);
     expect(await gauge(f, 'dlq_circuit_open', 'warehouse')).toBe(1);
-    expect(readdirSync(join(f.stateDir, 'dlq', 'warehouse')).some((n) => n.endsWith('.fdq'))).toBe(true);
+    expect(readdirSync(join(f.stateDir, 'dlq', 'warehouse')).some((n) => n.endsWith('.fdq'))).toBe(
+      true,
+    );
     // S3 was up all along: it has everything already, and nothing of it went to the DLQ.
     const s3ids = await s3EventCounts(prefix);
     expect(acked.every((id) => s3ids.has(id))).toBe(true);
     expect(await gauge(f, 'dlq_events_current', 'archive')).toBe(0);
     // /readyz stays ready: the DLQ has room, the process takes data.
     await startService('clickhouse');
-    await until('DLQ drained', async () => (await gauge(f, 'dlq_events_current', 'warehouse')) === 0, 60_000);
+    await until(
+      'DLQ drained',
+      async () => (await gauge(f, 'dlq_events_current', 'warehouse')) === 0,
+      60_000,
+    );
     const ids = await clickhouseIds(ch, `${database}.events`, `${run}-chdown-`);
     expect(ids.size).toBe(1000);
     expect(acked.every((id) => ids.has(id))).toBe(true);
     expect(await gauge(f, 'dlq_events_reuploaded_total', 'warehouse')).toBe(1000);
     expect(await gauge(f, 'dlq_files_current', 'warehouse')).toBe(0);
-    await waitForLog(f, (l) => typeof l.msg === 'string' && /^DLQ → warehouse success: .+ events=\d+$/.test(l.msg));
-    await until('segment files removed', async () => readdirSync(join(f.stateDir, 'dlq', 'warehouse')).filter((n) => n.endsWith('.fdq')).length === 0, 10_000);
+    await waitForLog(
+      f,
+      (l) => typeof l.msg === 'string' && /^DLQ → warehouse success: .+ events=\d+$/.test(l.msg),
+    );
+    await until(
+      'segment files removed',
+      async () =>
+        readdirSync(join(f.stateDir, 'dlq', 'warehouse')).filter((n) => n.endsWith('.fdq'))
+          .length === 0,
+      10_000,
+    );
     f.kill('SIGTERM');
     expect(await f.exited).toBe(0);
   }, 180_000);
@@ -118,17 +170,30 @@ describe('DLQ segments', () => {
     const f = await start(config([s3Sink(prefix), chSink()]));
     await stopService('minio');
     const loading = load(f, 'kill', 200, 20, 4);
-    await until('some spooled', async () => (await gauge(f, 'dlq_events_current', 'archive')) >= 400, 30_000, 50);
+    await until(
+      'some spooled',
+      async () => (await gauge(f, 'dlq_events_current', 'archive')) >= 400,
+      30_000,
+      50,
+    );
     f.kill('SIGKILL');
     const { acked } = await loading;
     await f.exited;
     expect(acked.length).toBeGreaterThan(0);
     const g = await start(config([s3Sink(prefix), chSink()]), f.stateDir);
-    const recovered = g.logs().find((l) => l.msg === 'DLQ recovered: re-uploading in the background' && l.sink === 'archive');
+    const recovered = g
+      .logs()
+      .find(
+        (l) => l.msg === 'DLQ recovered: re-uploading in the background' && l.sink === 'archive',
+      );
     expect(recovered, JSON.stringify(g.logs().slice(0, 20))).toBeDefined();
     expect(recovered!.events as number).toBeGreaterThanOrEqual(acked.length);
     await startService('minio');
-    await until('DLQ drained', async () => (await gauge(g, 'dlq_events_current', 'archive')) === 0, 90_000);
+    await until(
+      'DLQ drained',
+      async () => (await gauge(g, 'dlq_events_current', 'archive')) === 0,
+      90_000,
+    );
     const s3ids = await s3EventCounts(prefix);
     const missing = acked.filter((id) => !s3ids.has(id));
     expect(missing.length, `missing ${missing.slice(0, 5).join(', ')}`).toBe(0);
@@ -138,10 +203,12 @@ describe('DLQ segments', () => {
     expect(await g.exited).toBe(0);
   }, 180_000);
 
-  it('a batch the sink refuses for good (400) goes to the poison area with the sink\'s answer, never retried; dlq replay --poison ships it after a fix', async () => {
+  it("a batch the sink refuses for good (400) goes to the poison area with the sink's answer, never retried; dlq replay --poison ships it after a fix", async () => {
     const table = 'poison_target';
     // event_id as a number: ClickHouse refuses every row of ferry's with a parse error.
-    await ch.command({ query: `CREATE TABLE ${database}.${table} (event_id UInt64) ENGINE = MergeTree ORDER BY event_id` });
+    await ch.command({
+      query: `CREATE TABLE ${database}.${table} (event_id UInt64) ENGINE = MergeTree ORDER BY event_id`,
+    });
     const f = await start(config([chSink(table)]));
     const ev = makeEvents(30, `${run}-poison`);
     const r = await post(f.url, ev.lines.join('\n'));
@@ -152,17 +219,26 @@ describe('DLQ segments', () => {
     expect(metas.length).toBe(1);
     const { readFileSync } = await import('node:fs');
     const meta = JSON.parse(readFileSync(join(pdir, metas[0]), 'utf8')) as Record<string, unknown>;
-    expect(meta).toMatchObject({ sink: 'warehouse', events: 30, part: 'rows', error_class: 'rejected' });
+    expect(meta).toMatchObject({
+      sink: 'warehouse',
+      events: 30,
+      part: 'rows',
+      error_class: 'rejected',
+    });
     expect(String(meta.error)).toMatch(/Code: \d+/);
     expect(f.logs().some((l) => l.level === 50 && String(l.msg).includes('poison'))).toBe(true);
     // Not retried: nothing is re-uploaded and the entry stays.
     await new Promise((res) => setTimeout(res, 1500));
-    expect(metric(await scrape(f), 'dlq_events_reuploaded_total', '{sink="warehouse"}') ?? 0).toBe(0);
+    expect(metric(await scrape(f), 'dlq_events_reuploaded_total', '{sink="warehouse"}') ?? 0).toBe(
+      0,
+    );
     expect(readdirSync(pdir).filter((n) => n.endsWith('.json')).length).toBe(1);
     // The operator sees it, fixes the table, replays it.
     const ls = await cli(['dlq', 'ls', '--json'], f);
     expect(ls.code).toBe(0);
-    expect(JSON.parse(ls.stdout)).toEqual([expect.objectContaining({ sink: 'warehouse', poison_batches: 1, poison_events: 30 })]);
+    expect(JSON.parse(ls.stdout)).toEqual([
+      expect.objectContaining({ sink: 'warehouse', poison_batches: 1, poison_events: 30 }),
+    ]);
     const insp = await cli(['dlq', 'inspect', String(meta.batch), '--payload'], f);
     expect(insp.code).toBe(0);
     expect(insp.stdout).toContain(`${run}-poison-7`);
@@ -184,7 +260,12 @@ describe('DLQ segments', () => {
   }, 120_000);
 
   it('DLQ full under policy reject: 503 dlq_full with Retry-After, counted, /readyz fails; nothing acknowledged is lost', async () => {
-    const f = await start(config([{ ...chSink(), compress: false }], { dlq: { probe_interval_ms: 200, max_bytes: 1048576, reupload_events_per_s: 200000 }, batch: { codec: 'none', max_age_ms: 50, max_events: 200 } }));
+    const f = await start(
+      config([{ ...chSink(), compress: false }], {
+        dlq: { probe_interval_ms: 200, max_bytes: 1048576, reupload_events_per_s: 200000 },
+        batch: { codec: 'none', max_age_ms: 50, max_events: 200 },
+      }),
+    );
     await stopService('clickhouse');
     const { acked, statuses } = await load(f, 'full', 150, 50, 2);
     const refused = statuses.filter((s) => s === 503).length;
@@ -195,14 +276,23 @@ describe('DLQ segments', () => {
     expect(r.json).toMatchObject({ error: 'dlq_full' });
     expect(r.headers.get('retry-after')).toBeTruthy();
     const m = await scrape(f);
-    expect(metric(m, 'http_requests_rejected_dlq_full_total')! + (metric(m, 'dlq_save_failures_total', '{sink="warehouse",reason="full"}') ?? 0)).toBeGreaterThan(0);
+    expect(
+      metric(m, 'http_requests_rejected_dlq_full_total')! +
+        (metric(m, 'dlq_save_failures_total', '{sink="warehouse",reason="full"}') ?? 0),
+    ).toBeGreaterThan(0);
     expect((await fetch(`${f.url}/readyz`)).status).toBe(503);
     expect(await gauge(f, 'dlq_bytes_current', 'warehouse')).toBeLessThanOrEqual(1048576);
     await startService('clickhouse');
-    await until('DLQ drained', async () => (await gauge(f, 'dlq_events_current', 'warehouse')) === 0, 60_000);
+    await until(
+      'DLQ drained',
+      async () => (await gauge(f, 'dlq_events_current', 'warehouse')) === 0,
+      60_000,
+    );
     const ids = await clickhouseIds(ch, `${database}.events`, `${run}-full-`);
     expect(acked.filter((id) => !ids.has(id)).length).toBe(0);
-    expect((await post(f.url, makeEvents(5, `${run}-full-after`).lines.join('\n'))).status).toBe(200);
+    expect((await post(f.url, makeEvents(5, `${run}-full-after`).lines.join('\n'))).status).toBe(
+      200,
+    );
     f.kill('SIGTERM');
     expect(await f.exited).toBe(0);
   }, 120_000);
@@ -213,20 +303,47 @@ describe('DLQ segments', () => {
     // Needs root (CI runs as root); a failure to mount fails the test, it is never skipped.
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
     try {
-      const f = await start(config([{ ...chSink(), compress: false }], { dlq: { dir: mnt, probe_interval_ms: 200, min_free_bytes: 0, reupload_events_per_s: 200000 }, batch: { codec: 'none', max_age_ms: 50, max_events: 200 } }));
+      const f = await start(
+        config([{ ...chSink(), compress: false }], {
+          dlq: {
+            dir: mnt,
+            probe_interval_ms: 200,
+            min_free_bytes: 0,
+            reupload_events_per_s: 200000,
+          },
+          batch: { codec: 'none', max_age_ms: 50, max_events: 200 },
+        }),
+      );
       await stopService('clickhouse');
       const { acked, statuses } = await load(f, 'enospc', 200, 50, 2);
       expect(statuses.filter((s) => s === 503).length, JSON.stringify(statuses)).toBeGreaterThan(0);
       expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
       expect(acked.length).toBeGreaterThan(0);
-      expect(metric(await scrape(f), 'dlq_save_failures_total', '{sink="warehouse",reason="enospc"}')).toBeGreaterThan(0);
-      expect(f.logs().some((l) => typeof l.msg === 'string' && l.msg.startsWith('local DLQ save failed:') && /ENOSPC|no space/i.test(l.msg))).toBe(true);
+      expect(
+        metric(await scrape(f), 'dlq_save_failures_total', '{sink="warehouse",reason="enospc"}'),
+      ).toBeGreaterThan(0);
+      expect(
+        f
+          .logs()
+          .some(
+            (l) =>
+              typeof l.msg === 'string' &&
+              l.msg.startsWith('local DLQ save failed:') &&
+              /ENOSPC|no space/i.test(l.msg),
+          ),
+      ).toBe(true);
       expect(f.proc.exitCode).toBeNull();
       await startService('clickhouse');
-      await until('DLQ drained', async () => (await gauge(f, 'dlq_events_current', 'warehouse')) === 0, 60_000);
+      await until(
+        'DLQ drained',
+        async () => (await gauge(f, 'dlq_events_current', 'warehouse')) === 0,
+        60_000,
+      );
       const ids = await clickhouseIds(ch, `${database}.events`, `${run}-enospc-`);
       expect(acked.filter((id) => !ids.has(id)).length).toBe(0);
-      expect((await post(f.url, makeEvents(5, `${run}-enospc-after`).lines.join('\n'))).status).toBe(200);
+      expect(
+        (await post(f.url, makeEvents(5, `${run}-enospc-after`).lines.join('\n'))).status,
+      ).toBe(200);
       f.kill('SIGTERM');
       expect(await f.exited).toBe(0);
     } finally {
@@ -240,17 +357,29 @@ describe('DLQ segments', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
     try {
-      const f = await start(config([s3Sink(`${run}-hang`, `http://127.0.0.1:${port}`)], { retry: { initial_ms: 50, max_ms: 200, max_elapsed_ms: 1000, attempt_timeout_ms: 300 } }));
+      const f = await start(
+        config([s3Sink(`${run}-hang`, `http://127.0.0.1:${port}`)], {
+          retry: { initial_ms: 50, max_ms: 200, max_elapsed_ms: 1000, attempt_timeout_ms: 300 },
+        }),
+      );
       const ev = makeEvents(10, `${run}-hang`);
       const t0 = Date.now();
       const r = await post(f.url, ev.lines.join('\n'));
       expect(r.status).toBe(200);
       expect(Date.now() - t0).toBeLessThan(20_000);
       const ls = await cli(['dlq', 'ls', '--json'], f);
-      expect(JSON.parse(ls.stdout)).toEqual([expect.objectContaining({ sink: 'archive', events: 10 })]);
-      const files = readdirSync(join(f.stateDir, 'dlq', 'archive')).filter((n) => n.endsWith('.fdq'));
+      expect(JSON.parse(ls.stdout)).toEqual([
+        expect.objectContaining({ sink: 'archive', events: 10 }),
+      ]);
+      const files = readdirSync(join(f.stateDir, 'dlq', 'archive')).filter((n) =>
+        n.endsWith('.fdq'),
+      );
       const insp = await cli(['dlq', 'inspect', files[0]], f);
-      expect(JSON.parse(insp.stdout.split('\n')[0])).toMatchObject({ sink: 'archive', events: 10, error_class: 'timeout' });
+      expect(JSON.parse(insp.stdout.split('\n')[0])).toMatchObject({
+        sink: 'archive',
+        events: 10,
+        error_class: 'timeout',
+      });
       f.kill('SIGTERM');
       expect(await f.exited).toBe(0);
       // Stopped: replay by hand against a sink that still hangs fails and keeps the data.
@@ -290,14 +419,23 @@ describe('DLQ segments', () => {
     await Promise.all(workers);
     // The requests in flight at the last sample are answered after it: sample once more, settled.
     held.push(await gauge(f, 'dlq_events_current', 'archive'));
-    expect(statuses.filter((s) => s !== 200), 'every request answered 200 during the outage').toEqual([]);
+    expect(
+      statuses.filter((s) => s !== 200),
+      'every request answered 200 during the outage',
+    ).toEqual([]);
     expect(acked.length).toBeGreaterThan(3000);
     // Grows while MinIO is away, and holds everything acknowledged since.
-    for (let k = 1; k < held.length - 1; k++) expect(held[k], JSON.stringify(held)).toBeGreaterThan(held[k - 1]);
+    for (let k = 1; k < held.length - 1; k++)
+      expect(held[k], JSON.stringify(held)).toBeGreaterThan(held[k - 1]);
     expect(held[held.length - 1]).toBe(acked.length);
     expect(await gauge(f, 'dlq_circuit_open', 'archive')).toBe(1);
     await startService('minio');
-    await until('DLQ drained', async () => (await gauge(f, 'dlq_events_current', 'archive')) === 0, 120_000, 500);
+    await until(
+      'DLQ drained',
+      async () => (await gauge(f, 'dlq_events_current', 'archive')) === 0,
+      120_000,
+      500,
+    );
     expect(await gauge(f, 'dlq_files_current', 'archive')).toBe(0);
     expect(await gauge(f, 'dlq_circuit_open', 'archive')).toBe(0);
     const m = await scrape(f);
@@ -307,7 +445,9 @@ describe('DLQ segments', () => {
     expect(s3ids.size).toBe(acked.length);
     expect(acked.every((id) => s3ids.has(id))).toBe(true);
     // ClickHouse was up throughout and got everything directly.
-    expect((await clickhouseIds(ch, `${database}.events`, `${run}-outage-`)).size).toBe(acked.length);
+    expect((await clickhouseIds(ch, `${database}.events`, `${run}-outage-`)).size).toBe(
+      acked.length,
+    );
     f.kill('SIGTERM');
     expect(await f.exited).toBe(0);
   }, 240_000);

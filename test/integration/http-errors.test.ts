@@ -23,20 +23,40 @@ describe('HTTP ingest: bad input gets a clear error and changes nothing', () => 
 
   it('accepts NDJSON, a JSON array, one JSON object and msgpack, durably by default', async () => {
     const a = makeEvents(3, 'ok-nd');
-    expect(await post(f.url, a.lines.join('\n'))).toMatchObject({ status: 200, json: { accepted: 3, ack: 'durable' } });
+    expect(await post(f.url, a.lines.join('\n'))).toMatchObject({
+      status: 200,
+      json: { accepted: 3, ack: 'durable' },
+    });
     const b = makeEvents(2, 'ok-arr');
-    expect((await post(f.url, `[${b.lines.join(',')}]`, { type: 'application/json' })).json).toEqual({ accepted: 2, ack: 'durable' });
-    expect((await post(f.url, '{"event_id":"ok-one","x":1}', { type: 'application/json; charset=utf-8' })).status).toBe(200);
+    expect(
+      (await post(f.url, `[${b.lines.join(',')}]`, { type: 'application/json' })).json,
+    ).toEqual({ accepted: 2, ack: 'durable' });
+    expect(
+      (
+        await post(f.url, '{"event_id":"ok-one","x":1}', {
+          type: 'application/json; charset=utf-8',
+        })
+      ).status,
+    ).toBe(200);
     const { pack } = await import('msgpackr');
-    expect((await post(f.url, pack([{ event_id: 'ok-mp-1' }, { event_id: 'ok-mp-2' }]), { type: 'application/msgpack' })).json).toMatchObject({ accepted: 2 });
+    expect(
+      (
+        await post(f.url, pack([{ event_id: 'ok-mp-1' }, { event_id: 'ok-mp-2' }]), {
+          type: 'application/msgpack',
+        })
+      ).json,
+    ).toMatchObject({ accepted: 2 });
     const ids = new Set(envelopesIn(out()).map((e) => e.event_id));
-    for (const id of [...a.ids, ...b.ids, 'ok-one', 'ok-mp-1', 'ok-mp-2']) expect(ids.has(id), id).toBe(true);
+    for (const id of [...a.ids, ...b.ids, 'ok-one', 'ok-mp-1', 'ok-mp-2'])
+      expect(ids.has(id), id).toBe(true);
   });
 
   it('ack=accepted answers 202 once the events are in the pipeline; header works too', async () => {
     const r = await post(f.url, makeEvents(2, 'acc').lines.join('\n'), { ack: 'accepted' });
     expect(r).toMatchObject({ status: 202, json: { accepted: 2, ack: 'accepted' } });
-    const h = await post(f.url, makeEvents(1, 'acc-h').lines.join('\n'), { headers: { 'x-ferry-ack': 'accepted' } });
+    const h = await post(f.url, makeEvents(1, 'acc-h').lines.join('\n'), {
+      headers: { 'x-ferry-ack': 'accepted' },
+    });
     expect(h.status).toBe(202);
     const bad = await post(f.url, '{"a":1}', { ack: 'maybe' as 'durable' });
     expect(bad).toMatchObject({ status: 400, json: { error: 'bad_ack_mode' } });
@@ -66,16 +86,25 @@ describe('HTTP ingest: bad input gets a clear error and changes nothing', () => 
   });
 
   it('bad UTF-8 → 400 with the line', async () => {
-    const body = Buffer.concat([Buffer.from('{"a":1}\n{"a":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]);
+    const body = Buffer.concat([
+      Buffer.from('{"a":1}\n{"a":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}\n'),
+    ]);
     const r = await post(f.url, body);
     expect(r).toMatchObject({ status: 400, json: { error: 'malformed_body', line: 2 } });
     expect(String(r.json.message)).toContain('invalid UTF-8');
   });
 
   it('non-object events, an empty body and a bad msgpack body → 400', async () => {
-    expect((await post(f.url, '{"a":1}\n42\n')).json).toMatchObject({ error: 'malformed_body', line: 2 });
+    expect((await post(f.url, '{"a":1}\n42\n')).json).toMatchObject({
+      error: 'malformed_body',
+      line: 2,
+    });
     expect((await post(f.url, '')).status).toBe(400);
-    expect((await post(f.url, new Uint8Array([0x92, 0x01]), { type: 'application/msgpack' })).status).toBe(400);
+    expect(
+      (await post(f.url, new Uint8Array([0x92, 0x01]), { type: 'application/msgpack' })).status,
+    ).toBe(400);
   });
 
   it('body over the limit → 413, by Content-Length and by streaming; counted', async () => {
@@ -85,11 +114,17 @@ describe('HTTP ingest: bad input gets a clear error and changes nothing', () => 
     // chunked, no Content-Length: the server must cut it off while reading
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
-        for (let i = 0; i < 10; i++) c.enqueue(new TextEncoder().encode('{"a":"' + 'y'.repeat(10000) + '"}\n'));
+        for (let i = 0; i < 10; i++)
+          c.enqueue(new TextEncoder().encode('{"a":"' + 'y'.repeat(10000) + '"}\n'));
         c.close();
       },
     });
-    const res = await fetch(`${f.url}/v1/events`, { method: 'POST', body: stream, headers: { 'content-type': 'application/x-ndjson' }, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${f.url}/v1/events`, {
+      method: 'POST',
+      body: stream,
+      headers: { 'content-type': 'application/x-ndjson' },
+      duplex: 'half',
+    } as RequestInit);
     expect(res.status).toBe(413);
     const metrics = await (await fetch(`${f.url}/metrics`)).text();
     expect(metrics).toMatch(/^http_requests_rejected_body_too_large_total 2$/m);
@@ -103,8 +138,12 @@ describe('HTTP ingest: bad input gets a clear error and changes nothing', () => 
   });
 
   it('corrupt gzip → 400; unknown Content-Type or Content-Encoding → 415', async () => {
-    expect((await post(f.url, Buffer.from('not gzip at all'), { encoding: 'gzip' })).json).toMatchObject({ error: 'bad_encoding' });
-    expect((await post(f.url, 'a=b', { type: 'application/x-www-form-urlencoded' })).status).toBe(415);
+    expect(
+      (await post(f.url, Buffer.from('not gzip at all'), { encoding: 'gzip' })).json,
+    ).toMatchObject({ error: 'bad_encoding' });
+    expect((await post(f.url, 'a=b', { type: 'application/x-www-form-urlencoded' })).status).toBe(
+      415,
+    );
     expect((await post(f.url, '{"a":1}', { encoding: 'br' })).status).toBe(415);
   });
 
@@ -116,6 +155,7 @@ describe('HTTP ingest: bad input gets a clear error and changes nothing', () => 
   });
 
   it('archive objects are written atomically: no temp files left behind', () => {
-    for (const key of readDirectorySink(out()).keys()) expect(key).toMatch(/^events\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/.+-[0-9a-f]+\.ndjson\.gz$/);
+    for (const key of readDirectorySink(out()).keys())
+      expect(key).toMatch(/^events\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/.+-[0-9a-f]+\.ndjson\.gz$/);
   });
 });

@@ -23,7 +23,13 @@ async function s3Objects(): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: rig.s3.bucket, Prefix: `${prefix}/`, ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: rig.s3.bucket,
+        Prefix: `${prefix}/`,
+        ContinuationToken: token,
+      }),
+    );
     for (const o of page.Contents ?? []) {
       const got = await s3.send(new GetObjectCommand({ Bucket: rig.s3.bucket, Key: o.Key! }));
       out.set(o.Key!, Buffer.from(await got.Body!.transformToByteArray()));
@@ -36,9 +42,24 @@ async function s3Objects(): Promise<Map<string, Buffer>> {
 function sinksConfig(codec: string) {
   return {
     sinks: [
-      { name: 'archive', type: 's3', bucket: rig.s3.bucket, endpoint: rig.s3.endpoint, region: rig.s3.region, force_path_style: true, access_key_id: rig.s3.accessKeyId, secret_access_key: rig.s3.secretAccessKey, key_template: `${prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}` },
+      {
+        name: 'archive',
+        type: 's3',
+        bucket: rig.s3.bucket,
+        endpoint: rig.s3.endpoint,
+        region: rig.s3.region,
+        force_path_style: true,
+        access_key_id: rig.s3.accessKeyId,
+        secret_access_key: rig.s3.secretAccessKey,
+        key_template: `${prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}`,
+      },
       { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database, table: 'events' },
-      { name: 'local', type: 'directory', path: '${STATE_DIR}/mirror', key_template: `${prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}` },
+      {
+        name: 'local',
+        type: 'directory',
+        path: '${STATE_DIR}/mirror',
+        key_template: `${prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}`,
+      },
     ],
     batch: { codec, max_age_ms: 100, max_events: 500 },
     retry: { initial_ms: 100, max_ms: 1000, max_elapsed_ms: 120000, attempt_timeout_ms: 5000 },
@@ -56,9 +77,17 @@ describe('HTTP → S3 (MinIO), ClickHouse and directory, end to end', () => {
     // ferry migrate against the real server, through the CLI
     const { execFileSync } = await import('node:child_process');
     const cfgFile = join(f.stateDir, 'ferry.yaml');
-    const outp = execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', cfgFile], { encoding: 'utf8' });
+    const outp = execFileSync(
+      process.execPath,
+      ['dist/src/cli.js', 'migrate', '--config', cfgFile],
+      { encoding: 'utf8' },
+    );
     expect(outp).toContain('warehouse: applied 1');
-    const again = execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', cfgFile], { encoding: 'utf8' });
+    const again = execFileSync(
+      process.execPath,
+      ['dist/src/cli.js', 'migrate', '--config', cfgFile],
+      { encoding: 'utf8' },
+    );
     expect(again).toContain('applied 0');
   });
   afterAll(async () => {
@@ -77,9 +106,14 @@ describe('HTTP → S3 (MinIO), ClickHouse and directory, end to end', () => {
       const chunk = ev.lines.slice(i, i + 100);
       const kind = (i / 100) % 4;
       if (kind === 0) reqs.push(post(f.url, chunk.join('\n')));
-      else if (kind === 1) reqs.push(post(f.url, `[${chunk.join(',')}]`, { type: 'application/json' }));
-      else if (kind === 2) reqs.push(post(f.url, gzipSync(chunk.join('\n') + '\n'), { encoding: 'gzip' }));
-      else reqs.push(post(f.url, pack(chunk.map((l) => JSON.parse(l))), { type: 'application/msgpack' }));
+      else if (kind === 1)
+        reqs.push(post(f.url, `[${chunk.join(',')}]`, { type: 'application/json' }));
+      else if (kind === 2)
+        reqs.push(post(f.url, gzipSync(chunk.join('\n') + '\n'), { encoding: 'gzip' }));
+      else
+        reqs.push(
+          post(f.url, pack(chunk.map((l) => JSON.parse(l))), { type: 'application/msgpack' }),
+        );
     }
     const results = await Promise.all(reqs);
     for (const r of results) expect(r.status).toBe(200);
@@ -108,10 +142,20 @@ describe('HTTP → S3 (MinIO), ClickHouse and directory, end to end', () => {
     for (const [key, body] of objects) expect(Buffer.compare(mirror.get(key)!, body), key).toBe(0);
 
     // ClickHouse: N distinct rows, payload intact
-    const rows = await (await ch.query({ query: `SELECT count() AS c, uniqExact(event_id) AS u FROM ${database}.events FINAL WHERE event_id LIKE '${run}-a-%'`, format: 'JSONEachRow' })).json<{ c: string; u: string }>();
+    const rows = await (
+      await ch.query({
+        query: `SELECT count() AS c, uniqExact(event_id) AS u FROM ${database}.events FINAL WHERE event_id LIKE '${run}-a-%'`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ c: string; u: string }>();
     expect(Number(rows[0].c)).toBe(N);
     expect(Number(rows[0].u)).toBe(N);
-    const sample = await (await ch.query({ query: `SELECT payload FROM ${database}.events WHERE event_id = '${ev.ids[7]}' LIMIT 1`, format: 'JSONEachRow' })).json<{ payload: string }>();
+    const sample = await (
+      await ch.query({
+        query: `SELECT payload FROM ${database}.events WHERE event_id = '${ev.ids[7]}' LIMIT 1`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ payload: string }>();
     expect(sample[0].payload).toBe(ev.lines[7]);
 
     const metrics = await (await fetch(`${f.url}/metrics`)).text();
@@ -121,7 +165,12 @@ describe('HTTP → S3 (MinIO), ClickHouse and directory, end to end', () => {
   it('re-sending the same events changes nothing after FINAL (event_id dedup)', async () => {
     const ev = makeEvents(300, `${run}-a`);
     expect((await post(f.url, ev.lines.join('\n'))).status).toBe(200);
-    const rows = await (await ch.query({ query: `SELECT count() AS c FROM ${database}.events FINAL WHERE event_id LIKE '${run}-a-%'`, format: 'JSONEachRow' })).json<{ c: string }>();
+    const rows = await (
+      await ch.query({
+        query: `SELECT count() AS c FROM ${database}.events FINAL WHERE event_id LIKE '${run}-a-%'`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ c: string }>();
     expect(Number(rows[0].c)).toBe(2400);
   });
 
@@ -130,8 +179,15 @@ describe('HTTP → S3 (MinIO), ClickHouse and directory, end to end', () => {
     expect((await post(f.url, body)).status).toBe(200);
     expect((await post(f.url, body)).status).toBe(200);
     const { createHash } = await import('node:crypto');
-    const ids = ['{"k":"no-id-1"}', '{"k":"no-id-2"}'].map((t) => createHash('sha256').update(t).digest('hex'));
-    const rows = await (await ch.query({ query: `SELECT event_id, count() AS c FROM ${database}.events FINAL WHERE event_id IN ('${ids.join("','")}') GROUP BY event_id ORDER BY event_id`, format: 'JSONEachRow' })).json<{ event_id: string; c: string }>();
+    const ids = ['{"k":"no-id-1"}', '{"k":"no-id-2"}'].map((t) =>
+      createHash('sha256').update(t).digest('hex'),
+    );
+    const rows = await (
+      await ch.query({
+        query: `SELECT event_id, count() AS c FROM ${database}.events FINAL WHERE event_id IN ('${ids.join("','")}') GROUP BY event_id ORDER BY event_id`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ event_id: string; c: string }>();
     expect(rows.map((r) => r.event_id)).toEqual([...ids].sort());
     expect(rows.every((r) => Number(r.c) === 1)).toBe(true);
   });
@@ -151,7 +207,12 @@ describe('HTTP → S3 (MinIO), ClickHouse and directory, end to end', () => {
     }
     await pending;
     expect(answered!.status).toBe(200);
-    const rows = await (await ch.query({ query: `SELECT count() AS c FROM ${database}.events FINAL WHERE event_id LIKE '${run}-held-%'`, format: 'JSONEachRow' })).json<{ c: string }>();
+    const rows = await (
+      await ch.query({
+        query: `SELECT count() AS c FROM ${database}.events FINAL WHERE event_id LIKE '${run}-held-%'`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ c: string }>();
     expect(Number(rows[0].c)).toBe(50);
   }, 120000);
 });

@@ -8,7 +8,16 @@ import { startService, stopService } from '../setup/rig.js';
 import { startFerryProcess, type FerryProc } from '../helpers/ferry-proc.js';
 import { metric, waitForLog } from '../helpers/reload.js';
 import { clickhouse, clickhouseIds, s3EventCounts, until } from '../helpers/stores.js';
-import { committedTotal, idsOf, kafka, kafkaFerryConfig, metricSum, metricsText, prepare, produceRange } from '../helpers/kafka.js';
+import {
+  committedTotal,
+  idsOf,
+  kafka,
+  kafkaFerryConfig,
+  metricSum,
+  metricsText,
+  prepare,
+  produceRange,
+} from '../helpers/kafka.js';
 
 /**
  * The Kafka source through outages on the rig: ClickHouse down (the stream keeps
@@ -27,11 +36,19 @@ async function start(cfg: Record<string, unknown>, stateDir?: string): Promise<F
   return f;
 }
 
-function setup(name: string, over: { kafka?: Record<string, unknown>; extra?: Record<string, unknown> } = {}) {
+function setup(
+  name: string,
+  over: { kafka?: Record<string, unknown>; extra?: Record<string, unknown> } = {},
+) {
   const topic = `${run}-${name}`;
   const prefix = `${run}-${name}`;
   const group = `${run}-${name}-g`;
-  return { topic, prefix, group, cfg: kafkaFerryConfig({ prefix, database, topic, group, ...over }) };
+  return {
+    topic,
+    prefix,
+    group,
+    cfg: kafkaFerryConfig({ prefix, database, topic, group, ...over }),
+  };
 }
 
 function initTopics(cfg: Record<string, unknown>): string {
@@ -94,7 +111,10 @@ describe('Kafka source through outages', () => {
     while (committed < N) {
       committed = await committedTotal(group, topic);
       const spooled = metric(await metricsText(f), 'dlq_events_current', '{sink="warehouse"}') ?? 0;
-      expect(spooled, `committed ${committed} but only ${spooled} in the warehouse DLQ`).toBeGreaterThanOrEqual(committed);
+      expect(
+        spooled,
+        `committed ${committed} but only ${spooled} in the warehouse DLQ`,
+      ).toBeGreaterThanOrEqual(committed);
       if (committed > 0 && committed < N) samples++;
       await new Promise((r) => setTimeout(r, 150));
     }
@@ -103,21 +123,34 @@ describe('Kafka source through outages', () => {
     // S3 was up: it has everything that was committed already.
     expect((await s3EventCounts(prefix)).size).toBe(N);
     await startService('clickhouse');
-    await until('DLQ drained', async () => (metric(await metricsText(f), 'dlq_events_current', '{sink="warehouse"}') ?? -1) === 0, 90_000);
+    await until(
+      'DLQ drained',
+      async () =>
+        (metric(await metricsText(f), 'dlq_events_current', '{sink="warehouse"}') ?? -1) === 0,
+      90_000,
+    );
     await allArrived(prefix, N);
     await stopped(f);
   }, 240_000);
 
   it('S3 down with no local DLQ: nothing is durable, so nothing is committed; partitions pause with bounded in-flight bytes, and everything arrives once S3 is back', async () => {
     const perPartition = 65536;
-    const { topic, prefix, group, cfg } = setup('s3down', { extra: { dlq: { enabled: false } }, kafka: { max_inflight_bytes_per_partition: perPartition } });
+    const { topic, prefix, group, cfg } = setup('s3down', {
+      extra: { dlq: { enabled: false } },
+      kafka: { max_inflight_bytes_per_partition: perPartition },
+    });
     const N = 3000;
     initTopics(cfg);
     const f = await start(cfg);
     await stopService('minio');
     await produceRange(producer, topic, prefix, 0, N);
     // Wait until ferry has fetched and tried: the partitions pause on the retried chunks.
-    await until('partitions paused for retries', async () => (metric(await metricsText(f), 'kafka_partition_pauses_total', '{reason="retry"}') ?? 0) > 0, 60_000);
+    await until(
+      'partitions paused for retries',
+      async () =>
+        (metric(await metricsText(f), 'kafka_partition_pauses_total', '{reason="retry"}') ?? 0) > 0,
+      60_000,
+    );
     for (let i = 0; i < 10; i++) {
       const m = await metricsText(f);
       expect(await committedTotal(group, topic)).toBe(0);
@@ -126,7 +159,12 @@ describe('Kafka source through outages', () => {
       await new Promise((r) => setTimeout(r, 300));
     }
     await startService('minio');
-    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === N, 120_000, 300);
+    await until(
+      'offsets committed to the end',
+      async () => (await committedTotal(group, topic)) === N,
+      120_000,
+      300,
+    );
     await allArrived(prefix, N);
     expect(metric(await metricsText(f), 'kafka_inflight_bytes')).toBe(0);
     await stopped(f);
@@ -151,7 +189,12 @@ describe('Kafka source through outages', () => {
       if (Date.now() > giveUp) throw new Error('b never joined the group');
     }
     const N = n;
-    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === N, 120_000, 300);
+    await until(
+      'offsets committed to the end',
+      async () => (await committedTotal(group, topic)) === N,
+      120_000,
+      300,
+    );
     await allArrived(prefix, N);
     const ma = await metricsText(a);
     const mb = await metricsText(b);
@@ -159,9 +202,15 @@ describe('Kafka source through outages', () => {
     expect(metricSum(ma, 'kafka_rebalances_total')).toBeGreaterThanOrEqual(2);
     expect(metricSum(mb, 'kafka_rebalances_total')).toBeGreaterThanOrEqual(1);
     expect(metricSum(mb, 'kafka_messages_received_total')).toBeGreaterThan(0);
-    expect(metricSum(ma, 'kafka_messages_received_total') + metricSum(mb, 'kafka_messages_received_total')).toBeGreaterThanOrEqual(N);
+    expect(
+      metricSum(ma, 'kafka_messages_received_total') +
+        metricSum(mb, 'kafka_messages_received_total'),
+    ).toBeGreaterThanOrEqual(N);
     // Each partition's lag is reported by its current owner only (no stale series left behind).
-    const lagParts = (m: string) => [...m.matchAll(/^kafka_consumer_lag\{[^}]*partition="(\d+)"[^}]*\} (\S+)$/gm)].map((x) => x[1]);
+    const lagParts = (m: string) =>
+      [...m.matchAll(/^kafka_consumer_lag\{[^}]*partition="(\d+)"[^}]*\} (\S+)$/gm)].map(
+        (x) => x[1],
+      );
     const pa = lagParts(ma);
     const pb = lagParts(mb);
     expect(pb.length).toBeGreaterThan(0);
@@ -169,7 +218,12 @@ describe('Kafka source through outages', () => {
     // b leaves (graceful): a takes its partitions back and the stream goes on.
     await stopped(b);
     await produceRange(producer, topic, prefix, N, N + 600);
-    await until('a consumed what b left', async () => (await committedTotal(group, topic)) === N + 600, 120_000, 300);
+    await until(
+      'a consumed what b left',
+      async () => (await committedTotal(group, topic)) === N + 600,
+      120_000,
+      300,
+    );
     await allArrived(prefix, N + 600);
     await stopped(a);
   }, 300_000);
@@ -180,15 +234,27 @@ describe('Kafka source through outages', () => {
     initTopics(cfg);
     await produceRange(producer, topic, prefix, 0, N / 2);
     const f = await start(cfg);
-    await until('some committed', async () => (await committedTotal(group, topic)) > 0, 60_000, 100);
+    await until(
+      'some committed',
+      async () => (await committedTotal(group, topic)) > 0,
+      60_000,
+      100,
+    );
     await stopService('kafka');
     await new Promise((r) => setTimeout(r, 2000));
     await startService('kafka');
     await produceRange(producer, topic, prefix, N / 2, N);
-    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === N, 180_000, 500);
+    await until(
+      'offsets committed to the end',
+      async () => (await committedTotal(group, topic)) === N,
+      180_000,
+      500,
+    );
     await allArrived(prefix, N);
     const m = await metricsText(f);
-    expect(metricSum(m, 'kafka_rebalances_total') + metricSum(m, 'kafka_consumer_restarts_total')).toBeGreaterThanOrEqual(2);
+    expect(
+      metricSum(m, 'kafka_rebalances_total') + metricSum(m, 'kafka_consumer_restarts_total'),
+    ).toBeGreaterThanOrEqual(2);
     await stopped(f);
   }, 300_000);
 });

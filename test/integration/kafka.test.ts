@@ -2,8 +2,28 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Producer } from 'kafkajs';
 import { startFerryProcess, post, makeEvents, type FerryProc } from '../helpers/ferry-proc.js';
 import { waitForLog } from '../helpers/reload.js';
-import { clickhouse, clickhouseIds, clickhouseRows, s3EventCounts, until } from '../helpers/stores.js';
-import { committedOffsets, committedTotal, endOffsetsTotal, eventLine, ferryCli, idsOf, kafka, kafkaFerryConfig, metricSum, metricsText, prepare, produceRange, readTopic } from '../helpers/kafka.js';
+import {
+  clickhouse,
+  clickhouseIds,
+  clickhouseRows,
+  s3EventCounts,
+  until,
+} from '../helpers/stores.js';
+import {
+  committedOffsets,
+  committedTotal,
+  endOffsetsTotal,
+  eventLine,
+  ferryCli,
+  idsOf,
+  kafka,
+  kafkaFerryConfig,
+  metricSum,
+  metricsText,
+  prepare,
+  produceRange,
+  readTopic,
+} from '../helpers/kafka.js';
 import type { DlqTopicPayload } from '../../src/sources/kafka/dlq-topic.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,10 +49,18 @@ async function start(cfg: Record<string, unknown>, stateDir?: string): Promise<F
 }
 
 /** Config for one test: its own topic, group and S3 prefix. */
-function setup(name: string, over: { kafka?: Record<string, unknown>; extra?: Record<string, unknown>; table?: string } = {}) {
+function setup(
+  name: string,
+  over: { kafka?: Record<string, unknown>; extra?: Record<string, unknown>; table?: string } = {},
+) {
   const topic = `${run}-${name}`;
   const prefix = `${run}-${name}`;
-  return { topic, prefix, group: `${run}-${name}-g`, cfg: kafkaFerryConfig({ prefix, database, topic, group: `${run}-${name}-g`, ...over }) };
+  return {
+    topic,
+    prefix,
+    group: `${run}-${name}-g`,
+    cfg: kafkaFerryConfig({ prefix, database, topic, group: `${run}-${name}-g`, ...over }),
+  };
 }
 
 /** `ferry migrate` + `ferry kafka init` with the test's config (in a fresh state dir); returns init's output. */
@@ -74,7 +102,12 @@ describe('Kafka source', () => {
     await produceRange(producer, topic, prefix, N / 2, N);
     const end = await endOffsetsTotal(topic);
     expect(end).toBe(N);
-    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === N, 90_000, 300);
+    await until(
+      'offsets committed to the end',
+      async () => (await committedTotal(group, topic)) === N,
+      90_000,
+      300,
+    );
     // Committed means durable in both sinks: no waiting needed past this point.
     const ids = await clickhouseIds(ch, `${database}.events`, `${prefix}-`);
     expect(ids.size).toBe(N);
@@ -87,7 +120,11 @@ describe('Kafka source', () => {
     expect(metricSum(m, 'kafka_offset_commits_total')).toBeGreaterThan(0);
     expect(metricSum(m, 'kafka_rebalances_total')).toBeGreaterThanOrEqual(1);
     expect(metricSum(m, 'kafka_dlq_messages_total')).toBe(0);
-    await until('lag 0', async () => metricSum(await metricsText(f), 'kafka_consumer_lag') === 0, 10_000);
+    await until(
+      'lag 0',
+      async () => metricSum(await metricsText(f), 'kafka_consumer_lag') === 0,
+      10_000,
+    );
     await stopped(f);
     expect(f.logs().some((l) => l.msg === 'kafka: consumer stopped, offsets committed')).toBe(true);
   }, 180_000);
@@ -98,7 +135,12 @@ describe('Kafka source', () => {
     initTopics(cfg);
     await produceRange(producer, topic, prefix, 0, N / 2);
     const f = await start(cfg);
-    await until('some committed', async () => (await committedTotal(group, topic)) > 0, 60_000, 100);
+    await until(
+      'some committed',
+      async () => (await committedTotal(group, topic)) > 0,
+      60_000,
+      100,
+    );
     f.kill('SIGKILL');
     await f.exited;
     const atKill = await committedOffsets(group, topic);
@@ -111,7 +153,12 @@ describe('Kafka source', () => {
     // The stream goes on while ferry is down; the restart picks it all up.
     await produceRange(producer, topic, prefix, N / 2, N);
     const g = await start(cfg, f.stateDir);
-    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === N, 120_000, 300);
+    await until(
+      'offsets committed to the end',
+      async () => (await committedTotal(group, topic)) === N,
+      120_000,
+      300,
+    );
     const ids = await clickhouseIds(ch, `${database}.events`, `${prefix}-`);
     expect(ids.size).toBe(N);
     expect(idsOf(prefix, 0, N).every((id) => ids.has(id))).toBe(true);
@@ -137,7 +184,12 @@ describe('Kafka source', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
-    await until('some committed', async () => (await committedTotal(group, topic)) > 0, 60_000, 100);
+    await until(
+      'some committed',
+      async () => (await committedTotal(group, topic)) > 0,
+      60_000,
+      100,
+    );
     f.kill('SIGTERM');
     expect(await f.exited).toBe(0);
     producing = false;
@@ -151,7 +203,12 @@ describe('Kafka source', () => {
     expect(stored.size).toBe(committed);
     expect((await s3EventCounts(prefix)).size).toBe(committed);
     const g = await start(cfg, f.stateDir);
-    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === N, 120_000, 300);
+    await until(
+      'offsets committed to the end',
+      async () => (await committedTotal(group, topic)) === N,
+      120_000,
+      300,
+    );
     expect((await clickhouseIds(ch, `${database}.events`, `${prefix}-`)).size).toBe(N);
     // A clean handover: not one row twice.
     expect(await clickhouseRows(ch, `${database}.events`, `${prefix}-`)).toBe(N);
@@ -172,35 +229,70 @@ describe('Kafka source', () => {
       acks: -1,
       messages: [
         ...Array.from({ length: 50 }, (_, i) => ({ ...good(i), partition: 0 })),
-        { key: 'bad-json', value: '{"event_id": "broken", ', partition: 0, headers: { origin: 'test', trace: ['a', 'b'] } },
-        { key: 'too-big', value: JSON.stringify({ event_id: `${prefix}-big`, pad: 'x'.repeat(5000) }), partition: 0 },
+        {
+          key: 'bad-json',
+          value: '{"event_id": "broken", ',
+          partition: 0,
+          headers: { origin: 'test', trace: ['a', 'b'] },
+        },
+        {
+          key: 'too-big',
+          value: JSON.stringify({ event_id: `${prefix}-big`, pad: 'x'.repeat(5000) }),
+          partition: 0,
+        },
         { key: 'empty', value: '', partition: 0 },
         { key: 'multi', value: '{"event_id": "x"}\n{"event_id": "y"}', partition: 0 },
         ...Array.from({ length: 50 }, (_, i) => ({ ...good(50 + i), partition: 0 })),
       ],
     });
     // Poison among valid messages of one ring record: split out by the worker's line number.
-    await producer.send({ topic, acks: -1, messages: [good(100), { key: 'not-an-object', value: '[1,2', partition: 0 }, good(101)].map((m) => ({ ...m, partition: 0 })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [good(100), { key: 'not-an-object', value: '[1,2', partition: 0 }, good(101)].map(
+        (m) => ({ ...m, partition: 0 }),
+      ),
+    });
     await produceRange(producer, topic, prefix, 102, 300);
     const end = await endOffsetsTotal(topic);
-    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === end, 90_000, 300);
+    await until(
+      'offsets committed to the end',
+      async () => (await committedTotal(group, topic)) === end,
+      90_000,
+      300,
+    );
     const ids = await clickhouseIds(ch, `${database}.events`, `${prefix}-`);
     expect(ids.size).toBe(300);
     expect((await s3EventCounts(prefix)).size).toBe(300);
 
-    const dlq = (await readTopic(`${topic}.dlq`, 5)).map((r) => ({ key: r.key, p: JSON.parse(r.value) as DlqTopicPayload }));
+    const dlq = (await readTopic(`${topic}.dlq`, 5)).map((r) => ({
+      key: r.key,
+      p: JSON.parse(r.value) as DlqTopicPayload,
+    }));
     expect(dlq.length).toBe(5);
     const byKey = new Map(dlq.map((d) => [Buffer.from(d.p.key ?? '', 'base64').toString(), d.p]));
     const bad = byKey.get('bad-json')!;
-    expect(bad).toMatchObject({ topic, partition: 0, offset: '50', error: { class: 'malformed' }, host_id: expect.any(String) });
+    expect(bad).toMatchObject({
+      topic,
+      partition: 0,
+      offset: '50',
+      error: { class: 'malformed' },
+      host_id: expect.any(String),
+    });
     expect(Buffer.from(bad.value, 'base64').toString()).toBe('{"event_id": "broken", ');
     expect(Buffer.from(bad.headers.origin as string, 'base64').toString()).toBe('test');
-    expect((bad.headers.trace as string[]).map((h) => Buffer.from(h, 'base64').toString())).toEqual(['a', 'b']);
+    expect((bad.headers.trace as string[]).map((h) => Buffer.from(h, 'base64').toString())).toEqual(
+      ['a', 'b'],
+    );
     expect(Number.isNaN(Date.parse(bad.timestamp))).toBe(false);
     expect(Number.isNaN(Date.parse(bad.failed_at))).toBe(false);
     expect(byKey.get('too-big')).toMatchObject({ offset: '51', error: { class: 'too_large' } });
     expect(byKey.get('too-big')!.error.message).toContain('max_message_bytes');
-    expect(byKey.get('empty')).toMatchObject({ offset: '52', error: { class: 'empty_value' }, value: '' });
+    expect(byKey.get('empty')).toMatchObject({
+      offset: '52',
+      error: { class: 'empty_value' },
+      value: '',
+    });
     // Two JSON documents in one message are not one event.
     expect(byKey.get('multi')).toMatchObject({ offset: '53', error: { class: 'malformed' } });
     expect(byKey.get('not-an-object')).toMatchObject({ error: { class: 'malformed' } });
@@ -214,17 +306,31 @@ describe('Kafka source', () => {
   it('a batch the sink refuses for good (no local DLQ): its messages go to the DLQ topic as sink_refused and the offsets move on', async () => {
     const table = 'refusing';
     // event_id as a number: ClickHouse refuses every row of ferry's with a parse error (400).
-    const { topic, prefix, group, cfg } = setup('refused', { table, extra: { dlq: { enabled: false } } });
+    const { topic, prefix, group, cfg } = setup('refused', {
+      table,
+      extra: { dlq: { enabled: false } },
+    });
     initTopics(cfg);
-    await ch.command({ query: `CREATE TABLE ${database}.${table} (event_id UInt64) ENGINE = MergeTree ORDER BY event_id` });
+    await ch.command({
+      query: `CREATE TABLE ${database}.${table} (event_id UInt64) ENGINE = MergeTree ORDER BY event_id`,
+    });
     await produceRange(producer, topic, prefix, 0, 40);
     const f = await start(cfg);
-    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === 40, 90_000, 300);
-    const dlq = (await readTopic(`${topic}.dlq`, 40)).map((r) => JSON.parse(r.value) as DlqTopicPayload);
+    await until(
+      'offsets committed to the end',
+      async () => (await committedTotal(group, topic)) === 40,
+      90_000,
+      300,
+    );
+    const dlq = (await readTopic(`${topic}.dlq`, 40)).map(
+      (r) => JSON.parse(r.value) as DlqTopicPayload,
+    );
     expect(new Set(dlq.map((p) => `${p.partition}/${p.offset}`)).size).toBe(40);
     expect(dlq.every((p) => p.error.class === 'sink_refused')).toBe(true);
     expect(dlq[0].error.message).toMatch(/warehouse/);
-    const values = new Set(dlq.map((p) => JSON.parse(Buffer.from(p.value, 'base64').toString()).event_id as string));
+    const values = new Set(
+      dlq.map((p) => JSON.parse(Buffer.from(p.value, 'base64').toString()).event_id as string),
+    );
     expect(idsOf(prefix, 0, 40).every((id) => values.has(id))).toBe(true);
     expect(metricSum(await metricsText(f), 'kafka_dlq_messages_total')).toBe(40);
     await stopped(f);
@@ -234,16 +340,40 @@ describe('Kafka source', () => {
     initTopics(cfg);
     const f = await start(cfg);
     const same = JSON.stringify({ kind: 'no_id', tag: prefix });
-    await producer.send({ topic, acks: -1, messages: [0, 1, 2, 3].map((i) => ({ key: 'same-key', value: same, partition: 1, headers: { h: `v${i}` } })) });
-    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === 4, 90_000, 300);
-    const rs = await ch.query({ query: `SELECT event_id, source, payload FROM ${database}.events FINAL WHERE payload LIKE '%${prefix}%' ORDER BY payload`, format: 'JSONEachRow' });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [0, 1, 2, 3].map((i) => ({
+        key: 'same-key',
+        value: same,
+        partition: 1,
+        headers: { h: `v${i}` },
+      })),
+    });
+    await until(
+      'offsets committed to the end',
+      async () => (await committedTotal(group, topic)) === 4,
+      90_000,
+      300,
+    );
+    const rs = await ch.query({
+      query: `SELECT event_id, source, payload FROM ${database}.events FINAL WHERE payload LIKE '%${prefix}%' ORDER BY payload`,
+      format: 'JSONEachRow',
+    });
     const rows = await rs.json<{ event_id: string; source: string; payload: string }>();
     expect(rows.length).toBe(4);
     expect(new Set(rows.map((r) => r.event_id)).size).toBe(4);
     expect(rows.every((r) => r.source === `kafka:${topic}`)).toBe(true);
-    const metas = rows.map((r) => (JSON.parse(r.payload) as { _kafka: Record<string, unknown> })._kafka);
+    const metas = rows.map(
+      (r) => (JSON.parse(r.payload) as { _kafka: Record<string, unknown> })._kafka,
+    );
     expect(metas.map((m) => m.offset).sort()).toEqual(['0', '1', '2', '3']);
-    expect(metas[0]).toMatchObject({ topic, partition: 1, key: 'same-key', headers: { h: expect.stringMatching(/^v\d$/) } });
+    expect(metas[0]).toMatchObject({
+      topic,
+      partition: 1,
+      key: 'same-key',
+      headers: { h: expect.stringMatching(/^v\d$/) },
+    });
     expect(JSON.parse(rows[0].payload)).toMatchObject({ kind: 'no_id', tag: prefix });
     await stopped(f);
   }, 120_000);
@@ -252,19 +382,35 @@ describe('Kafka source', () => {
     const { topic, prefix, group, cfg } = setup('msgpack', { kafka: { format: 'msgpack' } });
     initTopics(cfg);
     const f = await start(cfg);
-    const messages = Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: pack({ event_id: `${prefix}-${i}`, seq: i, kind: 'mp' }) as Buffer }));
+    const messages = Array.from({ length: 200 }, (_, i) => ({
+      key: `k${i}`,
+      value: pack({ event_id: `${prefix}-${i}`, seq: i, kind: 'mp' }) as Buffer,
+    }));
     messages.splice(100, 0, { key: 'not-msgpack', value: Buffer.from([0xc1, 0xc1, 0xc1]) });
     await producer.send({ topic, acks: -1, messages });
-    await until('offsets committed to the end', async () => (await committedTotal(group, topic)) === 201, 90_000, 300);
+    await until(
+      'offsets committed to the end',
+      async () => (await committedTotal(group, topic)) === 201,
+      90_000,
+      300,
+    );
     const ids = await clickhouseIds(ch, `${database}.events`, `${prefix}-`);
     expect(ids.size).toBe(200);
     expect((await s3EventCounts(prefix)).size).toBe(200);
-    const [dlq] = (await readTopic(`${topic}.dlq`, 1)).map((r) => JSON.parse(r.value) as DlqTopicPayload);
-    expect(dlq).toMatchObject({ topic, error: { class: 'malformed' }, value: Buffer.from([0xc1, 0xc1, 0xc1]).toString('base64') });
+    const [dlq] = (await readTopic(`${topic}.dlq`, 1)).map(
+      (r) => JSON.parse(r.value) as DlqTopicPayload,
+    );
+    expect(dlq).toMatchObject({
+      topic,
+      error: { class: 'malformed' },
+      value: Buffer.from([0xc1, 0xc1, 0xc1]).toString('base64'),
+    });
     await stopped(f);
   }, 120_000);
   it('broker unreachable: HTTP ingest still works, the consumer retries with backoff, and SIGTERM is not held up by it', async () => {
-    const { prefix, cfg } = setup('nobroker', { kafka: { brokers: ['127.0.0.1:1'], retry_initial_ms: 200, retry_max_ms: 30000 } });
+    const { prefix, cfg } = setup('nobroker', {
+      kafka: { brokers: ['127.0.0.1:1'], retry_initial_ms: 200, retry_max_ms: 30000 },
+    });
     initTopics(cfg, { migrateOnly: true });
     const f = await start(cfg);
     await waitForLog(f, (l) => l.msg === 'kafka: consumer failed to start', { timeoutMs: 30_000 });

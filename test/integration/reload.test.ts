@@ -7,7 +7,12 @@ import { decodeObject, linesOf, readDirectorySink, type Envelope } from '../help
 import { rewriteConfig, reloadAndWait, metric, waitForLog } from '../helpers/reload.js';
 
 const run = `rl${Date.now().toString(36)}`;
-const s3 = new S3Client({ endpoint: rig.s3.endpoint, region: rig.s3.region, forcePathStyle: true, credentials: { accessKeyId: rig.s3.accessKeyId, secretAccessKey: rig.s3.secretAccessKey } });
+const s3 = new S3Client({
+  endpoint: rig.s3.endpoint,
+  region: rig.s3.region,
+  forcePathStyle: true,
+  credentials: { accessKeyId: rig.s3.accessKeyId, secretAccessKey: rig.s3.secretAccessKey },
+});
 const procs: FerryProc[] = [];
 afterAll(async () => {
   for (const f of procs) f.kill('SIGKILL');
@@ -17,7 +22,13 @@ async function s3Objects(prefix: string): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: rig.s3.bucket, Prefix: `${prefix}/`, ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: rig.s3.bucket,
+        Prefix: `${prefix}/`,
+        ContinuationToken: token,
+      }),
+    );
     for (const o of page.Contents ?? []) {
       const got = await s3.send(new GetObjectCommand({ Bucket: rig.s3.bucket, Key: o.Key! }));
       out.set(o.Key!, Buffer.from(await got.Body!.transformToByteArray()));
@@ -30,7 +41,11 @@ async function s3Objects(prefix: string): Promise<Map<string, Buffer>> {
 /** key → event_ids of each archived object. */
 function objectEvents(objects: Map<string, Buffer>): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const [key, body] of objects) out.set(key, linesOf(decodeObject(key, body)).map((l) => (JSON.parse(l) as Envelope).event_id));
+  for (const [key, body] of objects)
+    out.set(
+      key,
+      linesOf(decodeObject(key, body)).map((l) => (JSON.parse(l) as Envelope).event_id),
+    );
   return out;
 }
 
@@ -39,7 +54,17 @@ async function scrape(f: FerryProc): Promise<string> {
 }
 
 function s3Sink(prefix: string, secret = rig.s3.secretAccessKey) {
-  return { name: 'archive', type: 's3', bucket: rig.s3.bucket, endpoint: rig.s3.endpoint, region: rig.s3.region, force_path_style: true, access_key_id: rig.s3.accessKeyId, secret_access_key: secret, key_template: `${prefix}/{batch_id}{ext}` };
+  return {
+    name: 'archive',
+    type: 's3',
+    bucket: rig.s3.bucket,
+    endpoint: rig.s3.endpoint,
+    region: rig.s3.region,
+    force_path_style: true,
+    access_key_id: rig.s3.accessKeyId,
+    secret_access_key: secret,
+    key_template: `${prefix}/{batch_id}{ext}`,
+  };
 }
 
 describe('SIGHUP reload', () => {
@@ -49,7 +74,15 @@ describe('SIGHUP reload', () => {
       // One worker and four producers of 50 events: 200 in flight fill exactly one old-size batch.
       workers: { threads: 1 },
       batch: { max_events: maxEvents, max_age_ms: 500, codec },
-      sinks: [s3Sink(prefix), { name: 'local', type: 'directory', path: '${STATE_DIR}/out', key_template: `${prefix}/{batch_id}{ext}` }],
+      sinks: [
+        s3Sink(prefix),
+        {
+          name: 'local',
+          type: 'directory',
+          path: '${STATE_DIR}/out',
+          key_template: `${prefix}/{batch_id}{ext}`,
+        },
+      ],
     });
     const f = await startFerryProcess(base(200, 'gzip'));
     procs.push(f);
@@ -91,19 +124,27 @@ describe('SIGHUP reload', () => {
     expect(count('a')).toBeGreaterThan(0);
     expect(count('b')).toBeGreaterThan(0);
 
-    for (const [where, objects] of [['s3', await s3Objects(prefix)], ['directory', readDirectorySink(join(f.stateDir, 'out'))]] as const) {
+    for (const [where, objects] of [
+      ['s3', await s3Objects(prefix)],
+      ['directory', readDirectorySink(join(f.stateDir, 'out'))],
+    ] as const) {
       const byObject = objectEvents(objects as Map<string, Buffer>);
       const seen = new Map<string, number>();
-      for (const ids of byObject.values()) for (const id of ids) seen.set(id, (seen.get(id) ?? 0) + 1);
+      for (const ids of byObject.values())
+        for (const id of ids) seen.set(id, (seen.get(id) ?? 0) + 1);
       // every acknowledged event exactly once
       expect(seen.size, where).toBe(phaseOf.size);
       for (const id of phaseOf.keys()) expect(seen.get(id), `${where} ${id}`).toBe(1);
 
-      const only = (p: string) => [...byObject].filter(([, ids]) => ids.every((id) => phaseOf.get(id) === p));
+      const only = (p: string) =>
+        [...byObject].filter(([, ids]) => ids.every((id) => phaseOf.get(id) === p));
       const before = only('a');
       const after = only('b');
       // before: full batches of the old size (gzip); after: the new size (lz4)
-      expect(before.some(([, ids]) => ids.length === 200), where).toBe(true);
+      expect(
+        before.some(([, ids]) => ids.length === 200),
+        where,
+      ).toBe(true);
       for (const [key, ids] of before) {
         expect(key, where).toMatch(/\.ndjson\.gz$/);
         expect(ids.length, where).toBeLessThanOrEqual(200);
@@ -113,8 +154,12 @@ describe('SIGHUP reload', () => {
         expect(ids.length, `${where} ${key}`).toBeLessThanOrEqual(70);
         expect(key, where).toMatch(/\.ndjson\.lz4$/);
       }
-      expect(after.some(([, ids]) => ids.length === 70), where).toBe(true);
-      for (const [key, ids] of byObject) expect(ids.length, `${where} ${key}`).toBeLessThanOrEqual(200);
+      expect(
+        after.some(([, ids]) => ids.length === 70),
+        where,
+      ).toBe(true);
+      for (const [key, ids] of byObject)
+        expect(ids.length, `${where} ${key}`).toBeLessThanOrEqual(200);
     }
     const m = await scrape(f);
     expect(metric(m, 'config_reloads_total', '{result="ok"}')).toBe(1);
@@ -125,20 +170,28 @@ describe('SIGHUP reload', () => {
   }, 120000);
 
   it('an invalid file changes nothing: logged with key path and line, counted, old limits still in force', async () => {
-    const cfg = { batch: { max_events: 10, max_age_ms: 60000, codec: 'gzip' }, sinks: [{ name: 'local', type: 'directory', path: '${STATE_DIR}/out' }] };
+    const cfg = {
+      batch: { max_events: 10, max_age_ms: 60000, codec: 'gzip' },
+      sinks: [{ name: 'local', type: 'directory', path: '${STATE_DIR}/out' }],
+    };
     const f = await startFerryProcess(cfg);
     procs.push(f);
     const before = metric(await scrape(f), 'config_last_reload_success_timestamp_seconds')!;
     expect(before).toBeGreaterThan(1.7e9);
 
-    rewriteConfig(f, `state_dir: ${f.stateDir}\nlisten:\n  host: 127.0.0.1\n  port: 0\nbatch:\n  max_events: 3\n  codec: brotli\n  max_evnets: 4\n`);
+    rewriteConfig(
+      f,
+      `state_dir: ${f.stateDir}\nlisten:\n  host: 127.0.0.1\n  port: 0\nbatch:\n  max_events: 3\n  codec: brotli\n  max_evnets: 4\n`,
+    );
     const outcome = await reloadAndWait(f);
     expect(outcome.msg).toBe('config reload failed; the running config is kept');
     const issues = outcome.issues as { path: string; line?: number; message: string }[];
-    expect(issues).toEqual(expect.arrayContaining([
-      expect.objectContaining({ path: 'batch.codec', line: 7 }),
-      expect.objectContaining({ path: 'batch.max_evnets', line: 8 }),
-    ]));
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'batch.codec', line: 7 }),
+        expect.objectContaining({ path: 'batch.max_evnets', line: 8 }),
+      ]),
+    );
     expect(String(outcome.err)).toContain('ferry.yaml:7');
 
     // YAML that does not parse at all is refused the same way
@@ -161,11 +214,17 @@ describe('SIGHUP reload', () => {
     f.kill('SIGTERM');
     expect(await f.exited).toBe(0);
     // the open batch of 5 was delivered at shutdown: nothing accepted was lost
-    expect([...objectEvents(readDirectorySink(join(f.stateDir, 'out'))).values()].flat().sort()).toEqual([...ev.ids].sort());
+    expect(
+      [...objectEvents(readDirectorySink(join(f.stateDir, 'out'))).values()].flat().sort(),
+    ).toEqual([...ev.ids].sort());
   }, 60000);
 
   it('listener, thread-count and sink-set changes are reported as needing a restart; the rest applies', async () => {
-    const cfg = { workers: { threads: 1 }, batch: { max_events: 100 }, sinks: [{ name: 'local', type: 'directory', path: '${STATE_DIR}/out' }] };
+    const cfg = {
+      workers: { threads: 1 },
+      batch: { max_events: 100 },
+      sinks: [{ name: 'local', type: 'directory', path: '${STATE_DIR}/out' }],
+    };
     const f = await startFerryProcess(cfg);
     procs.push(f);
     rewriteConfig(f, {
@@ -173,13 +232,30 @@ describe('SIGHUP reload', () => {
       workers: { threads: 2 },
       batch: { max_events: 50 },
       http: { max_body_bytes: 2 * 1024 * 1024 },
-      sinks: [{ name: 'local', type: 'directory', path: '${STATE_DIR}/out' }, { name: 'extra', type: 'directory', path: '${STATE_DIR}/extra' }],
+      sinks: [
+        { name: 'local', type: 'directory', path: '${STATE_DIR}/out' },
+        { name: 'extra', type: 'directory', path: '${STATE_DIR}/extra' },
+      ],
     });
     const outcome = await reloadAndWait(f);
     expect(outcome.msg).toBe('config reloaded');
-    expect(outcome.restart_required).toEqual(expect.arrayContaining(['listen.port', 'listen.path', 'workers.threads', 'sinks.extra (added)']));
-    expect(outcome.applied).toEqual(expect.arrayContaining(['batch.max_events', 'http.max_body_bytes']));
-    const warn = await waitForLog(f, (l) => l.msg === 'config changes need a restart to take effect; running with the old values for these keys');
+    expect(outcome.restart_required).toEqual(
+      expect.arrayContaining([
+        'listen.port',
+        'listen.path',
+        'workers.threads',
+        'sinks.extra (added)',
+      ]),
+    );
+    expect(outcome.applied).toEqual(
+      expect.arrayContaining(['batch.max_events', 'http.max_body_bytes']),
+    );
+    const warn = await waitForLog(
+      f,
+      (l) =>
+        l.msg ===
+        'config changes need a restart to take effect; running with the old values for these keys',
+    );
     expect(warn.line.level).toBe(40);
     expect(metric(await scrape(f), 'config_reload_restart_required')).toBe(1);
     // still on the old port and path; the new body limit is live
@@ -200,7 +276,12 @@ describe('SIGHUP reload', () => {
 
   it('sink credentials apply live: with a wrong S3 secret batches wait in the DLQ (still 200), the right one ships them', async () => {
     const prefix = `creds-${run}`;
-    const cfg = (secret: string) => ({ batch: { max_age_ms: 50 }, retry: { initial_ms: 50, max_ms: 200, max_elapsed_ms: 2000 }, dlq: { probe_interval_ms: 200 }, sinks: [s3Sink(prefix, secret)] });
+    const cfg = (secret: string) => ({
+      batch: { max_age_ms: 50 },
+      retry: { initial_ms: 50, max_ms: 200, max_elapsed_ms: 2000 },
+      dlq: { probe_interval_ms: 200 },
+      sinks: [s3Sink(prefix, secret)],
+    });
     const f = await startFerryProcess(cfg(rig.s3.secretAccessKey));
     procs.push(f);
     expect((await post(f.url, makeEvents(5, `${run}-c1`).lines.join('\n'))).status).toBe(200);
@@ -223,7 +304,10 @@ describe('SIGHUP reload', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(stored).toEqual(expect.arrayContaining([...c2.ids, ...c3.ids]));
-    await waitForLog(f, (l) => typeof l.msg === 'string' && l.msg.startsWith('DLQ → archive success:'));
+    await waitForLog(
+      f,
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('DLQ → archive success:'),
+    );
     // the secret never reaches the logs
     expect(JSON.stringify(f.logs())).not.toContain('not-the-secret');
     f.kill('SIGTERM');

@@ -5,7 +5,12 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
-import { S3Client, ListObjectsV2Command, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  S3Client,
+  ListObjectsV2Command,
+  GetObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { rig } from '../setup/rig.js';
 import { startFerryProcess, post, makeEvents, type FerryProc } from '../helpers/ferry-proc.js';
@@ -18,7 +23,12 @@ const run = `rp${Date.now().toString(36)}`;
 const database = `ferry_${run}`;
 const prefix = `replay-${run}`;
 const N = 1000;
-const s3 = new S3Client({ endpoint: rig.s3.endpoint, region: rig.s3.region, forcePathStyle: true, credentials: { accessKeyId: rig.s3.accessKeyId, secretAccessKey: rig.s3.secretAccessKey } });
+const s3 = new S3Client({
+  endpoint: rig.s3.endpoint,
+  region: rig.s3.region,
+  forcePathStyle: true,
+  credentials: { accessKeyId: rig.s3.accessKeyId, secretAccessKey: rig.s3.secretAccessKey },
+});
 
 interface CliResult {
   code: number | null;
@@ -27,9 +37,18 @@ interface CliResult {
 }
 
 /** killAfterMs counts from the first `replay progress` line, so a slow start (a loaded machine) cannot beat the signal handler. */
-function cli(args: string[], opts: { killAfterMs?: number; signal?: NodeJS.Signals; onSpawn?: (kill: (s: NodeJS.Signals) => void) => void } = {}): Promise<CliResult> {
+function cli(
+  args: string[],
+  opts: {
+    killAfterMs?: number;
+    signal?: NodeJS.Signals;
+    onSpawn?: (kill: (s: NodeJS.Signals) => void) => void;
+  } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/src/cli.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['dist/src/cli.js', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     opts.onSpawn?.((s) => child.kill(s));
     let stdout = '';
     let stderr = '';
@@ -46,16 +65,49 @@ function cli(args: string[], opts: { killAfterMs?: number; signal?: NodeJS.Signa
   });
 }
 
-const report = (r: CliResult) => JSON.parse(r.stdout.trim().split('\n').filter((l) => l.startsWith('{"msg":"replay: ') || l.startsWith('{"msg":"verify')).pop() ?? '{}');
+const report = (r: CliResult) =>
+  JSON.parse(
+    r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{"msg":"replay: ') || l.startsWith('{"msg":"verify'))
+      .pop() ?? '{}',
+  );
 
 describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => {
   let f: FerryProc;
   let ch: ClickHouseClient;
   let cfgFile: string;
   const from = `s3://${rig.s3.bucket}/${prefix}/`;
-  const count = async (final = true) => Number((await (await ch.query({ query: `SELECT count() AS c FROM ${database}.events${final ? ' FINAL' : ''}`, format: 'JSONEachRow' })).json<{ c: string }>())[0].c);
-  const distinct = async () => Number((await (await ch.query({ query: `SELECT uniqExact(event_id) AS c FROM ${database}.events`, format: 'JSONEachRow' })).json<{ c: string }>())[0].c);
-  const rows = async () => (await ch.query({ query: `SELECT event_id, toUnixTimestamp(received_at) AS t, source, payload FROM ${database}.events FINAL ORDER BY event_id`, format: 'JSONEachRow' })).json();
+  const count = async (final = true) =>
+    Number(
+      (
+        await (
+          await ch.query({
+            query: `SELECT count() AS c FROM ${database}.events${final ? ' FINAL' : ''}`,
+            format: 'JSONEachRow',
+          })
+        ).json<{ c: string }>()
+      )[0].c,
+    );
+  const distinct = async () =>
+    Number(
+      (
+        await (
+          await ch.query({
+            query: `SELECT uniqExact(event_id) AS c FROM ${database}.events`,
+            format: 'JSONEachRow',
+          })
+        ).json<{ c: string }>()
+      )[0].c,
+    );
+  const rows = async () =>
+    (
+      await ch.query({
+        query: `SELECT event_id, toUnixTimestamp(received_at) AS t, source, payload FROM ${database}.events FINAL ORDER BY event_id`,
+        format: 'JSONEachRow',
+      })
+    ).json();
   const recreate = async () => {
     await ch.command({ query: `DROP TABLE IF EXISTS ${database}.events` });
     await ch.command({ query: `DROP TABLE IF EXISTS ${database}.ferry_migrations` });
@@ -69,8 +121,24 @@ describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => 
     ch = createClient({ url: rig.clickhouse.url });
     f = await startFerryProcess({
       sinks: [
-        { name: 'archive', type: 's3', bucket: rig.s3.bucket, endpoint: rig.s3.endpoint, region: rig.s3.region, force_path_style: true, access_key_id: rig.s3.accessKeyId, secret_access_key: rig.s3.secretAccessKey, key_template: `${prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}` },
-        { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database, table: 'events' },
+        {
+          name: 'archive',
+          type: 's3',
+          bucket: rig.s3.bucket,
+          endpoint: rig.s3.endpoint,
+          region: rig.s3.region,
+          force_path_style: true,
+          access_key_id: rig.s3.accessKeyId,
+          secret_access_key: rig.s3.secretAccessKey,
+          key_template: `${prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}`,
+        },
+        {
+          name: 'warehouse',
+          type: 'clickhouse',
+          url: rig.clickhouse.url,
+          database,
+          table: 'events',
+        },
       ],
       batch: { codec: 'gzip', max_events: 100, max_age_ms: 100 },
     });
@@ -106,18 +174,36 @@ describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => 
     expect(v.code).toBe(1);
     const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
     expect(report(v).differing.map((d: { hour: string }) => d.hour).length).toBeGreaterThan(0);
-    expect(v.stderr).toMatch(/differs: \d{4}-\d{2}-\d{2}T\d{2}:00:00\.000Z\s+archive \d+\s+table 0/);
-    expect(report(v).differing.some((d: { hour: string }) => Math.abs(Date.parse(d.hour) - hour.getTime()) <= 3_600_000)).toBe(true);
+    expect(v.stderr).toMatch(
+      /differs: \d{4}-\d{2}-\d{2}T\d{2}:00:00\.000Z\s+archive \d+\s+table 0/,
+    );
+    expect(
+      report(v).differing.some(
+        (d: { hour: string }) => Math.abs(Date.parse(d.hour) - hour.getTime()) <= 3_600_000,
+      ),
+    ).toBe(true);
 
     const dry = await cli(['replay', '--config', cfgFile, '--from', from, '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     const plan = report(dry);
     expect(plan).toMatchObject({ outcome: 'dry-run', eventsDone: N });
     expect(plan.objects).toBeGreaterThanOrEqual(10);
-    expect(plan.plan.every((p: { key: string; events: number }) => p.key.startsWith(`${prefix}/dt=`) && p.events > 0)).toBe(true);
+    expect(
+      plan.plan.every(
+        (p: { key: string; events: number }) => p.key.startsWith(`${prefix}/dt=`) && p.events > 0,
+      ),
+    ).toBe(true);
     expect(await count(false)).toBe(0);
 
-    const big = await cli(['replay', '--config', cfgFile, '--from', from, '--confirm-above-bytes', '1']);
+    const big = await cli([
+      'replay',
+      '--config',
+      cfgFile,
+      '--from',
+      from,
+      '--confirm-above-bytes',
+      '1',
+    ]);
     expect(big.code).toBe(3);
     expect(big.stderr).toContain('--yes');
     expect(await count(false)).toBe(0);
@@ -140,31 +226,46 @@ describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => 
     expect(report(ok).differing).toEqual([]);
   }, 180_000);
 
-  it.each(['SIGINT', 'SIGKILL'] as const)('an interrupted replay (%s) resumes where it stopped and ends with every event', async (sig) => {
-    await recreate();
-    // 200 events/s over ~1000 events: about 5 s, stopped after ~2 s.
-    const stopped = await cli(['replay', '--config', cfgFile, '--from', from, '--yes', '--max-events-per-sec', '200'], { killAfterMs: 1500, signal: sig });
-    expect(stopped.code).toBe(sig === 'SIGINT' ? 130 : null);
-    const partial = await distinct();
-    expect(partial).toBeGreaterThan(0);
-    expect(partial).toBeLessThan(N);
-    const cps = readdirSync(join(f.stateDir, 'replay')).filter((n) => n.endsWith('.json'));
-    expect(cps.length).toBe(1);
+  it.each(['SIGINT', 'SIGKILL'] as const)(
+    'an interrupted replay (%s) resumes where it stopped and ends with every event',
+    async (sig) => {
+      await recreate();
+      // 200 events/s over ~1000 events: about 5 s, stopped after ~2 s.
+      const stopped = await cli(
+        ['replay', '--config', cfgFile, '--from', from, '--yes', '--max-events-per-sec', '200'],
+        { killAfterMs: 1500, signal: sig },
+      );
+      expect(stopped.code).toBe(sig === 'SIGINT' ? 130 : null);
+      const partial = await distinct();
+      expect(partial).toBeGreaterThan(0);
+      expect(partial).toBeLessThan(N);
+      const cps = readdirSync(join(f.stateDir, 'replay')).filter((n) => n.endsWith('.json'));
+      expect(cps.length).toBe(1);
 
-    const refused = await cli(['replay', '--config', cfgFile, '--from', from, '--yes']);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('--resume');
+      const refused = await cli(['replay', '--config', cfgFile, '--from', from, '--yes']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('--resume');
 
-    const resumed = await cli(['replay', '--config', cfgFile, '--from', from, '--yes', '--resume']);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    const rep = report(resumed);
-    expect(rep.outcome).toBe('done');
-    expect(rep.resumedPast).toBeGreaterThan(0);
-    expect(rep.resumedPast).toBeLessThan(rep.objects);
-    expect(await distinct()).toBe(N);
-    expect(await count()).toBe(N);
-    expect(existsSync(join(f.stateDir, 'replay', cps[0]))).toBe(false);
-  }, 120_000);
+      const resumed = await cli([
+        'replay',
+        '--config',
+        cfgFile,
+        '--from',
+        from,
+        '--yes',
+        '--resume',
+      ]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const rep = report(resumed);
+      expect(rep.outcome).toBe('done');
+      expect(rep.resumedPast).toBeGreaterThan(0);
+      expect(rep.resumedPast).toBeLessThan(rep.objects);
+      expect(await distinct()).toBe(N);
+      expect(await count()).toBe(N);
+      expect(existsSync(join(f.stateDir, 'replay', cps[0]))).toBe(false);
+    },
+    120_000,
+  );
 
   it('SIGINT while an insert hangs (ClickHouse accepts and never answers) exits 130 at once, and the object is not counted as done', async () => {
     const sockets: Socket[] = [];
@@ -176,7 +277,11 @@ describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => 
     });
     await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
     const port = (hole.address() as { port: number }).port;
-    const cfg = parse(readFileSync(cfgFile, 'utf8')) as { state_dir: string; retry?: Record<string, number>; sinks: { type: string; url?: string }[] };
+    const cfg = parse(readFileSync(cfgFile, 'utf8')) as {
+      state_dir: string;
+      retry?: Record<string, number>;
+      sinks: { type: string; url?: string }[];
+    };
     cfg.state_dir = mkdtempSync(join(tmpdir(), 'ferry-replay-hole-'));
     cfg.retry = { ...(cfg.retry ?? {}), attempt_timeout_ms: 60_000, max_elapsed_ms: 120_000 };
     for (const s of cfg.sinks) if (s.type === 'clickhouse') s.url = `http://127.0.0.1:${port}`;
@@ -184,7 +289,9 @@ describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => 
     writeFileSync(holeCfg, stringify(cfg));
     try {
       const t0 = Date.now();
-      const r = await cli(['replay', '--config', holeCfg, '--from', from, '--yes'], { onSpawn: (k) => (killer = k) });
+      const r = await cli(['replay', '--config', holeCfg, '--from', from, '--yes'], {
+        onSpawn: (k) => (killer = k),
+      });
       expect(sockets.length).toBeGreaterThan(0);
       expect(r.code, r.stderr).toBe(130);
       // Well inside the 60 s attempt timeout: the abort ends the hung insert.
@@ -198,12 +305,22 @@ describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => 
 
   it('a truncated object is reported and skipped, the rest is replayed; verify names the hour of deleted rows', async () => {
     // A corrupt copy of a real object under a key of the same layout.
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: rig.s3.bucket, Prefix: `${prefix}/` }));
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: rig.s3.bucket, Prefix: `${prefix}/` }),
+    );
     const first = listed.Contents![0].Key!;
-    const body = await (await s3.send(new GetObjectCommand({ Bucket: rig.s3.bucket, Key: first }))).Body!.transformToByteArray();
+    const body = await (
+      await s3.send(new GetObjectCommand({ Bucket: rig.s3.bucket, Key: first }))
+    ).Body!.transformToByteArray();
     const badKey = first.replace(/-[A-Za-z0-9]+\.ndjson\.gz$/, '-truncated0000.ndjson.gz');
     expect(badKey).not.toBe(first);
-    await s3.send(new PutObjectCommand({ Bucket: rig.s3.bucket, Key: badKey, Body: body.subarray(0, Math.floor(body.length / 2)) }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: rig.s3.bucket,
+        Key: badKey,
+        Body: body.subarray(0, Math.floor(body.length / 2)),
+      }),
+    );
 
     await recreate();
     const r = await cli(['replay', '--config', cfgFile, '--from', from, '--yes']);
@@ -213,13 +330,25 @@ describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => 
     expect(await distinct()).toBe(N);
 
     // Rows of one hour lost: verify names that hour and the counts.
-    const ids = (await (await ch.query({ query: `SELECT event_id FROM ${database}.events ORDER BY event_id LIMIT 10`, format: 'JSONEachRow' })).json<{ event_id: string }>()).map((x) => x.event_id);
-    await ch.command({ query: `ALTER TABLE ${database}.events DELETE WHERE event_id IN (${ids.map((i) => `'${i}'`).join(',')})` });
-    for (let i = 0; i < 100 && (await distinct()) !== N - 10; i++) await new Promise((res) => setTimeout(res, 200));
+    const ids = (
+      await (
+        await ch.query({
+          query: `SELECT event_id FROM ${database}.events ORDER BY event_id LIMIT 10`,
+          format: 'JSONEachRow',
+        })
+      ).json<{ event_id: string }>()
+    ).map((x) => x.event_id);
+    await ch.command({
+      query: `ALTER TABLE ${database}.events DELETE WHERE event_id IN (${ids.map((i) => `'${i}'`).join(',')})`,
+    });
+    for (let i = 0; i < 100 && (await distinct()) !== N - 10; i++)
+      await new Promise((res) => setTimeout(res, 200));
     const v = await cli(['verify', '--config', cfgFile, '--from', from]);
     expect(v.code).toBe(1);
     const diff = report(v).differing;
-    expect(diff.reduce((n: number, d: { archive: number; table: number }) => n + d.archive - d.table, 0)).toBe(10);
+    expect(
+      diff.reduce((n: number, d: { archive: number; table: number }) => n + d.archive - d.table, 0),
+    ).toBe(10);
     expect(report(v).skipped.map((s: { key: string }) => s.key)).toEqual([badKey]);
   }, 120_000);
 
@@ -228,7 +357,16 @@ describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => 
     const bad = await cli(['replay', '--config', cfgFile, '--from', 'http://x/y']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('s3://bucket/prefix');
-    const badTime = await cli(['replay', '--config', cfgFile, '--from', from, '--since', 'yesterday', '--dry-run']);
+    const badTime = await cli([
+      'replay',
+      '--config',
+      cfgFile,
+      '--from',
+      from,
+      '--since',
+      'yesterday',
+      '--dry-run',
+    ]);
     expect(badTime.stderr).toContain('--since');
   });
 });

@@ -1,6 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
-import { S3Client, PutObjectCommand, GetObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
+import {
+  S3Client,
+  PutObjectCommand,
+  GetObjectCommand,
+  DeleteObjectCommand,
+} from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { rig, stopService, startService, serviceUp } from '../setup/rig.js';
 
@@ -10,7 +15,11 @@ import { rig, stopService, startService, serviceUp } from '../setup/rig.js';
  */
 
 async function ch(query: string, body?: string): Promise<string> {
-  const r = await fetch(`${rig.clickhouse.url}/?query=${encodeURIComponent(query)}`, { method: 'POST', body, signal: AbortSignal.timeout(10_000) });
+  const r = await fetch(`${rig.clickhouse.url}/?query=${encodeURIComponent(query)}`, {
+    method: 'POST',
+    body,
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await r.text();
   if (!r.ok) throw new Error(`ClickHouse ${r.status}: ${text}`);
   return text;
@@ -18,12 +27,21 @@ async function ch(query: string, body?: string): Promise<string> {
 
 describe('test rig', () => {
   it('Kafka (KRaft): create a topic, produce 10 messages, consume them with a group', async () => {
-    const kafka = new Kafka({ clientId: 'ferry-smoke', brokers: [...rig.kafka.brokers], logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({
+      clientId: 'ferry-smoke',
+      brokers: [...rig.kafka.brokers],
+      logLevel: logLevel.NOTHING,
+    });
     const topic = `smoke-${Date.now()}-${randomBytes(3).toString('hex')}`;
     const admin = kafka.admin();
     await admin.connect();
     try {
-      expect(await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true })).toBe(true);
+      expect(
+        await admin.createTopics({
+          topics: [{ topic, numPartitions: 2, replicationFactor: 1 }],
+          waitForLeaders: true,
+        }),
+      ).toBe(true);
       expect(await admin.listTopics()).toContain(topic);
     } finally {
       await admin.disconnect();
@@ -32,16 +50,27 @@ describe('test rig', () => {
     const sent = Array.from({ length: 10 }, (_, i) => `message-${i}`);
     const producer = kafka.producer();
     await producer.connect();
-    await producer.send({ topic, acks: -1, messages: sent.map((value, i) => ({ key: String(i), value })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: sent.map((value, i) => ({ key: String(i), value })),
+    });
     await producer.disconnect();
 
-    const consumer = kafka.consumer({ groupId: `${topic}-group`, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+    const consumer = kafka.consumer({
+      groupId: `${topic}-group`,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+    });
     const got: { key: string; value: string }[] = [];
     await consumer.connect();
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`consumed only ${got.length}/10 messages in 30 s`)), 30_000);
+        const timer = setTimeout(
+          () => reject(new Error(`consumed only ${got.length}/10 messages in 30 s`)),
+          30_000,
+        );
         void consumer
           .run({
             eachMessage: async ({ message }) => {
@@ -76,7 +105,14 @@ describe('test rig', () => {
     const Key = `smoke/${Date.now()}-${randomBytes(4).toString('hex')}.bin`;
     const body = randomBytes(300_000);
     try {
-      await s3.send(new PutObjectCommand({ Bucket: rig.s3.bucket, Key, Body: body, ContentType: 'application/octet-stream' }));
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: rig.s3.bucket,
+          Key,
+          Body: body,
+          ContentType: 'application/octet-stream',
+        }),
+      );
       const got = await s3.send(new GetObjectCommand({ Bucket: rig.s3.bucket, Key }));
       expect(got.ContentLength).toBe(body.length);
       expect(Buffer.compare(Buffer.from(await got.Body!.transformToByteArray()), body)).toBe(0);
@@ -90,9 +126,13 @@ describe('test rig', () => {
     const table = `default.rig_smoke_${Date.now()}_${randomBytes(3).toString('hex')}`;
     await ch(`CREATE TABLE ${table} (id UInt32, s String) ENGINE = MergeTree() ORDER BY id`);
     try {
-      const rows = Array.from({ length: 100 }, (_, i) => JSON.stringify({ id: i, s: `row ${i}` })).join('\n') + '\n';
+      const rows =
+        Array.from({ length: 100 }, (_, i) => JSON.stringify({ id: i, s: `row ${i}` })).join('\n') +
+        '\n';
       await ch(`INSERT INTO ${table} FORMAT JSONEachRow`, rows);
-      expect((await ch(`SELECT count(), sum(id) FROM ${table} FORMAT TSV`)).trim()).toBe('100\t4950');
+      expect((await ch(`SELECT count(), sum(id) FROM ${table} FORMAT TSV`)).trim()).toBe(
+        '100\t4950',
+      );
     } finally {
       await ch(`DROP TABLE IF EXISTS ${table}`);
     }

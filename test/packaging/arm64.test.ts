@@ -12,17 +12,40 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, statSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  statSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
-import { CACHE, VERSION, artefact, baseRoot, freePort, missingPrerequisite, postEvents, sh } from './chroot.js';
+import {
+  CACHE,
+  VERSION,
+  artefact,
+  baseRoot,
+  freePort,
+  missingPrerequisite,
+  postEvents,
+  sh,
+} from './chroot.js';
 import { envelopesIn } from '../helpers/archive.js';
 
 const NAME = `ferry-${VERSION}-linux-arm64`;
 const OUT = join(CACHE, 'scratch', `arm64-${process.pid}`);
 const QEMU = 'qemu-aarch64-static';
 const EM_AARCH64 = 183;
-const why = missingPrerequisite() || (spawnSync(QEMU, ['--version']).status === 0 ? '' : `${QEMU} is not installed (apt-get install qemu-user-static)`);
+const why =
+  missingPrerequisite() ||
+  (spawnSync(QEMU, ['--version']).status === 0
+    ? ''
+    : `${QEMU} is not installed (apt-get install qemu-user-static)`);
 if (why && process.env.CI === 'true') throw new Error(`arm64 packaging tests cannot run: ${why}`);
 
 /** e_machine of an ELF file, or null when it is not one. */
@@ -52,21 +75,33 @@ describe.skipIf(why !== '')('arm64 artefacts (built on amd64, run under qemu-use
   afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
   const emulated = (lib: string, args: string[], env: Record<string, string> = {}) =>
-    sh(QEMU, ['-L', sysroot, join(lib, 'node/bin/node'), join(lib, 'app/dist/src/cli.js'), ...args], { env: { ...process.env, ...env } });
+    sh(
+      QEMU,
+      ['-L', sysroot, join(lib, 'node/bin/node'), join(lib, 'app/dist/src/cli.js'), ...args],
+      { env: { ...process.env, ...env } },
+    );
 
   it('every ELF object in both artefacts is AArch64, and the .deb is Architecture: arm64', () => {
     for (const lib of [join(tarDir, NAME, 'lib/ferry'), join(debDir, 'usr/lib/ferry')]) {
-      const elves = readdirSync(lib, { recursive: true }).map(String).filter((p) => statSync(join(lib, p)).isFile() && elfMachine(join(lib, p)) !== null);
+      const elves = readdirSync(lib, { recursive: true })
+        .map(String)
+        .filter((p) => statSync(join(lib, p)).isFile() && elfMachine(join(lib, p)) !== null);
       expect(elves).toContain('node/bin/node');
       expect(elves).toContain('app/native/build/Release/sd_notify.node');
       expect(elves.some((p) => p.includes('lz4-napi-linux-arm64-gnu'))).toBe(true);
       for (const p of elves) expect(elfMachine(join(lib, p)), p).toBe(EM_AARCH64);
     }
-    expect(sh('dpkg-deb', ['-f', artefact(`ferry_${VERSION}_arm64.deb`), 'Architecture']).stdout.trim()).toBe('arm64');
+    expect(
+      sh('dpkg-deb', ['-f', artefact(`ferry_${VERSION}_arm64.deb`), 'Architecture']).stdout.trim(),
+    ).toBe('arm64');
   });
 
   it('the arm64 .deb passes lintian (errors and warnings)', () => {
-    const r = sh('lintian', ['--fail-on', 'error,warning', artefact(`ferry_${VERSION}_arm64.deb`)], { allowFail: true });
+    const r = sh(
+      'lintian',
+      ['--fail-on', 'error,warning', artefact(`ferry_${VERSION}_arm64.deb`)],
+      { allowFail: true },
+    );
     expect(r.stdout.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
     expect(r.status).toBe(0);
   });
@@ -74,9 +109,17 @@ describe.skipIf(why !== '')('arm64 artefacts (built on amd64, run under qemu-use
   it('ferry version and config check run on the bundled arm64 runtime (tarball and .deb)', () => {
     for (const lib of [join(tarDir, NAME, 'lib/ferry'), join(debDir, 'usr/lib/ferry')]) {
       expect(emulated(lib, ['version']).stdout).toContain(VERSION);
-      expect(emulated(lib, ['config', 'check', '--config', join(tarDir, NAME, 'etc/ferry.yaml')]).stdout).toMatch(/^config OK/);
+      expect(
+        emulated(lib, ['config', 'check', '--config', join(tarDir, NAME, 'etc/ferry.yaml')]).stdout,
+      ).toMatch(/^config OK/);
     }
-    const addon = sh(QEMU, ['-L', sysroot, join(tarDir, NAME, 'lib/ferry/node/bin/node'), '-p', `process.arch + ' ' + typeof require(${JSON.stringify(join(tarDir, NAME, 'lib/ferry/app/native/build/Release/sd_notify.node'))}).send`]);
+    const addon = sh(QEMU, [
+      '-L',
+      sysroot,
+      join(tarDir, NAME, 'lib/ferry/node/bin/node'),
+      '-p',
+      `process.arch + ' ' + typeof require(${JSON.stringify(join(tarDir, NAME, 'lib/ferry/app/native/build/Release/sd_notify.node'))}).send`,
+    ]);
     expect(addon.stdout.trim()).toBe('arm64 function');
   });
 
@@ -84,10 +127,31 @@ describe.skipIf(why !== '')('arm64 artefacts (built on amd64, run under qemu-use
     const state = join(OUT, 'state');
     mkdirSync(state);
     const cfg = join(OUT, 'ferry.yaml');
-    writeFileSync(cfg, readFileSync(join(tarDir, NAME, 'etc/ferry.yaml'), 'utf8').replace('state_dir: /var/lib/ferry', `state_dir: ${state}`));
+    writeFileSync(
+      cfg,
+      readFileSync(join(tarDir, NAME, 'etc/ferry.yaml'), 'utf8').replace(
+        'state_dir: /var/lib/ferry',
+        `state_dir: ${state}`,
+      ),
+    );
     const port = await freePort();
     const lib = join(tarDir, NAME, 'lib/ferry');
-    const proc = spawn(QEMU, ['-L', sysroot, join(lib, 'node/bin/node'), join(lib, 'app/dist/src/cli.js'), 'run', '--config', cfg], { env: { ...process.env, FERRY_LISTEN__PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      QEMU,
+      [
+        '-L',
+        sysroot,
+        join(lib, 'node/bin/node'),
+        join(lib, 'app/dist/src/cli.js'),
+        'run',
+        '--config',
+        cfg,
+      ],
+      {
+        env: { ...process.env, FERRY_LISTEN__PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     proc.stdout.on('data', (d) => (out += d));
     proc.stderr.on('data', (d) => (out += d));
@@ -95,10 +159,15 @@ describe.skipIf(why !== '')('arm64 artefacts (built on amd64, run under qemu-use
     try {
       const deadline = Date.now() + 180_000;
       for (;;) {
-        if (proc.exitCode !== null) throw new Error(`ferry (arm64) exited ${proc.exitCode}:\n${out.slice(-4000)}`);
-        const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+        if (proc.exitCode !== null)
+          throw new Error(`ferry (arm64) exited ${proc.exitCode}:\n${out.slice(-4000)}`);
+        const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (ok) break;
-        if (Date.now() > deadline) throw new Error(`ferry (arm64) not ready in 180 s:\n${out.slice(-4000)}`);
+        if (Date.now() > deadline)
+          throw new Error(`ferry (arm64) not ready in 180 s:\n${out.slice(-4000)}`);
         await new Promise((r) => setTimeout(r, 500));
       }
       expect(await postEvents(port, 80, 'arm64')).toBe(200);
@@ -109,6 +178,8 @@ describe.skipIf(why !== '')('arm64 artefacts (built on amd64, run under qemu-use
       clearTimeout(t);
     }
     const got = envelopesIn(join(state, 'out')).filter((e) => e.payload.tag === 'arm64');
-    expect(got.map((e) => e.payload.i as number).sort((a, b) => a - b)).toEqual(Array.from({ length: 80 }, (_, i) => i));
+    expect(got.map((e) => e.payload.i as number).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 80 }, (_, i) => i),
+    );
   });
 });

@@ -19,18 +19,39 @@ export default function setup(): () => void {
   const cache = process.env.FERRY_PKG_CACHE || join(ROOT, '.cache', 'packaging');
   const out = keep || join(cache, 'artefacts', `run-${process.pid}`);
   mkdirSync(out, { recursive: true });
-  const v = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const v = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string })
+    .version;
   const build = (args: string[], files: string[]) => {
     if (keep && files.every((f) => existsSync(join(out, f)))) return;
     const t0 = Date.now();
-    const r = spawnSync(process.execPath, [join(ROOT, 'packaging', 'build.mjs'), '--out', out, ...args], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 40 * 60_000 });
-    if (r.status !== 0) throw new Error(`packaging/build.mjs ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
-    process.stderr.write(`packaging tests: built ${files.join(', ')} in ${Math.round((Date.now() - t0) / 1000)} s\n`);
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, 'packaging', 'build.mjs'), '--out', out, ...args],
+      { stdio: ['ignore', 'inherit', 'inherit'], timeout: 40 * 60_000 },
+    );
+    if (r.status !== 0)
+      throw new Error(
+        `packaging/build.mjs ${args.join(' ')} failed (exit ${r.status ?? r.signal})`,
+      );
+    process.stderr.write(
+      `packaging tests: built ${files.join(', ')} in ${Math.round((Date.now() - t0) / 1000)} s\n`,
+    );
   };
   // Only when root can run the tests: elsewhere they skip (or fail at once under CI).
   if (process.getuid?.() === 0) {
-    build(['--arch', 'x64,arm64', '--format', 'deb,tar'], [`ferry_${v}_amd64.deb`, `ferry-${v}-linux-x64.tar.gz`, `ferry_${v}_arm64.deb`, `ferry-${v}-linux-arm64.tar.gz`]);
-    build(['--arch', 'x64', '--format', 'deb', '--version', OLD_VERSION], [`ferry_${OLD_VERSION}_amd64.deb`]);
+    build(
+      ['--arch', 'x64,arm64', '--format', 'deb,tar'],
+      [
+        `ferry_${v}_amd64.deb`,
+        `ferry-${v}-linux-x64.tar.gz`,
+        `ferry_${v}_arm64.deb`,
+        `ferry-${v}-linux-arm64.tar.gz`,
+      ],
+    );
+    build(
+      ['--arch', 'x64', '--format', 'deb', '--version', OLD_VERSION],
+      [`ferry_${OLD_VERSION}_amd64.deb`],
+    );
   }
   process.env.FERRY_TEST_PKG_DIR = out;
   return () => {

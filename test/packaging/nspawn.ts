@@ -29,7 +29,9 @@ export interface Booted {
 }
 
 export function nspawnMissing(): string {
-  return spawnSync('systemd-nspawn', ['--version']).status === 0 ? '' : 'systemd-nspawn is not installed (apt-get install systemd-container; scripts/setup-test-deps.sh does)';
+  return spawnSync('systemd-nspawn', ['--version']).status === 0
+    ? ''
+    : 'systemd-nspawn is not installed (apt-get install systemd-container; scripts/setup-test-deps.sh does)';
 }
 
 export async function bootRoot(name: string): Promise<Booted> {
@@ -37,7 +39,20 @@ export async function bootRoot(name: string): Promise<Booted> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, '..'), { recursive: true });
   sh('cp', ['-a', '--reflink=auto', baseRoot('amd64'), dir]);
-  const proc: ChildProcess = spawn('systemd-nspawn', ['-D', dir, '--boot', '--register=no', '--keep-unit', '--private-network', '--console=pipe', '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc: ChildProcess = spawn(
+    'systemd-nspawn',
+    [
+      '-D',
+      dir,
+      '--boot',
+      '--register=no',
+      '--keep-unit',
+      '--private-network',
+      '--console=pipe',
+      '-q',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let log = '';
   proc.stdout!.on('data', (d) => (log += d));
   proc.stderr!.on('data', (d) => (log += d));
@@ -47,30 +62,51 @@ export async function bootRoot(name: string): Promise<Booted> {
   let init = 0;
   const deadline = Date.now() + 120_000;
   while (!init) {
-    if (proc.exitCode !== null) throw new Error(`systemd-nspawn exited ${proc.exitCode}:\n${log.slice(-3000)}`);
+    if (proc.exitCode !== null)
+      throw new Error(`systemd-nspawn exited ${proc.exitCode}:\n${log.slice(-3000)}`);
     const r = spawnSync('pgrep', ['-P', String(proc.pid)], { encoding: 'utf8' });
     init = Number(r.stdout.trim().split('\n')[0]) || 0;
     if (!init) {
-      if (Date.now() > deadline) throw new Error(`no container init after 120 s:\n${log.slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`no container init after 120 s:\n${log.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
   const enter = (argv: string[], opts: { allowFail?: boolean; ns?: string } = {}) =>
-    sh('nsenter', ['-t', String(init), opts.ns ?? '-a', ...argv], { allowFail: opts.allowFail, env: { PATH, LANG: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive' } });
+    sh('nsenter', ['-t', String(init), opts.ns ?? '-a', ...argv], {
+      allowFail: opts.allowFail,
+      env: { PATH, LANG: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive' },
+    });
   for (;;) {
-    const state = enter(['systemctl', 'is-system-running', '--wait'], { allowFail: true }).stdout.trim();
+    const state = enter(['systemctl', 'is-system-running', '--wait'], {
+      allowFail: true,
+    }).stdout.trim();
     if (state === 'running' || state === 'degraded') break;
-    if (Date.now() > deadline) throw new Error(`systemd in the container did not come up (${state}):\n${log.slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`systemd in the container did not come up (${state}):\n${log.slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 500));
   }
   return {
     dir,
     run: (argv, opts = {}) => enter(argv, opts),
     show(...keys) {
-      const out = enter(['systemctl', 'show', 'ferry.service', ...keys.map((k) => `-p${k}`)]).stdout;
-      return Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+      const out = enter([
+        'systemctl',
+        'show',
+        'ferry.service',
+        ...keys.map((k) => `-p${k}`),
+      ]).stdout;
+      return Object.fromEntries(
+        out
+          .trim()
+          .split('\n')
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      );
     },
-    curl: (args) => sh('nsenter', ['-t', String(init), '-n', 'curl', '-sS', '--max-time', '60', ...args], { allowFail: true }),
+    curl: (args) =>
+      sh('nsenter', ['-t', String(init), '-n', 'curl', '-sS', '--max-time', '60', ...args], {
+        allowFail: true,
+      }),
     put(hostFile, inside) {
       cpSync(hostFile, join(dir, inside));
       return inside;

@@ -11,7 +11,11 @@ export default async function setup(): Promise<void> {
   const up = resolve(import.meta.dirname, '..', '..', 'scripts', 'rig', 'up.sh');
   const limitMs = 30 * 60_000;
   let tail = '';
-  const result = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((res) => {
+  const result = await new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    error?: Error;
+  }>((res) => {
     const child = spawn('bash', [up], { stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => child.kill('SIGTERM'), limitMs);
     const keep = (chunk: Buffer) => {
@@ -27,7 +31,11 @@ export default async function setup(): Promise<void> {
     });
   });
   if (result.error || result.code !== 0) {
-    const why = result.error?.message ?? (result.signal ? `killed by ${result.signal} (limit ${limitMs / 60_000} min)` : `exit ${result.code}`);
+    const why =
+      result.error?.message ??
+      (result.signal
+        ? `killed by ${result.signal} (limit ${limitMs / 60_000} min)`
+        : `exit ${result.code}`);
     throw new Error(
       `The test servers could not be started: scripts/rig/up.sh failed (${why}).\n${tail}\n` +
         'Integration tests need real ClickHouse, MinIO and Kafka on 127.0.0.1 — see README "Run the tests"; ' +

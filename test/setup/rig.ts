@@ -25,14 +25,25 @@ export const rig = {
 
 export type Service = 'clickhouse' | 'minio' | 'kafka';
 
-function script(name: Service, command: 'start' | 'stop' | 'kill' | 'status', timeoutMs: number): Promise<string> {
+function script(
+  name: Service,
+  command: 'start' | 'stop' | 'kill' | 'status',
+  timeoutMs: number,
+): Promise<string> {
   return new Promise((res, rej) => {
-    execFile('bash', [resolve(SCRIPTS, `${name}.sh`), command], { timeout: timeoutMs }, (err, stdout, stderr) => {
-      if (err) {
-        const why = err.killed ? `timed out after ${timeoutMs} ms` : `exit ${err.code ?? err.signal}`;
-        rej(new Error(`scripts/rig/${name}.sh ${command} failed (${why}):\n${stderr}${stdout}`));
-      } else res(stdout + stderr);
-    });
+    execFile(
+      'bash',
+      [resolve(SCRIPTS, `${name}.sh`), command],
+      { timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        if (err) {
+          const why = err.killed
+            ? `timed out after ${timeoutMs} ms`
+            : `exit ${err.code ?? err.signal}`;
+          rej(new Error(`scripts/rig/${name}.sh ${command} failed (${why}):\n${stderr}${stdout}`));
+        } else res(stdout + stderr);
+      },
+    );
   });
 }
 

@@ -49,7 +49,15 @@ describe('AckTracker', () => {
   it('passes a worker rejection through with its location', async () => {
     const t = new AckTracker();
     const r = settled(t.register(3, 1, 'durable'));
-    t.onVerdict({ reqId: 3, ok: false, status: 400, error: 'malformed_body', message: 'line 2 …', line: 2, offset: 9 });
+    t.onVerdict({
+      reqId: 3,
+      ok: false,
+      status: 400,
+      error: 'malformed_body',
+      message: 'line 2 …',
+      line: 2,
+      offset: 9,
+    });
     await tick();
     expect(r()).toMatchObject({ ok: false, status: 400, line: 2, offset: 9 });
   });

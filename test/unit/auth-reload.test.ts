@@ -31,7 +31,13 @@ describe('AuthGuard', () => {
   const cfg: AuthConfig = {
     enabled: true,
     tokens: [
-      { name: 'a', sha256: hashTokenHex(tok), source: 'src-a', routes: ['ingest'], rate_limit: { requests_per_s: 1, burst: 1 } },
+      {
+        name: 'a',
+        sha256: hashTokenHex(tok),
+        source: 'src-a',
+        routes: ['ingest'],
+        rate_limit: { requests_per_s: 1, burst: 1 },
+      },
       { name: 'm', sha256: hashTokenHex(other), routes: ['metrics'] },
     ],
   };
@@ -43,7 +49,11 @@ describe('AuthGuard', () => {
     expect(g.check('ingest', `Bearer ${other}`)).toMatchObject({ ok: false, status: 403 });
     expect(g.check('metrics', `Bearer ${other}`)).toMatchObject({ ok: true, source: 'm' });
     expect(g.check('ingest', `bearer  ${tok} `)).toEqual({ ok: true, token: 'a', source: 'src-a' });
-    expect(g.check('ingest', `Bearer ${tok}`)).toMatchObject({ ok: false, status: 429, headers: { 'Retry-After': '1' } });
+    expect(g.check('ingest', `Bearer ${tok}`)).toMatchObject({
+      ok: false,
+      status: 429,
+      headers: { 'Retry-After': '1' },
+    });
     now = 1000;
     expect(g.check('ingest', `Bearer ${tok}`)).toMatchObject({ ok: true });
   });
@@ -59,11 +69,19 @@ describe('AuthGuard', () => {
     expect(digestsEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2]))).toBe(true);
     expect(digestsEqual(new Uint8Array([1, 2]), new Uint8Array([1, 3]))).toBe(false);
     expect(digestsEqual(new Uint8Array([1]), new Uint8Array([1, 3]))).toBe(false);
-    for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) expect(isLoopback(h), h).toBe(true);
-    for (const h of ['0.0.0.0', '::', '10.0.0.5', '192.168.1.1', 'ferry.example']) expect(isLoopback(h), h).toBe(false);
-    expect(openListenerWarning({ listen: { host: '0.0.0.0' }, auth: { enabled: false } })).toMatch(/^AUTH IS OFF/);
-    expect(openListenerWarning({ listen: { host: '0.0.0.0' }, auth: { enabled: true } })).toBeUndefined();
-    expect(openListenerWarning({ listen: { host: '127.0.0.1' }, auth: { enabled: false } })).toBeUndefined();
+    for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost'])
+      expect(isLoopback(h), h).toBe(true);
+    for (const h of ['0.0.0.0', '::', '10.0.0.5', '192.168.1.1', 'ferry.example'])
+      expect(isLoopback(h), h).toBe(false);
+    expect(openListenerWarning({ listen: { host: '0.0.0.0' }, auth: { enabled: false } })).toMatch(
+      /^AUTH IS OFF/,
+    );
+    expect(
+      openListenerWarning({ listen: { host: '0.0.0.0' }, auth: { enabled: true } }),
+    ).toBeUndefined();
+    expect(
+      openListenerWarning({ listen: { host: '127.0.0.1' }, auth: { enabled: false } }),
+    ).toBeUndefined();
   });
 });
 
@@ -78,25 +96,48 @@ describe('auth and TLS config validation', () => {
   };
   it('names the key and line', () => {
     expect(bad('auth:\n  enabled: true\n')).toContain('auth.tokens');
-    expect(bad('auth:\n  tokens:\n    - name: a\n      sha256: nothex\n')).toMatch(/f\.yaml:4:\d+: auth\.tokens\.0\.sha256/);
+    expect(bad('auth:\n  tokens:\n    - name: a\n      sha256: nothex\n')).toMatch(
+      /f\.yaml:4:\d+: auth\.tokens\.0\.sha256/,
+    );
     const h = 'a'.repeat(64);
-    expect(bad(`auth:\n  tokens:\n    - { name: a, sha256: ${h} }\n    - { name: a, sha256: ${'b'.repeat(64)} }\n`)).toContain('duplicate token name');
-    expect(bad(`auth:\n  tokens:\n    - { name: a, sha256: ${h}, routes: [admin] }\n`)).toContain('auth.tokens.0.routes.0');
-    expect(bad('listen:\n  tls:\n    cert: /nonexistent.crt\n    key: /nonexistent.key\n')).toMatch(/f\.yaml:3:\d+: listen\.tls\.cert: cannot read/);
+    expect(
+      bad(
+        `auth:\n  tokens:\n    - { name: a, sha256: ${h} }\n    - { name: a, sha256: ${'b'.repeat(64)} }\n`,
+      ),
+    ).toContain('duplicate token name');
+    expect(bad(`auth:\n  tokens:\n    - { name: a, sha256: ${h}, routes: [admin] }\n`)).toContain(
+      'auth.tokens.0.routes.0',
+    );
+    expect(bad('listen:\n  tls:\n    cert: /nonexistent.crt\n    key: /nonexistent.key\n')).toMatch(
+      /f\.yaml:3:\d+: listen\.tls\.cert: cannot read/,
+    );
     expect(bad(`auth:\n  tokens:\n    - { name: a, sha256: ${h} }\n`)).toBe('valid');
   });
   it('defaults: auth off, token routes [ingest]', () => {
-    const cfg = parseConfigText(`auth:\n  tokens:\n    - { name: a, sha256: ${'a'.repeat(64)} }\n`, 'f.yaml', {});
+    const cfg = parseConfigText(
+      `auth:\n  tokens:\n    - { name: a, sha256: ${'a'.repeat(64)} }\n`,
+      'f.yaml',
+      {},
+    );
     expect(cfg.auth.enabled).toBe(false);
     expect(cfg.auth.tokens[0].routes).toEqual(['ingest']);
   });
 });
 
 describe('config diff', () => {
-  const base = (extra = '') => parseConfigText(`workers: { threads: 2 }\nsinks:\n  - { name: d, type: directory, path: /tmp/d }\n  - { name: s, type: s3, bucket: bkt, secret_access_key: x }\n${extra}`, 'f.yaml', {});
+  const base = (extra = '') =>
+    parseConfigText(
+      `workers: { threads: 2 }\nsinks:\n  - { name: d, type: directory, path: /tmp/d }\n  - { name: s, type: s3, bucket: bkt, secret_access_key: x }\n${extra}`,
+      'f.yaml',
+      {},
+    );
   it('sorts changes into live and restart, by sink name, without values', () => {
     const a = base();
-    const b = parseConfigText(`listen: { port: 9999 }\nworkers: { threads: 3 }\nbatch: { max_events: 7, codec: gzip }\nsinks:\n  - { name: s, type: s3, bucket: bkt, secret_access_key: y }\n  - { name: d, type: directory, path: /tmp/d }\n  - { name: n, type: directory, path: /tmp/n }\n`, 'f.yaml', {});
+    const b = parseConfigText(
+      `listen: { port: 9999 }\nworkers: { threads: 3 }\nbatch: { max_events: 7, codec: gzip }\nsinks:\n  - { name: s, type: s3, bucket: bkt, secret_access_key: y }\n  - { name: d, type: directory, path: /tmp/d }\n  - { name: n, type: directory, path: /tmp/n }\n`,
+      'f.yaml',
+      {},
+    );
     const d = diffConfig(a, b);
     expect(d.live.sort()).toEqual(['batch.codec', 'batch.max_events', 'sinks.s.secret_access_key']);
     expect(d.restart.sort()).toEqual(['listen.port', 'sinks.n (added)', 'workers.threads']);
@@ -109,7 +150,11 @@ describe('config diff', () => {
   });
   it('no change → nothing; a removed sink and TLS on/off need a restart', () => {
     expect(diffConfig(base(), base())).toEqual({ live: [], restart: [] });
-    const fewer = parseConfigText(`workers: { threads: 2 }\nsinks:\n  - { name: d, type: directory, path: /tmp/d }\n`, 'f.yaml', {});
+    const fewer = parseConfigText(
+      `workers: { threads: 2 }\nsinks:\n  - { name: d, type: directory, path: /tmp/d }\n`,
+      'f.yaml',
+      {},
+    );
     expect(diffConfig(base(), fewer).restart).toEqual(['sinks.s (removed)']);
     const b = base();
     b.listen.tls = { cert: '/x', key: '/y' };

@@ -7,7 +7,15 @@ import { archiveToRows } from '../../src/replay/convert.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const limits: BatchLimits = { maxEvents: 1_000_000, maxBytes: 1 << 30, maxAgeMs: 60_000, codec: 'none', level: 0, rows: true, compressRows: false };
+const limits: BatchLimits = {
+  maxEvents: 1_000_000,
+  maxBytes: 1 << 30,
+  maxAgeMs: 60_000,
+  codec: 'none',
+  level: 0,
+  rows: true,
+  compressRows: false,
+};
 
 /** Seal one batch of the given NDJSON body and return its archive and rows as text. */
 function batchOf(body: string, source = 'http'): { archive: string; rows: string } {
@@ -17,7 +25,10 @@ function batchOf(body: string, source = 'http'): { archive: string; rows: string
   if (!parsed.ok) throw new Error(parsed.message);
   b.appendRequest(1, parsed.events, Date.UTC(2026, 10, 23, 16, 0, 0, 123), source);
   b.sealIfDue(Date.now(), true);
-  return { archive: dec.decode(sealed!.batch.archive.body), rows: dec.decode(sealed!.batch.rows!.body) };
+  return {
+    archive: dec.decode(sealed!.batch.archive.body),
+    rows: dec.decode(sealed!.batch.rows!.body),
+  };
 }
 
 /** The row as it was built before the byte-level escaper: JSON.stringify of the event's text. */
@@ -26,23 +37,38 @@ const expectedRow = (id: string, text: string, source: string) =>
 
 describe('batcher: ClickHouse rows', () => {
   it('escape quotes, backslashes, tabs and carriage returns between tokens, and keep non-ASCII as it is', () => {
-    const lines = ['{"event_id":"a","msg":"say \\"hi\\"\\\\ \\u0001"}', '{\t"event_id":"b",\r"x":"žluťoučký 🚢"}', '{"event_id":"c","n":[1,2.5e3,null,true]}'];
+    const lines = [
+      '{"event_id":"a","msg":"say \\"hi\\"\\\\ \\u0001"}',
+      '{\t"event_id":"b",\r"x":"žluťoučký 🚢"}',
+      '{"event_id":"c","n":[1,2.5e3,null,true]}',
+    ];
     const { rows } = batchOf(lines.join('\n') + '\n');
     expect(rows).toBe(lines.map((l, i) => expectedRow('abc'[i], l, 'http')).join(''));
     // What ClickHouse stores as payload is the producer's text.
-    expect(rows.trim().split('\n').map((r) => JSON.parse(r).payload)).toEqual(lines);
+    expect(
+      rows
+        .trim()
+        .split('\n')
+        .map((r) => JSON.parse(r).payload),
+    ).toEqual(lines);
   });
 
   it('match JSON.stringify of the text and the replay converter, byte for byte, for any JSON object', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue()), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue()), {
+          minLength: 1,
+          maxLength: 5,
+        }),
         fc.constantFrom('', ' ', '\t', '\r'),
         fc.constantFrom('http', 'kafka:orders', 'sœurce "q"'),
         (objs, ws, source) => {
           const lines = objs.map((o) => ws + JSON.stringify({ ...o, event_id: undefined }) + ws);
           const { archive, rows } = batchOf(lines.join('\n') + '\n', source);
-          const ids = archive.trim().split('\n').map((l) => JSON.parse(l).event_id as string);
+          const ids = archive
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l).event_id as string);
           expect(rows).toBe(lines.map((l, i) => expectedRow(ids[i], l.trim(), source)).join(''));
           expect(archiveToRows(archive).rows).toBe(rows);
         },

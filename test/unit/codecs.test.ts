@@ -28,7 +28,11 @@ const MB = 1 << 20;
 const ndjson = Buffer.from('{"event_id":"x","payload":"hello"}\n'.repeat(500));
 /** ~1.5 MB of text that repeats across 64 KiB blocks, with some noise so blocks differ. */
 const textual = Buffer.from(
-  Array.from({ length: 20000 }, (_, i) => `{"i":${i},"user":"u${i % 97}","path":"/api/v1/items/${(i * 7919) % 1000}","ok":${i % 3 === 0}}\n`).join(''),
+  Array.from(
+    { length: 20000 },
+    (_, i) =>
+      `{"i":${i},"user":"u${i % 97}","path":"/api/v1/items/${(i * 7919) % 1000}","ok":${i % 3 === 0}}\n`,
+  ).join(''),
 );
 const available = CODECS.filter(codecAvailable);
 const packed = available.filter((c) => c !== 'none');
@@ -41,7 +45,11 @@ function cli(cmd: string, args: string[], input: Uint8Array): Buffer {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+const same = (a: Uint8Array, b: Uint8Array) =>
+  Buffer.compare(
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  ) === 0;
 const errorCode = (fn: () => unknown): string => {
   try {
     fn();
@@ -54,9 +62,21 @@ const errorCode = (fn: () => unknown): string => {
 /** An LZ4 frame put together by hand from native blocks, to reach what compressFrameSync never writes. */
 function lz4Frame(
   blocks: Uint8Array[],
-  o: { bd?: number; blockChecksums?: boolean; contentChecksum?: boolean; contentSize?: number; stored?: boolean; badHc?: boolean } = {},
+  o: {
+    bd?: number;
+    blockChecksums?: boolean;
+    contentChecksum?: boolean;
+    contentSize?: number;
+    stored?: boolean;
+    badHc?: boolean;
+  } = {},
 ): Buffer {
-  const flg = 0x40 | 0x20 | (o.blockChecksums ? 0x10 : 0) | (o.contentSize !== undefined ? 0x08 : 0) | (o.contentChecksum ? 0x04 : 0);
+  const flg =
+    0x40 |
+    0x20 |
+    (o.blockChecksums ? 0x10 : 0) |
+    (o.contentSize !== undefined ? 0x08 : 0) |
+    (o.contentChecksum ? 0x04 : 0);
   const desc = [flg, o.bd ?? 0x40];
   if (o.contentSize !== undefined) {
     const cs = Buffer.alloc(8);
@@ -87,7 +107,8 @@ function lz4Frame(
 
 describe('codecs: availability and names', () => {
   it('every codec is available on this Node (zstd through node:zlib or the wasm build)', () => {
-    for (const c of CODECS) expect(codecAvailable(c), `${c}: ${codecUnavailableReason(c)}`).toBe(true);
+    for (const c of CODECS)
+      expect(codecAvailable(c), `${c}: ${codecUnavailableReason(c)}`).toBe(true);
     expect(['node:zlib', '@bokuweb/zstd-wasm']).toContain(zstdImplementation);
     expect(codecUnavailableReason('gzip')).toBeUndefined();
     expect(codecAvailable('brotli' as Codec)).toBe(false);
@@ -129,11 +150,14 @@ describe('codecs: round trips', () => {
     ['1.5 MB of text', textual],
     ['300 KB random', randomBytes(300 * 1024)],
     ['a view into a larger buffer', textual.subarray(12345, 200000)],
-    ['a view into a SharedArrayBuffer', (() => {
-      const v = new Uint8Array(new SharedArrayBuffer(ndjson.length + 64), 32, ndjson.length);
-      v.set(ndjson);
-      return v;
-    })()],
+    [
+      'a view into a SharedArrayBuffer',
+      (() => {
+        const v = new Uint8Array(new SharedArrayBuffer(ndjson.length + 64), 32, ndjson.length);
+        v.set(ndjson);
+        return v;
+      })(),
+    ],
   ];
   for (const codec of available) {
     it(`${codec}`, () => {
@@ -141,23 +165,32 @@ describe('codecs: round trips', () => {
         const c = compress(codec, data);
         expect(same(decompress(codec, c, 4 * MB), data), `${codec} ${name}`).toBe(true);
       }
-      if (codec !== 'none') expect(compress(codec, ndjson).byteLength).toBeLessThan(ndjson.byteLength / 5);
+      if (codec !== 'none')
+        expect(compress(codec, ndjson).byteLength).toBeLessThan(ndjson.byteLength / 5);
     });
   }
 
   it('random inputs round-trip in every codec (property)', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.constantFrom(...available), (data, codec) => {
-        expect(same(decompress(codec, compress(codec, data), data.length), data)).toBe(true);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.constantFrom(...available),
+        (data, codec) => {
+          expect(same(decompress(codec, compress(codec, data), data.length), data)).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('levels: higher compresses smaller; bad levels are refused', () => {
-    expect(compress('gzip', textual, 9).byteLength).toBeLessThan(compress('gzip', textual, 1).byteLength);
+    expect(compress('gzip', textual, 9).byteLength).toBeLessThan(
+      compress('gzip', textual, 1).byteLength,
+    );
     const part = textual.subarray(0, 200_000);
-    expect(compress('zstd', part, 19).byteLength).toBeLessThan(compress('zstd', part, 1).byteLength);
+    expect(compress('zstd', part, 19).byteLength).toBeLessThan(
+      compress('zstd', part, 1).byteLength,
+    );
     expect(same(decompress('zstd', compress('zstd', part, 19), MB), part)).toBe(true);
     expect(() => compress('gzip', textual, 0)).toThrow(RangeError);
     expect(() => compress('gzip', textual, 10)).toThrow(RangeError);
@@ -188,7 +221,9 @@ describe('codecs: lz4 frame format', () => {
     // First block: 4 MiB of noise, stored (high bit set), then the rest compressed.
     expect(c.readUInt32LE(7)).toBe((0x80000000 | (4 << 20)) >>> 0);
     expect(same(decompress('lz4', c, 16 * MB), mixed)).toBe(true);
-    expect(same(decompress('lz4', compress('lz4', new Uint8Array(0)), 1), new Uint8Array(0))).toBe(true);
+    expect(same(decompress('lz4', compress('lz4', new Uint8Array(0)), 1), new Uint8Array(0))).toBe(
+      true,
+    );
   });
 
   it('XXH32 matches the reference vectors', () => {
@@ -199,9 +234,20 @@ describe('codecs: lz4 frame format', () => {
   });
 
   it('reads hand-made frames: stored blocks, block and content checksums, content size, linked-free 4 MiB blocks', () => {
-    const blocks = [textual.subarray(0, 60000), textual.subarray(60000, 120000), textual.subarray(120000, 130000)];
+    const blocks = [
+      textual.subarray(0, 60000),
+      textual.subarray(60000, 120000),
+      textual.subarray(120000, 130000),
+    ];
     const whole = Buffer.concat(blocks);
-    for (const o of [{}, { stored: true }, { blockChecksums: true }, { contentChecksum: true }, { contentSize: whole.length }, { bd: 0x70, blockChecksums: true, contentChecksum: true, contentSize: whole.length }]) {
+    for (const o of [
+      {},
+      { stored: true },
+      { blockChecksums: true },
+      { contentChecksum: true },
+      { contentSize: whole.length },
+      { bd: 0x70, blockChecksums: true, contentChecksum: true, contentSize: whole.length },
+    ]) {
       expect(same(decompress('lz4', lz4Frame(blocks, o), MB), whole), JSON.stringify(o)).toBe(true);
     }
     expect(decompress('lz4', lz4Frame([]), 10).byteLength).toBe(0);
@@ -210,8 +256,16 @@ describe('codecs: lz4 frame format', () => {
   it('reads concatenated frames and skips skippable frames, as the CLI does', () => {
     const a = compress('lz4', textual.subarray(0, 1000));
     const b = compress('lz4', textual.subarray(1000, 5000));
-    const skippable = Buffer.concat([Buffer.from([0x5a, 0x2a, 0x4d, 0x18, 3, 0, 0, 0]), Buffer.from('abc')]);
-    expect(same(decompress('lz4', Buffer.concat([skippable, a, skippable, b]), MB), textual.subarray(0, 5000))).toBe(true);
+    const skippable = Buffer.concat([
+      Buffer.from([0x5a, 0x2a, 0x4d, 0x18, 3, 0, 0, 0]),
+      Buffer.from('abc'),
+    ]);
+    expect(
+      same(
+        decompress('lz4', Buffer.concat([skippable, a, skippable, b]), MB),
+        textual.subarray(0, 5000),
+      ),
+    ).toBe(true);
   });
 
   it('many tiny blocks in a frame announcing 4 MiB blocks decode without reserving 4 MiB each', () => {
@@ -226,12 +280,27 @@ describe('codecs: lz4 frame format', () => {
 
   describe.skipIf(!hasCli('lz4'))('with the lz4 CLI', () => {
     it('the CLI reads what we write', () => {
-      const multiBlock = Buffer.concat([randomBytes(5 * MB), Buffer.from(textual), Buffer.alloc(4 * MB, 'x')]);
-      for (const data of [textual, ndjson, new Uint8Array(0), multiBlock]) expect(same(cli('lz4', ['-d', '-c'], compress('lz4', data)), data)).toBe(true);
+      const multiBlock = Buffer.concat([
+        randomBytes(5 * MB),
+        Buffer.from(textual),
+        Buffer.alloc(4 * MB, 'x'),
+      ]);
+      for (const data of [textual, ndjson, new Uint8Array(0), multiBlock])
+        expect(same(cli('lz4', ['-d', '-c'], compress('lz4', data)), data)).toBe(true);
     });
 
     it('we read what the CLI writes: default, linked blocks, block checksums, content size, small blocks, no checksum, -9', () => {
-      const variants = [[], ['-BD'], ['-BX'], ['--content-size'], ['-B4'], ['-B5', '-BD', '-BX'], ['--no-frame-crc'], ['-9', '-BD'], ['-1', '-B6']];
+      const variants = [
+        [],
+        ['-BD'],
+        ['-BX'],
+        ['--content-size'],
+        ['-B4'],
+        ['-B5', '-BD', '-BX'],
+        ['--no-frame-crc'],
+        ['-9', '-BD'],
+        ['-1', '-B6'],
+      ];
       for (const flags of variants) {
         const framed = cli('lz4', ['-c', ...flags], textual);
         expect(framed.readUInt32LE(0)).toBe(0x184d2204);
@@ -240,7 +309,11 @@ describe('codecs: lz4 frame format', () => {
     });
 
     it('a CLI-made bomb (100 MB of zeros, linked 4 MiB blocks) stops at the limit', () => {
-      const bomb = cli('sh', ['-c', 'head -c 104857600 /dev/zero | lz4 -c -B7 -BD'], new Uint8Array(0));
+      const bomb = cli(
+        'sh',
+        ['-c', 'head -c 104857600 /dev/zero | lz4 -c -B7 -BD'],
+        new Uint8Array(0),
+      );
       expect(bomb.length).toBeLessThan(MB);
       const t0 = performance.now();
       expect(errorCode(() => decompress('lz4', bomb, MB))).toBe('too_large');
@@ -288,7 +361,10 @@ describe('codecs: decompression limits (zip bombs)', () => {
     for (const codec of available) {
       const c = compress(codec, textual);
       expect(decompress(codec, c, textual.length).byteLength).toBe(textual.length);
-      expect(errorCode(() => decompress(codec, c, textual.length - 1)), codec).toBe('too_large');
+      expect(
+        errorCode(() => decompress(codec, c, textual.length - 1)),
+        codec,
+      ).toBe('too_large');
     }
   });
 
@@ -309,7 +385,10 @@ describe('codecs: corrupt input', () => {
         ['truncated', good.subarray(0, good.length >> 1)],
         ['cut short by one byte', good.subarray(0, good.length - 1)],
         ['empty', new Uint8Array(0)],
-        ['plain text with the right magic', Buffer.concat([good.subarray(0, 4), Buffer.from('x'.repeat(100))])],
+        [
+          'plain text with the right magic',
+          Buffer.concat([good.subarray(0, 4), Buffer.from('x'.repeat(100))]),
+        ],
       ];
       for (const [name, data] of cases) {
         let err: unknown;
@@ -335,12 +414,20 @@ describe('codecs: corrupt input', () => {
     const c = lz4Frame([textual], { bd: 0x70, contentChecksum: true });
     c[c.length >> 1] ^= 0x01;
     expect(errorCode(() => decompress('lz4', c, 4 * MB))).toBe('corrupt');
-    expect(errorCode(() => decompress('lz4', lz4Frame([ndjson], { badHc: true }), MB))).toBe('corrupt');
+    expect(errorCode(() => decompress('lz4', lz4Frame([ndjson], { badHc: true }), MB))).toBe(
+      'corrupt',
+    );
     const blk = lz4Frame([ndjson], { blockChecksums: true });
     blk[12] ^= 0x01;
     expect(errorCode(() => decompress('lz4', blk, MB))).toBe('corrupt');
-    expect(errorCode(() => decompress('lz4', lz4Frame([ndjson], { contentSize: ndjson.length + 1 }), MB))).toBe('corrupt');
-    expect(errorCode(() => decompress('lz4', Buffer.from([0x02, 0x21, 0x4c, 0x18, 0, 0, 0, 0]), MB))).toBe('corrupt'); // legacy format
+    expect(
+      errorCode(() =>
+        decompress('lz4', lz4Frame([ndjson], { contentSize: ndjson.length + 1 }), MB),
+      ),
+    ).toBe('corrupt');
+    expect(
+      errorCode(() => decompress('lz4', Buffer.from([0x02, 0x21, 0x4c, 0x18, 0, 0, 0, 0]), MB)),
+    ).toBe('corrupt'); // legacy format
   });
 
   it('zstd: flipped content bytes are caught by the frame checksum', () => {
@@ -352,7 +439,8 @@ describe('codecs: corrupt input', () => {
 
 describe.skipIf(!hasCli('zstd'))('codecs: zstd interoperability with the zstd CLI', () => {
   it('the CLI reads what we write', () => {
-    for (const data of [textual, ndjson, new Uint8Array(0)]) expect(same(cli('zstd', ['-d', '-c', '-q'], compress('zstd', data)), data)).toBe(true);
+    for (const data of [textual, ndjson, new Uint8Array(0)])
+      expect(same(cli('zstd', ['-d', '-c', '-q'], compress('zstd', data)), data)).toBe(true);
   });
 
   it('we read what the CLI writes: with and without content size, no checksum, long window, several frames', () => {
@@ -362,8 +450,12 @@ describe.skipIf(!hasCli('zstd'))('codecs: zstd interoperability with the zstd CL
       ['no checksum', cli('zstd', ['-c', '-q', '--no-check'], textual)],
       ['level 19 long', cli('zstd', ['-c', '-q', '-19', '--long=27'], textual)],
     ];
-    for (const [name, data] of variants) expect(same(decompress('zstd', data, 4 * MB), textual), name).toBe(true);
-    const two = Buffer.concat([cli('zstd', ['-c', '-q'], textual.subarray(0, 1000)), cli('sh', ['-c', 'cat | zstd -c -q'], textual.subarray(1000))]);
+    for (const [name, data] of variants)
+      expect(same(decompress('zstd', data, 4 * MB), textual), name).toBe(true);
+    const two = Buffer.concat([
+      cli('zstd', ['-c', '-q'], textual.subarray(0, 1000)),
+      cli('sh', ['-c', 'cat | zstd -c -q'], textual.subarray(1000)),
+    ]);
     expect(same(decompress('zstd', two, 4 * MB), textual)).toBe(true);
     const skippable = Buffer.concat([Buffer.from([0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 1, 2]), two]);
     expect(same(decompress('zstd', skippable, 4 * MB), textual)).toBe(true);
@@ -373,7 +465,9 @@ describe.skipIf(!hasCli('zstd'))('codecs: zstd interoperability with the zstd CL
 describe.skipIf(!hasCli('gzip'))('codecs: gzip interoperability', () => {
   it('gzip -d reads what we write, and we read gzip -9 output', () => {
     expect(same(cli('gzip', ['-d', '-c'], compress('gzip', textual)), textual)).toBe(true);
-    expect(same(decompress('gzip', cli('gzip', ['-9', '-c'], textual), 4 * MB), textual)).toBe(true);
+    expect(same(decompress('gzip', cli('gzip', ['-9', '-c'], textual), 4 * MB), textual)).toBe(
+      true,
+    );
   });
 });
 
@@ -384,28 +478,42 @@ describe('codecs: other runtimes', () => {
     ['deno', ['run', '-A']],
   ] as const) {
     runs.push([bin, join(ROOT, 'node_modules', '.bin', bin), [...args], {}]);
-    runs.push([`${bin} (forced wasm zstd)`, join(ROOT, 'node_modules', '.bin', bin), [...args], { FERRY_ZSTD_IMPL: 'wasm' }]);
+    runs.push([
+      `${bin} (forced wasm zstd)`,
+      join(ROOT, 'node_modules', '.bin', bin),
+      [...args],
+      { FERRY_ZSTD_IMPL: 'wasm' },
+    ]);
   }
   runs.push(['node (forced wasm zstd)', process.execPath, [], { FERRY_ZSTD_IMPL: 'wasm' }]);
 
   for (const [name, exe, args, env] of runs) {
-    it.skipIf(!existsSync(exe))(`${name}: the compiled module loads; gzip, lz4 and zstd round-trip and enforce limits`, () => {
-      const r = spawnSync(exe, [...args, XRT], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
-      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
-      if (env.FERRY_ZSTD_IMPL === 'wasm') expect(out.zstd).toBe('@bokuweb/zstd-wasm');
-      expect(out.lz4Magic).toBe(true);
-      for (const codec of ['gzip', 'lz4', 'zstd']) {
-        expect(out.codecs[codec], `${name} ${codec}`).toEqual({
-          roundTrip: true,
-          fromShared: true,
-          sharedInput: true,
-          smaller: true,
-          tooLarge: 'too_large',
-          corrupt: 'corrupt',
-          truncated: 'corrupt',
+    it.skipIf(!existsSync(exe))(
+      `${name}: the compiled module loads; gzip, lz4 and zstd round-trip and enforce limits`,
+      () => {
+        const r = spawnSync(exe, [...args, XRT], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          timeout: 60_000,
+          env: { ...process.env, ...env },
         });
-      }
-    }, 90_000);
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+        if (env.FERRY_ZSTD_IMPL === 'wasm') expect(out.zstd).toBe('@bokuweb/zstd-wasm');
+        expect(out.lz4Magic).toBe(true);
+        for (const codec of ['gzip', 'lz4', 'zstd']) {
+          expect(out.codecs[codec], `${name} ${codec}`).toEqual({
+            roundTrip: true,
+            fromShared: true,
+            sharedInput: true,
+            smaller: true,
+            tooLarge: 'too_large',
+            corrupt: 'corrupt',
+            truncated: 'corrupt',
+          });
+        }
+      },
+      90_000,
+    );
   }
 });

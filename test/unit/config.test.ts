@@ -31,7 +31,13 @@ describe('config', () => {
 
   it('rejects an unknown key naming its path and line', () => {
     const issues = issuesOf('batch:\n  max_events: 10\n  max_evnets: 20\n');
-    expect(issues).toEqual([expect.objectContaining({ path: 'batch.max_evnets', line: 3, message: 'unknown key "max_evnets"' })]);
+    expect(issues).toEqual([
+      expect.objectContaining({
+        path: 'batch.max_evnets',
+        line: 3,
+        message: 'unknown key "max_evnets"',
+      }),
+    ]);
   });
 
   it('rejects a wrong type naming its path and line', () => {
@@ -47,7 +53,9 @@ describe('config', () => {
   });
 
   it('checks sinks by type, with the line of the bad key', () => {
-    const issues = issuesOf('sinks:\n  - name: a\n    type: s3\n    bucket: abc\n    endpont: http://x\n');
+    const issues = issuesOf(
+      'sinks:\n  - name: a\n    type: s3\n    bucket: abc\n    endpont: http://x\n',
+    );
     expect(issues).toContainEqual(expect.objectContaining({ path: 'sinks.0.endpont', line: 5 }));
     const missing = issuesOf('sinks:\n  - name: a\n    type: clickhouse\n');
     expect(missing[0].message).toContain('missing required key "url"');
@@ -56,12 +64,20 @@ describe('config', () => {
   });
 
   it('rejects duplicate sink names and a body limit the ring cannot hold', () => {
-    expect(issuesOf('sinks:\n  - {name: a, type: directory, path: /tmp/a}\n  - {name: a, type: directory, path: /tmp/b}\n')[0].message).toContain('duplicate sink name');
-    expect(issuesOf('http:\n  max_body_bytes: 9000000\nworkers:\n  ring_bytes: 16777216\n')[0]).toMatchObject({ path: 'http.max_body_bytes', line: 2 });
+    expect(
+      issuesOf(
+        'sinks:\n  - {name: a, type: directory, path: /tmp/a}\n  - {name: a, type: directory, path: /tmp/b}\n',
+      )[0].message,
+    ).toContain('duplicate sink name');
+    expect(
+      issuesOf('http:\n  max_body_bytes: 9000000\nworkers:\n  ring_bytes: 16777216\n')[0],
+    ).toMatchObject({ path: 'http.max_body_bytes', line: 2 });
   });
 
   it('rejects a bad key template at config time, with its line', () => {
-    const issues = issuesOf('sinks:\n  - name: a\n    type: directory\n    path: /tmp/x\n    key_template: "x/{dat}/{batch_id}"\n');
+    const issues = issuesOf(
+      'sinks:\n  - name: a\n    type: directory\n    path: /tmp/x\n    key_template: "x/{dat}/{batch_id}"\n',
+    );
     expect(issues[0]).toMatchObject({ path: 'sinks.0.key_template', line: 5 });
     expect(issues[0].message).toContain('{dat}');
   });
@@ -73,12 +89,16 @@ describe('config', () => {
   });
 
   it('applies env overrides with the schema type, including sinks by name', () => {
-    const cfg = parseConfigText('sinks:\n  - {name: warehouse, type: clickhouse, url: "http://h:8123"}\n', 'x', {
-      FERRY_BATCH__MAX_EVENTS: '3000',
-      FERRY_STATE_DIR: '/tmp/ferry',
-      FERRY_SINKS__WAREHOUSE__PASSWORD: 's3cret',
-      FERRY_SINKS__WAREHOUSE__COMPRESS: 'false',
-    });
+    const cfg = parseConfigText(
+      'sinks:\n  - {name: warehouse, type: clickhouse, url: "http://h:8123"}\n',
+      'x',
+      {
+        FERRY_BATCH__MAX_EVENTS: '3000',
+        FERRY_STATE_DIR: '/tmp/ferry',
+        FERRY_SINKS__WAREHOUSE__PASSWORD: 's3cret',
+        FERRY_SINKS__WAREHOUSE__COMPRESS: 'false',
+      },
+    );
     expect(cfg.batch.max_events).toBe(3000);
     expect(cfg.state_dir).toBe('/tmp/ferry');
     const ch = cfg.sinks[0];
@@ -87,9 +107,13 @@ describe('config', () => {
   });
 
   it('rejects bad env overrides by variable name', () => {
-    expect(issuesOf('', { FERRY_BATCH__MAX_EVENTS: 'lots' })[0]).toMatchObject({ path: 'env FERRY_BATCH__MAX_EVENTS' });
+    expect(issuesOf('', { FERRY_BATCH__MAX_EVENTS: 'lots' })[0]).toMatchObject({
+      path: 'env FERRY_BATCH__MAX_EVENTS',
+    });
     expect(issuesOf('', { FERRY_BATCH__NOPE: '1' })[0].message).toContain('unknown config key');
-    expect(issuesOf('', { FERRY_SINKS__GHOST__URL: 'x' })[0].message).toContain('no sink named "ghost"');
+    expect(issuesOf('', { FERRY_SINKS__GHOST__URL: 'x' })[0].message).toContain(
+      'no sink named "ghost"',
+    );
   });
 
   it('an explicit config path must exist; the default path may be missing', () => {
@@ -97,6 +121,8 @@ describe('config', () => {
   });
 
   it('config/schema.json is the schema ferry validates with', () => {
-    expect(JSON.parse(readFileSync('config/schema.json', 'utf8'))).toEqual(JSON.parse(JSON.stringify(configSchema)));
+    expect(JSON.parse(readFileSync('config/schema.json', 'utf8'))).toEqual(
+      JSON.parse(JSON.stringify(configSchema)),
+    );
   });
 });

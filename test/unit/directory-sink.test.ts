@@ -1,5 +1,14 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, chmodSync, rmSync, statSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  mkdirSync,
+  chmodSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -13,7 +22,11 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const cleanups: Array<() => void> = [];
 afterAll(() => {
   for (const c of cleanups.reverse()) {
-    try { c(); } catch { /* best effort */ }
+    try {
+      c();
+    } catch {
+      /* best effort */
+    }
   }
 });
 function tempRoot(): string {
@@ -23,13 +36,25 @@ function tempRoot(): string {
 }
 const batch = (id = 'b1', body: string | Uint8Array = '{"a":1}\n'): EncodedBatch => {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  return { id, createdAt: Date.UTC(2026, 10, 23, 7, 5), events: 1, archive: { body: bytes, codec: 'gzip', rawBytes: bytes.length } };
+  return {
+    id,
+    createdAt: Date.UTC(2026, 10, 23, 7, 5),
+    events: 1,
+    archive: { body: bytes, codec: 'gzip', rawBytes: bytes.length },
+  };
 };
-const cfg = (path: string, key_template = DEFAULT_KEY_TEMPLATE): DirectorySinkConfig => ({ type: 'directory', name: 'local', path, key_template });
+const cfg = (path: string, key_template = DEFAULT_KEY_TEMPLATE): DirectorySinkConfig => ({
+  type: 'directory',
+  name: 'local',
+  path,
+  key_template,
+});
 /** Every file under dir, relative, sorted (temp files included: they start with "."). */
 function walk(dir: string, base = dir): string[] {
   return readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name), base) : [relative(base, join(dir, e.name))]))
+    .flatMap((e) =>
+      e.isDirectory() ? walk(join(dir, e.name), base) : [relative(base, join(dir, e.name))],
+    )
     .sort();
 }
 const isRoot = process.getuid?.() === 0;
@@ -50,12 +75,16 @@ function readOnlyDir(): { path: string; code: string } | undefined {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'ferry-ro', d], { stdio: 'ignore' });
     cleanups.push(() => execFileSync('umount', [d], { stdio: 'ignore' }));
     return { path: d, code: 'EROFS' };
-  } catch { /* no CAP_SYS_ADMIN */ }
+  } catch {
+    /* no CAP_SYS_ADMIN */
+  }
   try {
     execFileSync('chattr', ['+i', d], { stdio: 'ignore' });
     cleanups.push(() => execFileSync('chattr', ['-i', d], { stdio: 'ignore' }));
     return { path: d, code: 'EPERM' };
-  } catch { /* no CAP_LINUX_IMMUTABLE or unsupported filesystem */ }
+  } catch {
+    /* no CAP_LINUX_IMMUTABLE or unsupported filesystem */
+  }
   return undefined;
 }
 
@@ -64,7 +93,9 @@ function smallFs(bytes: number): string | undefined {
   if (!isRoot) return undefined;
   const d = tempRoot();
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'ferry-small', d], { stdio: 'ignore' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'ferry-small', d], {
+      stdio: 'ignore',
+    });
     cleanups.push(() => execFileSync('umount', [d], { stdio: 'ignore' }));
     return d;
   } catch {
@@ -93,7 +124,10 @@ describe('directory sink', () => {
     const r = await s.write(batch('b1', 'two\n'));
     await s.write(batch('b2', 'three\n'));
     expect(readFileSync(r.location, 'utf8')).toBe('two\n');
-    expect(walk(root)).toEqual([join('2026-11-23', 'b1.ndjson.gz'), join('2026-11-23', 'b2.ndjson.gz')]);
+    expect(walk(root)).toEqual([
+      join('2026-11-23', 'b1.ndjson.gz'),
+      join('2026-11-23', 'b2.ndjson.gz'),
+    ]);
   });
 
   it('concurrent writes of the same batch leave one whole object and no temp files', async () => {
@@ -117,7 +151,11 @@ describe('directory sink', () => {
     const reader = (async () => {
       while (!stop) {
         const got = readFileSync(path);
-        seen.add(got.length === a.length && (got.equals(a) || got.equals(b)) ? 'whole' : `partial:${got.length}`);
+        seen.add(
+          got.length === a.length && (got.equals(a) || got.equals(b))
+            ? 'whole'
+            : `partial:${got.length}`,
+        );
         await new Promise((r) => setImmediate(r));
       }
     })();
@@ -130,7 +168,9 @@ describe('directory sink', () => {
   it('a path it can never write is permanent (a file where the root should be)', async () => {
     const root = tempRoot();
     writeFileSync(join(root, 'blocker'), '');
-    const err = await new DirectorySink(cfg(join(root, 'blocker')), 'h').write(batch()).catch((e: unknown) => e);
+    const err = await new DirectorySink(cfg(join(root, 'blocker')), 'h')
+      .write(batch())
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SinkError);
     expect(err).toMatchObject({ retryable: false, errorClass: 'fs_enotdir' });
     expect((err as Error).message).toContain(join(root, 'blocker'));
@@ -145,7 +185,9 @@ describe('directory sink', () => {
     await expect(s.probe()).rejects.toMatchObject({ retryable: false });
     expect(readdirSync(ro!.path)).toEqual([]);
     // The same for a sub-directory that would have to be created there.
-    await expect(new DirectorySink(cfg(ro!.path), 'h').write(batch())).rejects.toMatchObject({ retryable: false });
+    await expect(new DirectorySink(cfg(ro!.path), 'h').write(batch())).rejects.toMatchObject({
+      retryable: false,
+    });
   });
 
   it('a full disk is retryable, leaves no temp file, and the write succeeds once there is room', async (ctx) => {
@@ -161,8 +203,20 @@ describe('directory sink', () => {
 
   it('classifies errno codes: space/IO/transient retry, permissions and shape do not', () => {
     const e = (code: string) => classifyFsError(Object.assign(new Error(code), { code }), 'w');
-    for (const c of ['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'ENOENT', 'ESOMETHINGNEW']) expect(e(c).retryable, c).toBe(true);
-    for (const c of ['EACCES', 'EROFS', 'EPERM', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG']) expect(e(c).retryable, c).toBe(false);
+    for (const c of [
+      'ENOSPC',
+      'EDQUOT',
+      'EIO',
+      'EMFILE',
+      'ENFILE',
+      'EAGAIN',
+      'EBUSY',
+      'ENOENT',
+      'ESOMETHINGNEW',
+    ])
+      expect(e(c).retryable, c).toBe(true);
+    for (const c of ['EACCES', 'EROFS', 'EPERM', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG'])
+      expect(e(c).retryable, c).toBe(false);
     expect(e('ENOSPC').errorClass).toBe('fs_enospc');
     expect(e('EROFS').message).toMatch(/^w: EROFS/);
   });
@@ -170,7 +224,9 @@ describe('directory sink', () => {
   it('an aborted attempt writes nothing and is retryable', async () => {
     const root = tempRoot();
     const s = new DirectorySink(cfg(root), 'h');
-    await expect(s.write(batch(), AbortSignal.abort(new DOMException('t', 'TimeoutError')))).rejects.toMatchObject({ retryable: true, errorClass: 'timeout' });
+    await expect(
+      s.write(batch(), AbortSignal.abort(new DOMException('t', 'TimeoutError'))),
+    ).rejects.toMatchObject({ retryable: true, errorClass: 'timeout' });
     expect(walk(root)).toEqual([]);
   });
 
@@ -204,6 +260,8 @@ describe('directory sink', () => {
     const expected = join(root, 'events', 'dt=2026-11-23', 'hour=07', 'edge-1-abc.ndjson.gz');
     expect(r.stdout.trim(), `${runtime}: ${r.stderr}`).toBe(expected);
     expect(readFileSync(expected, 'utf8')).toBe('second\n');
-    expect(walk(root)).toEqual([join('events', 'dt=2026-11-23', 'hour=07', 'edge-1-abc.ndjson.gz')]);
+    expect(walk(root)).toEqual([
+      join('events', 'dt=2026-11-23', 'hour=07', 'edge-1-abc.ndjson.gz'),
+    ]);
   });
 });

@@ -2,10 +2,26 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { crc32c as oracle } from '@aws-crypto/crc32c';
 import { crc32c } from '../../src/dlq/crc32c.js';
-import { encodeRecord, fileHeader, FILE_HEADER_BYTES, payloadOf, scanSegment, type RecordHead } from '../../src/dlq/frame.js';
+import {
+  encodeRecord,
+  fileHeader,
+  FILE_HEADER_BYTES,
+  payloadOf,
+  scanSegment,
+  type RecordHead,
+} from '../../src/dlq/frame.js';
 
 const head = (batch: string, events = 3): RecordHead => ({
-  batch, sink: 'ch', events, part: 'rows', codec: 'none', raw_bytes: 10, created_at: 1_700_000_000_000, attempts: 2, error_class: 'network', spooled_at: 1_700_000_000_500,
+  batch,
+  sink: 'ch',
+  events,
+  part: 'rows',
+  codec: 'none',
+  raw_bytes: 10,
+  created_at: 1_700_000_000_000,
+  attempts: 2,
+  error_class: 'network',
+  spooled_at: 1_700_000_000_500,
 });
 
 function segment(records: Uint8Array[]): Uint8Array {
@@ -38,15 +54,23 @@ describe('CRC32C', () => {
 describe('segment frames', () => {
   it('round-trips heads and payloads', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 20 }), fc.uint8Array({ maxLength: 300 })), { maxLength: 8 }), (items) => {
-        const recs = items.map(([id, p]) => encodeRecord(head(id), p));
-        const scan = scanSegment(segment(recs));
-        expect(scan.tail).toBe('none');
-        expect(scan.corrupt).toEqual([]);
-        expect(scan.records.map((r) => r.head.batch)).toEqual(items.map(([id]) => id));
-        const bytes = segment(recs);
-        scan.records.forEach((r, i) => expect(payloadOf(bytes.subarray(r.offset, r.offset + r.length))).toEqual(items[i][1]));
-      }),
+      fc.property(
+        fc.array(
+          fc.tuple(fc.string({ minLength: 1, maxLength: 20 }), fc.uint8Array({ maxLength: 300 })),
+          { maxLength: 8 },
+        ),
+        (items) => {
+          const recs = items.map(([id, p]) => encodeRecord(head(id), p));
+          const scan = scanSegment(segment(recs));
+          expect(scan.tail).toBe('none');
+          expect(scan.corrupt).toEqual([]);
+          expect(scan.records.map((r) => r.head.batch)).toEqual(items.map(([id]) => id));
+          const bytes = segment(recs);
+          scan.records.forEach((r, i) =>
+            expect(payloadOf(bytes.subarray(r.offset, r.offset + r.length))).toEqual(items[i][1]),
+          );
+        },
+      ),
     );
   });
 
@@ -66,7 +90,10 @@ describe('segment frames', () => {
         expect(scan.validEnd).toBe(FILE_HEADER_BYTES);
         expect(scan.tail).toBe(cut === FILE_HEADER_BYTES ? 'none' : 'torn');
       } else {
-        expect(scan.records.map((r) => r.head.batch), `cut ${cut}`).toEqual(['a']);
+        expect(
+          scan.records.map((r) => r.head.batch),
+          `cut ${cut}`,
+        ).toEqual(['a']);
         expect(scan.validEnd).toBe(lastStart);
         expect(scan.tail).toBe(cut === lastStart ? 'none' : 'torn');
       }
@@ -76,9 +103,15 @@ describe('segment frames', () => {
   });
 
   it('any single flipped bit is detected: never a wrong record accepted', () => {
-    const recs = ['a', 'b', 'c'].map((id, i) => encodeRecord(head(id, i + 1), new TextEncoder().encode(`{"id":"${id}"}\n`.repeat(2))));
+    const recs = ['a', 'b', 'c'].map((id, i) =>
+      encodeRecord(head(id, i + 1), new TextEncoder().encode(`{"id":"${id}"}\n`.repeat(2))),
+    );
     const good = segment(recs);
-    const starts = [FILE_HEADER_BYTES, FILE_HEADER_BYTES + recs[0].length, FILE_HEADER_BYTES + recs[0].length + recs[1].length];
+    const starts = [
+      FILE_HEADER_BYTES,
+      FILE_HEADER_BYTES + recs[0].length,
+      FILE_HEADER_BYTES + recs[0].length + recs[1].length,
+    ];
     for (let bit = 0; bit < good.length * 8; bit++) {
       const bad = good.slice();
       bad[bit >> 3] ^= 1 << (bit & 7);
@@ -101,11 +134,17 @@ describe('segment frames', () => {
       const offsetInRecord = byte - starts[hit];
       if (offsetInRecord >= 4) {
         // Checksum or body damaged: exactly that record is corrupt, the others survive.
-        expect(scan.corrupt.map((c) => c.offset), `bit ${bit}`).toEqual([starts[hit]]);
+        expect(
+          scan.corrupt.map((c) => c.offset),
+          `bit ${bit}`,
+        ).toEqual([starts[hit]]);
         expect(scan.records.length).toBe(2);
       } else {
         // Length damaged: from there the framing is gone (cut as torn or unframeable, never accepted).
-        expect(scan.tail === 'torn' || scan.tail === 'unframeable' || scan.corrupt.length > 0, `bit ${bit}`).toBe(true);
+        expect(
+          scan.tail === 'torn' || scan.tail === 'unframeable' || scan.corrupt.length > 0,
+          `bit ${bit}`,
+        ).toBe(true);
       }
     }
   });

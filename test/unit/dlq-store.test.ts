@@ -1,6 +1,14 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -19,14 +27,36 @@ const tmp = () => {
 };
 
 const head = (batch: string, events = 1): RecordHead => ({
-  batch, sink: 's', events, part: 'archive', codec: 'none', raw_bytes: 0, created_at: Date.now(), attempts: 1, error_class: 'network', spooled_at: Date.now(),
+  batch,
+  sink: 's',
+  events,
+  part: 'archive',
+  codec: 'none',
+  raw_bytes: 0,
+  created_at: Date.now(),
+  attempts: 1,
+  error_class: 'network',
+  spooled_at: Date.now(),
 });
 const payload = (id: string, n: number) => new TextEncoder().encode(`${id}:`.padEnd(n, 'x'));
-const limits = (l: Partial<StoreLimits> = {}): StoreLimits => ({ maxBytes: 1 << 30, maxFiles: 10000, segmentMaxBytes: 4096, policy: 'reject', ...l });
+const limits = (l: Partial<StoreLimits> = {}): StoreLimits => ({
+  maxBytes: 1 << 30,
+  maxFiles: 10000,
+  segmentMaxBytes: 4096,
+  policy: 'reject',
+  ...l,
+});
 
 function counters() {
   const c = { dropped: 0, expired: 0 };
-  return { c, events: { dropped: (n: number) => (c.dropped += n), expiredFile: () => c.expired++, changed: () => {} } };
+  return {
+    c,
+    events: {
+      dropped: (n: number) => (c.dropped += n),
+      expiredFile: () => c.expired++,
+      changed: () => {},
+    },
+  };
 }
 
 async function reopen(dir: string, l = limits()) {
@@ -39,7 +69,13 @@ async function reopen(dir: string, l = limits()) {
 describe('DLQ segment store', () => {
   it('appends that arrive together share one fdatasync (group commit)', async () => {
     const dir = tmp();
-    const store = new SegmentStore('s', dir, limits({ segmentMaxBytes: 1 << 20 }), log, counters().events);
+    const store = new SegmentStore(
+      's',
+      dir,
+      limits({ segmentMaxBytes: 1 << 20 }),
+      log,
+      counters().events,
+    );
     // Count datasyncs on the FileHandle prototype the store uses.
     const { open } = await import('node:fs/promises');
     const fh = await open(join(dir, 'probe'), 'w');
@@ -52,7 +88,9 @@ describe('DLQ segment store', () => {
       return orig.call(this);
     };
     try {
-      await Promise.all(Array.from({ length: 200 }, (_, i) => store.append(head(`b${i}`), payload(`b${i}`, 100))));
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) => store.append(head(`b${i}`), payload(`b${i}`, 100))),
+      );
     } finally {
       proto.datasync = orig;
     }
@@ -67,9 +105,18 @@ describe('DLQ segment store', () => {
 
   it('rotates segments at segment_max_bytes and removes a file only when all its records are done', async () => {
     const dir = tmp();
-    const store = new SegmentStore('s', dir, limits({ segmentMaxBytes: 1024 }), log, counters().events);
+    const store = new SegmentStore(
+      's',
+      dir,
+      limits({ segmentMaxBytes: 1024 }),
+      log,
+      counters().events,
+    );
     for (let i = 0; i < 10; i++) await store.append(head(`r${i}`), payload(`r${i}`, 400));
-    const files = () => readdirSync(dir).filter((n) => n.endsWith('.fdq')).sort();
+    const files = () =>
+      readdirSync(dir)
+        .filter((n) => n.endsWith('.fdq'))
+        .sort();
     expect(files().length).toBeGreaterThanOrEqual(5);
     await store.seal();
     const first = files()[0];
@@ -86,7 +133,13 @@ describe('DLQ segment store', () => {
 
   it('policy reject: a full DLQ refuses with DlqFullError and keeps everything it took', async () => {
     const dir = tmp();
-    const store = new SegmentStore('s', dir, limits({ maxBytes: 1 << 20, segmentMaxBytes: 65536 }), log, counters().events);
+    const store = new SegmentStore(
+      's',
+      dir,
+      limits({ maxBytes: 1 << 20, segmentMaxBytes: 65536 }),
+      log,
+      counters().events,
+    );
     let taken = 0;
     let refused: unknown;
     for (let i = 0; i < 400 && !refused; i++) {
@@ -108,7 +161,13 @@ describe('DLQ segment store', () => {
   it('policy drop_oldest: the oldest file goes (counted), the newest data stays', async () => {
     const dir = tmp();
     const { c, events } = counters();
-    const store = new SegmentStore('s', dir, limits({ maxBytes: 1 << 20, segmentMaxBytes: 65536, policy: 'drop_oldest' }), log, events);
+    const store = new SegmentStore(
+      's',
+      dir,
+      limits({ maxBytes: 1 << 20, segmentMaxBytes: 65536, policy: 'drop_oldest' }),
+      log,
+      events,
+    );
     for (let i = 0; i < 400; i++) await store.append(head(`d${i}`, 2), payload(`d${i}`, 4000));
     expect(store.bytes).toBeLessThanOrEqual(1 << 20);
     const kept = store.pendingRecords().map((r) => r.head.batch);
@@ -121,7 +180,13 @@ describe('DLQ segment store', () => {
 
   it('max_files is a limit too', async () => {
     const dir = tmp();
-    const store = new SegmentStore('s', dir, limits({ maxFiles: 3, segmentMaxBytes: 65536 }), log, counters().events);
+    const store = new SegmentStore(
+      's',
+      dir,
+      limits({ maxFiles: 3, segmentMaxBytes: 65536 }),
+      log,
+      counters().events,
+    );
     await expect(async () => {
       for (let i = 0; i < 100; i++) await store.append(head(`m${i}`), payload(`m${i}`, 30000));
     }).rejects.toBeInstanceOf(DlqFullError);
@@ -143,7 +208,13 @@ describe('DLQ segment store', () => {
 
   it('recovery: a flipped bit quarantines exactly that record (kept for inspection), the rest is re-uploadable', async () => {
     const dir = tmp();
-    const store = new SegmentStore('s', dir, limits({ segmentMaxBytes: 1 << 20 }), log, counters().events);
+    const store = new SegmentStore(
+      's',
+      dir,
+      limits({ segmentMaxBytes: 1 << 20 }),
+      log,
+      counters().events,
+    );
     for (let i = 0; i < 5; i++) await store.append(head(`q${i}`), payload(`q${i}`, 200));
     const victim = store.pendingRecords()[2];
     await store.close();
@@ -168,15 +239,34 @@ describe('DLQ segment store', () => {
       | { t: 'seal' }
       | { t: 'crash'; cut: number };
     const cmd: fc.Arbitrary<Cmd> = fc.oneof(
-      { weight: 5, arbitrary: fc.record({ t: fc.constant('append' as const), n: fc.integer({ min: 1, max: 6 }), size: fc.integer({ min: 1, max: 1500 }) }) },
+      {
+        weight: 5,
+        arbitrary: fc.record({
+          t: fc.constant('append' as const),
+          n: fc.integer({ min: 1, max: 6 }),
+          size: fc.integer({ min: 1, max: 1500 }),
+        }),
+      },
       { weight: 2, arbitrary: fc.record({ t: fc.constant('complete' as const) }) },
       { weight: 1, arbitrary: fc.record({ t: fc.constant('seal' as const) }) },
-      { weight: 1, arbitrary: fc.record({ t: fc.constant('crash' as const), cut: fc.double({ min: 0, max: 1, noNaN: true }) }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          t: fc.constant('crash' as const),
+          cut: fc.double({ min: 0, max: 1, noNaN: true }),
+        }),
+      },
     );
     await fc.assert(
       fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 40 }), async (cmds) => {
         const dir = tmp();
-        let store = new SegmentStore('s', dir, limits({ segmentMaxBytes: 4096 }), log, counters().events);
+        let store = new SegmentStore(
+          's',
+          dir,
+          limits({ segmentMaxBytes: 4096 }),
+          log,
+          counters().events,
+        );
         const acked = new Set<string>();
         const completed = new Set<string>();
         const appended = new Set<string>();
@@ -185,7 +275,11 @@ describe('DLQ segment store', () => {
           if (c.t === 'append') {
             const ids = Array.from({ length: c.n }, () => `id${seq++}`);
             ids.forEach((id) => appended.add(id));
-            await Promise.all(ids.map((id) => store.append(head(id), payload(id, c.size)).then(() => acked.add(id))));
+            await Promise.all(
+              ids.map((id) =>
+                store.append(head(id), payload(id, c.size)).then(() => acked.add(id)),
+              ),
+            );
           } else if (c.t === 'complete') {
             const r = store.pendingRecords()[0];
             if (r) {
@@ -202,13 +296,18 @@ describe('DLQ segment store', () => {
             appended.add(inflight);
             const p = store.append(head(inflight), payload(inflight, 300)).catch(() => {});
             await p;
-            const files = readdirSync(dir).filter((n) => n.endsWith('.fdq')).sort();
+            const files = readdirSync(dir)
+              .filter((n) => n.endsWith('.fdq'))
+              .sort();
             const newest = files.at(-1);
             if (newest) {
               const path = join(dir, newest);
               const size = statSync(path).size;
               const recs = store.segments.find((s) => s.path === path)?.records ?? [];
-              const ackedEnd = Math.max(0, ...recs.filter((r) => r.head.batch !== inflight).map((r) => r.offset + r.length));
+              const ackedEnd = Math.max(
+                0,
+                ...recs.filter((r) => r.head.batch !== inflight).map((r) => r.offset + r.length),
+              );
               truncateSync(path, ackedEnd + Math.floor(c.cut * (size - ackedEnd)));
             }
             // The process is gone: the store object is dropped without close().
@@ -216,7 +315,8 @@ describe('DLQ segment store', () => {
           }
         }
         const left = new Set(store.pendingRecords().map((r) => r.head.batch));
-        for (const id of acked) if (!completed.has(id)) expect(left.has(id), `acknowledged ${id} lost`).toBe(true);
+        for (const id of acked)
+          if (!completed.has(id)) expect(left.has(id), `acknowledged ${id} lost`).toBe(true);
         for (const id of left) expect(appended.has(id), `${id} never appended`).toBe(true);
         await store.close();
         // And the files on disk say the same after one more restart.

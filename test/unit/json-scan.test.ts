@@ -1,5 +1,11 @@
 import { describe, it, expect } from 'vitest';
-import { scanNdjson, parseNdjson, parseBody, eventText, type ParseResult } from '../../workers/parse.js';
+import {
+  scanNdjson,
+  parseNdjson,
+  parseBody,
+  eventText,
+  type ParseResult,
+} from '../../workers/parse.js';
 import { BodyFormat } from '../../src/rings/record.js';
 
 /**
@@ -10,7 +16,9 @@ import { BodyFormat } from '../../src/rings/record.js';
 const enc = new TextEncoder();
 
 function summary(r: ParseResult): unknown {
-  return r.ok ? { ok: true, events: r.events.map((e) => ({ id: e.id, text: eventText(e) })) } : { ok: false };
+  return r.ok
+    ? { ok: true, events: r.events.map((e) => ({ id: e.id, text: eventText(e) })) }
+    : { ok: false };
 }
 
 function agree(body: Uint8Array, label: string): void {
@@ -20,7 +28,9 @@ function agree(body: Uint8Array, label: string): void {
     expect(summary(fast), label).toEqual(summary(slow));
   }
   // And through the public entry point, errors included (the fast path words none itself).
-  expect(parseBody(BodyFormat.Ndjson, body)).toEqual(slow.ok ? expect.objectContaining({ ok: true }) : slow);
+  expect(parseBody(BodyFormat.Ndjson, body)).toEqual(
+    slow.ok ? expect.objectContaining({ ok: true }) : slow,
+  );
 }
 
 // A small deterministic PRNG so a failure reproduces.
@@ -47,7 +57,22 @@ function randomValue(r: () => number, depth: number): unknown {
       return (r() - 0.5) * 10 ** Math.floor(r() * 40 - 20);
     case 4:
     case 5: {
-      const alphabet = ['a', 'Z', ' ', '"', '\\', '/', '\n', '\t', '\u0001', 'é', '€', '😀', '\ud800', 'event_id'];
+      const alphabet = [
+        'a',
+        'Z',
+        ' ',
+        '"',
+        '\\',
+        '/',
+        '\n',
+        '\t',
+        '\u0001',
+        'é',
+        '€',
+        '😀',
+        '\ud800',
+        'event_id',
+      ];
       let s = '';
       const n = Math.floor(r() * 6);
       for (let i = 0; i < n; i++) s += alphabet[Math.floor(r() * alphabet.length)];
@@ -58,7 +83,8 @@ function randomValue(r: () => number, depth: number): unknown {
     default: {
       const o: Record<string, unknown> = {};
       const n = Math.floor(r() * 5);
-      for (let i = 0; i < n; i++) o[String(randomValue(r, 9)).slice(0, 5) || 'k'] = randomValue(r, depth + 1);
+      for (let i = 0; i < n; i++)
+        o[String(randomValue(r, 9)).slice(0, 5) || 'k'] = randomValue(r, depth + 1);
       return o;
     }
   }
@@ -66,7 +92,8 @@ function randomValue(r: () => number, depth: number): unknown {
 
 function randomEvent(r: () => number): string {
   const o = randomValue(r, 1) as Record<string, unknown>;
-  const ev: Record<string, unknown> = typeof o === 'object' && o !== null && !Array.isArray(o) ? o : { v: o };
+  const ev: Record<string, unknown> =
+    typeof o === 'object' && o !== null && !Array.isArray(o) ? o : { v: o };
   const idChoice = Math.floor(r() * 8);
   if (idChoice === 0) ev.event_id = `id-${Math.floor(r() * 1000)}`;
   if (idChoice === 1) ev.event_id = Math.floor(r() * 1e9);
@@ -80,7 +107,10 @@ function randomEvent(r: () => number): string {
 function mutate(r: () => number, bytes: Uint8Array): Uint8Array {
   const out = Array.from(bytes);
   const edits = 1 + Math.floor(r() * 3);
-  const pool = [0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x30, 0x31, 0x2d, 0x2e, 0x65, 0x2b, 0x75, 0x0a, 0x0d, 0x20, 0x01, 0x6e, 0x74, 0x66];
+  const pool = [
+    0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x30, 0x31, 0x2d, 0x2e, 0x65, 0x2b, 0x75, 0x0a,
+    0x0d, 0x20, 0x01, 0x6e, 0x74, 0x66,
+  ];
   for (let e = 0; e < edits && out.length > 0; e++) {
     const at = Math.floor(r() * out.length);
     const what = r();
@@ -139,7 +169,9 @@ describe('NDJSON fast path agrees with JSON.parse', () => {
   }
 
   it('takes the fast path for ordinary events (and gets the same answer)', () => {
-    const body = enc.encode('{"a":1,"b":"x"}\n{"event_id":"e-2","c":[1,2,{"d":null}]}\n{"event_id":7}\n');
+    const body = enc.encode(
+      '{"a":1,"b":"x"}\n{"event_id":"e-2","c":[1,2,{"d":null}]}\n{"event_id":7}\n',
+    );
     const fast = scanNdjson(body);
     expect(fast).toBeDefined();
     expect(summary(fast!)).toEqual(summary(parseNdjson(body)));

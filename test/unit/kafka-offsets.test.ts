@@ -1,6 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { PartitionOffsets, OffsetTracker } from '../../src/sources/kafka/offsets.js';
-import { PauseGate, type TopicPartition, type PauseReason } from '../../src/sources/kafka/pause-gate.js';
+import {
+  PauseGate,
+  type TopicPartition,
+  type PauseReason,
+} from '../../src/sources/kafka/pause-gate.js';
 
 describe('PartitionOffsets (commit after durable)', () => {
   it('commits nothing until the first chunk is done, then one past its last offset', () => {
@@ -94,7 +98,11 @@ describe('PauseGate', () => {
   it('resumes a partition only when every reason has cleared', () => {
     const log: string[] = [];
     const counted: PauseReason[] = [];
-    const gate = new PauseGate({ pause: (tp) => log.push(`pause ${tp.partition}`), resume: (tp) => log.push(`resume ${tp.partition}`), counted: (r) => counted.push(r) });
+    const gate = new PauseGate({
+      pause: (tp) => log.push(`pause ${tp.partition}`),
+      resume: (tp) => log.push(`resume ${tp.partition}`),
+      counted: (r) => counted.push(r),
+    });
     const tp: TopicPartition = { topic: 'ev', partition: 3 };
     expect(gate.pause(tp, 'rings')).toBe(true);
     expect(gate.pause(tp, 'retry')).toBe(false);
@@ -113,7 +121,11 @@ describe('PauseGate', () => {
 
   it('clear() resumes everything it had paused', () => {
     const log: string[] = [];
-    const gate = new PauseGate({ pause: () => {}, resume: (tp) => log.push(`${tp.topic}/${tp.partition}`), counted: () => {} });
+    const gate = new PauseGate({
+      pause: () => {},
+      resume: (tp) => log.push(`${tp.topic}/${tp.partition}`),
+      counted: () => {},
+    });
     gate.pause({ topic: 'a', partition: 0 }, 'inflight');
     gate.pause({ topic: 'b', partition: 1 }, 'dlq_full');
     gate.clear();

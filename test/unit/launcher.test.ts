@@ -11,7 +11,9 @@ const LAUNCHER = join(ROOT, 'packaging', 'files', 'ferry');
 
 describe('packaged launcher (packaging/files/ferry)', () => {
   it('runs Node with the same flags the benches run ferry with', () => {
-    const exec = readFileSync(LAUNCHER, 'utf8').split('\n').find((l) => l.startsWith('exec '))!;
+    const exec = readFileSync(LAUNCHER, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('exec '))!;
     expect((FERRY_NODE_FLAGS as string[]).length).toBeGreaterThan(0);
     for (const flag of FERRY_NODE_FLAGS as string[]) expect(exec).toContain(` ${flag} `);
   });
@@ -23,7 +25,17 @@ describe('packaged launcher (packaging/files/ferry)', () => {
     copyFileSync(LAUNCHER, join(prefix, 'bin', 'ferry'));
     symlinkSync(process.execPath, join(prefix, 'lib', 'ferry', 'node', 'bin', 'node'));
     symlinkSync(ROOT, join(prefix, 'lib', 'ferry', 'app'));
-    const out = execFileSync('sh', [join(prefix, 'bin', 'ferry'), 'config', 'check', '--config', join(ROOT, 'config', 'ferry.yaml')], { encoding: 'utf8' });
+    const out = execFileSync(
+      'sh',
+      [
+        join(prefix, 'bin', 'ferry'),
+        'config',
+        'check',
+        '--config',
+        join(ROOT, 'config', 'ferry.yaml'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(out).toMatch(/ok|valid/i);
   });
 });

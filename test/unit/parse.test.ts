@@ -9,7 +9,8 @@ import { locateJsonError } from '../../workers/json-locate.js';
 const enc = new TextEncoder();
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 /** Events as { text, id }, however the parser carried the text (string or body bytes). */
-const texts = (r: ParseResult) => (r.ok ? { ok: true, events: r.events.map((e) => ({ text: eventText(e), id: e.id })) } : r);
+const texts = (r: ParseResult) =>
+  r.ok ? { ok: true, events: r.events.map((e) => ({ text: eventText(e), id: e.id })) } : r;
 
 describe('event_id rules', () => {
   it('uses the payload event_id when present (string or integer)', () => {
@@ -24,7 +25,9 @@ describe('event_id rules', () => {
     expect(eventIdOf({ event_id: '' }, '{}')).toEqual({ error: expect.stringContaining('empty') });
     expect(eventIdOf({ event_id: 1.5 }, '{}')).toEqual({ error: expect.any(String) });
     expect(eventIdOf({ event_id: { x: 1 } }, '{}')).toEqual({ error: expect.any(String) });
-    expect(eventIdOf({ event_id: 'x'.repeat(300) }, '{}')).toEqual({ error: expect.stringContaining('longer') });
+    expect(eventIdOf({ event_id: 'x'.repeat(300) }, '{}')).toEqual({
+      error: expect.stringContaining('longer'),
+    });
   });
   it('same bytes → same id; different bytes → different id', () => {
     const a = parseBody(BodyFormat.Ndjson, enc.encode('{"a":1}\n{"a":1}\n{"a":2}\n'));
@@ -36,8 +39,16 @@ describe('event_id rules', () => {
 
 describe('parseBody', () => {
   it('parses NDJSON with CRLF, blank lines and trailing newline', () => {
-    const r = texts(parseBody(BodyFormat.Ndjson, enc.encode('{"a":1}\r\n\n  \n{"event_id":"x","b":2}\n')));
-    expect(r).toMatchObject({ ok: true, events: [{ text: '{"a":1}', id: sha('{"a":1}') }, { text: '{"event_id":"x","b":2}', id: 'x' }] });
+    const r = texts(
+      parseBody(BodyFormat.Ndjson, enc.encode('{"a":1}\r\n\n  \n{"event_id":"x","b":2}\n')),
+    );
+    expect(r).toMatchObject({
+      ok: true,
+      events: [
+        { text: '{"a":1}', id: sha('{"a":1}') },
+        { text: '{"event_id":"x","b":2}', id: 'x' },
+      ],
+    });
   });
 
   it('hands out the payload bytes straight from the body (UTF-8 included)', () => {
@@ -60,19 +71,33 @@ describe('parseBody', () => {
   });
 
   it('rejects invalid UTF-8 with its line', () => {
-    const bytes = new Uint8Array([...enc.encode('{"a":1}\n{"a":"'), 0xff, 0xfe, ...enc.encode('"}\n')]);
+    const bytes = new Uint8Array([
+      ...enc.encode('{"a":1}\n{"a":"'),
+      0xff,
+      0xfe,
+      ...enc.encode('"}\n'),
+    ]);
     const r = parseBody(BodyFormat.Ndjson, bytes);
     expect(r).toMatchObject({ ok: false, line: 2, offset: 8 });
     expect(!r.ok && r.message).toContain('invalid UTF-8');
   });
 
   it('rejects events that are not objects', () => {
-    expect(parseBody(BodyFormat.Ndjson, enc.encode('{"a":1}\n[1,2]\n'))).toMatchObject({ ok: false, line: 2 });
-    expect(parseBody(BodyFormat.Json, enc.encode('[{"a":1}, 3]'))).toMatchObject({ ok: false, message: expect.stringContaining('event 1') });
+    expect(parseBody(BodyFormat.Ndjson, enc.encode('{"a":1}\n[1,2]\n'))).toMatchObject({
+      ok: false,
+      line: 2,
+    });
+    expect(parseBody(BodyFormat.Json, enc.encode('[{"a":1}, 3]'))).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('event 1'),
+    });
   });
 
   it('rejects an empty body', () => {
-    expect(parseBody(BodyFormat.Ndjson, enc.encode('\n\n'))).toMatchObject({ ok: false, message: expect.stringContaining('empty') });
+    expect(parseBody(BodyFormat.Ndjson, enc.encode('\n\n'))).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('empty'),
+    });
     expect(parseBody(BodyFormat.Json, enc.encode('[]'))).toMatchObject({ ok: false });
   });
 
@@ -89,10 +114,19 @@ describe('parseBody', () => {
   });
 
   it('parses msgpack: one map, an array of maps, and a stream of maps', () => {
-    expect(parseBody(BodyFormat.Msgpack, pack({ a: 1 }))).toMatchObject({ ok: true, events: [{ text: '{"a":1}' }] });
-    expect(parseBody(BodyFormat.Msgpack, pack([{ a: 1 }, { event_id: 'm' }]))).toMatchObject({ ok: true, events: [{}, { id: 'm' }] });
+    expect(parseBody(BodyFormat.Msgpack, pack({ a: 1 }))).toMatchObject({
+      ok: true,
+      events: [{ text: '{"a":1}' }],
+    });
+    expect(parseBody(BodyFormat.Msgpack, pack([{ a: 1 }, { event_id: 'm' }]))).toMatchObject({
+      ok: true,
+      events: [{}, { id: 'm' }],
+    });
     const stream = Buffer.concat([pack({ a: 1 }), pack({ a: 2 })]);
-    expect(parseBody(BodyFormat.Msgpack, stream)).toMatchObject({ ok: true, events: [{ text: '{"a":1}' }, { text: '{"a":2}' }] });
+    expect(parseBody(BodyFormat.Msgpack, stream)).toMatchObject({
+      ok: true,
+      events: [{ text: '{"a":1}' }, { text: '{"a":2}' }],
+    });
     expect(parseBody(BodyFormat.Msgpack, new Uint8Array([0xc1]))).toMatchObject({ ok: false });
   });
 });
@@ -109,7 +143,8 @@ describe('locateJsonError', () => {
     expect(locateJsonError('{"a":01}')).toBe(6);
   });
   it('finds no error in valid JSON', () => {
-    for (const v of ['{}', '[]', '{"a":[1,-2.5e3,true,false,null,"\\u00e9"]}', ' {"b" : { } } ']) expect(locateJsonError(v)).toBeUndefined();
+    for (const v of ['{}', '[]', '{"a":[1,-2.5e3,true,false,null,"\\u00e9"]}', ' {"b" : { } } '])
+      expect(locateJsonError(v)).toBeUndefined();
   });
   it('agrees with JSON.parse on mutated documents', () => {
     const base = JSON.stringify({ a: [1, 2, { b: 'c', d: null }], e: true, f: -1.5 });
@@ -117,7 +152,11 @@ describe('locateJsonError', () => {
       for (const ch of ['}', ',', '"', 'x', ':', ' ']) {
         const t = base.slice(0, i) + ch + base.slice(i + 1);
         let valid = true;
-        try { JSON.parse(t); } catch { valid = false; }
+        try {
+          JSON.parse(t);
+        } catch {
+          valid = false;
+        }
         expect(locateJsonError(t) === undefined, t).toBe(valid);
       }
     }

@@ -5,13 +5,29 @@ import type { EncodedBatch } from '../../src/pipeline/batch.js';
 import type { RetryConfig } from '../../src/config/types.js';
 
 // The retry loop is pure logic: an in-memory sink that fails on script is the right test double here.
-const batch: EncodedBatch = { id: 'b1', createdAt: 0, events: 1, archive: { body: new Uint8Array([1]), codec: 'none', rawBytes: 1 } };
-const policy: RetryConfig = { initial_ms: 100, max_ms: 1_000, max_elapsed_ms: 60_000, attempt_timeout_ms: 5_000 };
+const batch: EncodedBatch = {
+  id: 'b1',
+  createdAt: 0,
+  events: 1,
+  archive: { body: new Uint8Array([1]), codec: 'none', rawBytes: 1 },
+};
+const policy: RetryConfig = {
+  initial_ms: 100,
+  max_ms: 1_000,
+  max_elapsed_ms: 60_000,
+  attempt_timeout_ms: 5_000,
+};
 
 type Step = SinkError | 'ok' | 'hang' | Error;
-function scripted(steps: Step[], fallback: Step = 'ok'): Sink & { calls: number; signals: AbortSignal[] } {
+function scripted(
+  steps: Step[],
+  fallback: Step = 'ok',
+): Sink & { calls: number; signals: AbortSignal[] } {
   return {
-    name: 'fake', type: 's3', calls: 0, signals: [],
+    name: 'fake',
+    type: 's3',
+    calls: 0,
+    signals: [],
     write(_b: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
       this.signals.push(signal!);
       const step = steps[this.calls++] ?? fallback;
@@ -19,11 +35,14 @@ function scripted(steps: Step[], fallback: Step = 'ok'): Sink & { calls: number;
       if (step === 'hang') return new Promise(() => {}); // ignores its signal on purpose
       return Promise.reject(step);
     },
-    async probe() {}, async close() {},
+    async probe() {},
+    async close() {},
   };
 }
-const e503 = () => new SinkError('HTTP 503', { retryable: true, status: 503, errorClass: 'http_5xx' });
-const e400 = () => new SinkError('HTTP 400', { retryable: false, status: 400, errorClass: 'http_4xx' });
+const e503 = () =>
+  new SinkError('HTTP 503', { retryable: true, status: 503, errorClass: 'http_5xx' });
+const e400 = () =>
+  new SinkError('HTTP 400', { retryable: false, status: 400, errorClass: 'http_4xx' });
 
 afterEach(() => {
   vi.useRealTimers();
@@ -31,8 +50,12 @@ afterEach(() => {
 
 describe('backoff', () => {
   it('grows exponentially from initial_ms and is capped at max_ms', () => {
-    expect([1, 2, 3, 4, 5, 6, 50, 5000].map((a) => backoffCeiling(policy, a))).toEqual([100, 200, 400, 800, 1000, 1000, 1000, 1000]);
-    expect([1, 2, 3, 4, 5].map((a) => backoffDelay(policy, a, () => 0.999999))).toEqual([99, 199, 399, 799, 999]);
+    expect([1, 2, 3, 4, 5, 6, 50, 5000].map((a) => backoffCeiling(policy, a))).toEqual([
+      100, 200, 400, 800, 1000, 1000, 1000, 1000,
+    ]);
+    expect([1, 2, 3, 4, 5].map((a) => backoffDelay(policy, a, () => 0.999999))).toEqual([
+      99, 199, 399, 799, 999,
+    ]);
   });
 
   it('full jitter: every delay lies in [0, ceiling] and the draws spread over it', () => {
@@ -63,10 +86,23 @@ describe('deliver', () => {
     vi.useFakeTimers();
     const s = scripted([e503(), e503(), e503(), e503(), e503(), e503()]);
     const seen: Array<[number, number]> = [];
-    const p = deliver(s, batch, policy, { random: () => 0.5, onRetry: (err, a, d) => { expect(err.retryable).toBe(true); seen.push([a, d]); } });
+    const p = deliver(s, batch, policy, {
+      random: () => 0.5,
+      onRetry: (err, a, d) => {
+        expect(err.retryable).toBe(true);
+        seen.push([a, d]);
+      },
+    });
     await vi.runAllTimersAsync();
     expect(await p).toEqual({ location: 'ok#7' });
-    expect(seen).toEqual([[1, 50], [2, 100], [3, 200], [4, 400], [5, 500], [6, 500]]);
+    expect(seen).toEqual([
+      [1, 50],
+      [2, 100],
+      [3, 200],
+      [4, 400],
+      [5, 500],
+      [6, 500],
+    ]);
   });
 
   it('sleeps the drawn delay between attempts', async () => {
@@ -105,7 +141,9 @@ describe('deliver', () => {
     vi.useFakeTimers();
     const t0 = Date.now();
     const s = scripted([], e503());
-    const p = deliver(s, batch, { ...policy, max_elapsed_ms: 3_000 }, { random: () => 1 }).catch((e: unknown) => e);
+    const p = deliver(s, batch, { ...policy, max_elapsed_ms: 3_000 }, { random: () => 1 }).catch(
+      (e: unknown) => e,
+    );
     await vi.runAllTimersAsync();
     const err = (await p) as SinkError;
     expect(err).toBeInstanceOf(SinkError);
@@ -133,7 +171,12 @@ describe('deliver', () => {
   it('a timed-out last attempt is reported as a retryable timeout', async () => {
     vi.useFakeTimers();
     const s = scripted([], 'hang');
-    const p = deliver(s, batch, { ...policy, attempt_timeout_ms: 500, max_elapsed_ms: 2_000 }, { random: () => 1 }).catch((e: unknown) => e);
+    const p = deliver(
+      s,
+      batch,
+      { ...policy, attempt_timeout_ms: 500, max_elapsed_ms: 2_000 },
+      { random: () => 1 },
+    ).catch((e: unknown) => e);
     await vi.runAllTimersAsync();
     expect(await p).toMatchObject({ retryable: true, errorClass: 'timeout' });
   });
@@ -142,7 +185,12 @@ describe('deliver', () => {
     vi.useFakeTimers();
     const ac = new AbortController();
     const s = scripted([], e503());
-    const p = deliver(s, batch, { ...policy, initial_ms: 10_000, max_ms: 10_000 }, { signal: ac.signal, random: () => 1 }).catch((e: unknown) => e);
+    const p = deliver(
+      s,
+      batch,
+      { ...policy, initial_ms: 10_000, max_ms: 10_000 },
+      { signal: ac.signal, random: () => 1 },
+    ).catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(100);
     expect(s.calls).toBe(1);
     ac.abort(new Error('ferry is shutting down'));
@@ -169,7 +217,10 @@ describe('deliver', () => {
 
   it('does not start at all when the outer signal is already aborted', async () => {
     const s = scripted(['ok']);
-    await expect(deliver(s, batch, policy, { signal: AbortSignal.abort() })).rejects.toMatchObject({ errorClass: 'aborted', attempts: 0 });
+    await expect(deliver(s, batch, policy, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      errorClass: 'aborted',
+      attempts: 0,
+    });
     expect(s.calls).toBe(0);
   });
 
@@ -191,6 +242,13 @@ describe('deliver', () => {
 
   it('works on real timers with tiny delays', async () => {
     const s = scripted([e503(), e503()]);
-    expect(await deliver(s, batch, { initial_ms: 1, max_ms: 4, max_elapsed_ms: 1_000, attempt_timeout_ms: 1_000 })).toEqual({ location: 'ok#3' });
+    expect(
+      await deliver(s, batch, {
+        initial_ms: 1,
+        max_ms: 4,
+        max_elapsed_ms: 1_000,
+        attempt_timeout_ms: 1_000,
+      }),
+    ).toEqual({ location: 'ok#3' });
   });
 });

@@ -27,7 +27,10 @@ interface PeerResult {
   sleeps?: number;
 }
 
-function startPeer(data: Record<string, unknown>): { result: Promise<PeerResult>; stop: () => Promise<number> } {
+function startPeer(data: Record<string, unknown>): {
+  result: Promise<PeerResult>;
+  stop: () => Promise<number>;
+} {
   const w = new Worker(PEER, { workerData: data });
   const result = new Promise<PeerResult>((resolve, reject) => {
     w.once('message', (m: PeerResult) => {
@@ -46,7 +49,9 @@ const runPeer = (data: Record<string, unknown>) => startPeer(data).result;
 async function runPair(common: Record<string, unknown>, consumerOpts: Record<string, unknown>) {
   const consumer = startPeer({ ...common, ...consumerOpts, role: 'consumer' });
   const producer = startPeer({ ...common, role: 'producer' });
-  const c = await consumer.result.catch((err: Error) => ({ ok: false, error: err.message }) as PeerResult);
+  const c = await consumer.result.catch(
+    (err: Error) => ({ ok: false, error: err.message }) as PeerResult,
+  );
   if (!c.ok) await producer.stop();
   const p = c.ok ? await producer.result : { ok: false };
   return { consumer: c, producer: p as PeerResult };
@@ -70,7 +75,8 @@ describe('ByteRing: layout and limits', () => {
     expect(ByteRing.create(1024).capacity).toBe(1024);
     expect(ByteRing.create(1).capacity).toBe(64);
     expect(ByteRing.create(1000).maxRecordBytes).toBe(508);
-    for (const bad of [0, -1, NaN, Infinity, 2 ** 31]) expect(() => ByteRing.create(bad)).toThrow(RangeError);
+    for (const bad of [0, -1, NaN, Infinity, 2 ** 31])
+      expect(() => ByteRing.create(bad)).toThrow(RangeError);
   });
 
   it('rejects a record larger than maxRecordBytes with RangeError, counting all parts', () => {
@@ -104,7 +110,9 @@ describe('ByteRing: layout and limits', () => {
     expect(a.usedBytes()).toBe(0);
     expect(() => ByteRing.attach(new SharedArrayBuffer(100))).toThrow(TypeError);
     expect(() => ByteRing.attach(new SharedArrayBuffer(256 + 1024))).toThrow(TypeError); // right size, no magic
-    expect(() => ByteRing.attach(new ArrayBuffer(1024) as unknown as SharedArrayBuffer)).toThrow(TypeError);
+    expect(() => ByteRing.attach(new ArrayBuffer(1024) as unknown as SharedArrayBuffer)).toThrow(
+      TypeError,
+    );
   });
 });
 
@@ -234,7 +242,10 @@ describe('ByteRing: single thread', () => {
   it('the view is into shared memory and valid during the call', () => {
     const r = ByteRing.create(256);
     r.tryPush([bytes(8, 3)]);
-    const seen = r.pop((v) => ({ shared: v.buffer instanceof SharedArrayBuffer, sum: v.reduce((s, x) => s + x, 0) }));
+    const seen = r.pop((v) => ({
+      shared: v.buffer instanceof SharedArrayBuffer,
+      sum: v.reduce((s, x) => s + x, 0),
+    }));
     expect(seen).toEqual({ shared: true, sum: 24 });
   });
 
@@ -327,7 +338,13 @@ describe('ByteRing: against a model (property)', () => {
 
   it('push results, popped bytes and usedBytes match the model under random sequences', () => {
     const op = fc.oneof(
-      { weight: 3, arbitrary: fc.record({ push: fc.integer({ min: 0, max: 124 }), parts: fc.integer({ min: 1, max: 3 }) }) },
+      {
+        weight: 3,
+        arbitrary: fc.record({
+          push: fc.integer({ min: 0, max: 124 }),
+          parts: fc.integer({ min: 1, max: 3 }),
+        }),
+      },
       { weight: 2, arbitrary: fc.constant({ pop: true as const }) },
     );
     fc.assert(
@@ -344,14 +361,18 @@ describe('ByteRing: against a model (property)', () => {
           } else {
             const rec = Uint8Array.from({ length: o.push }, (_, i) => (n * 31 + i) & 0xff);
             n++;
-            const cuts = [0, Math.floor(o.push / 3), Math.floor(o.push / 2), o.push].slice(0, o.parts + 1);
+            const cuts = [0, Math.floor(o.push / 3), Math.floor(o.push / 2), o.push].slice(
+              0,
+              o.parts + 1,
+            );
             cuts[cuts.length - 1] = o.push;
             const parts = cuts.slice(1).map((c, i) => rec.subarray(cuts[i], c));
             expect(r.tryPush(parts)).toBe(m.push(rec));
           }
           expect(r.usedBytes()).toBe(m.used());
         }
-        for (let want = m.pop(); want !== undefined; want = m.pop()) expect(popCopy(r)).toEqual(want);
+        for (let want = m.pop(); want !== undefined; want = m.pop())
+          expect(popCopy(r)).toEqual(want);
         expect(popCopy(r)).toBeUndefined();
         expect(r.usedBytes()).toBe(0);
       }),
@@ -418,8 +439,16 @@ describe('ByteRing: threads', () => {
   it('close wakes a consumer blocked in Atomics.wait, which then drains', async () => {
     const ring = ByteRing.create(4096);
     const count = 3;
-    const consumer = runPeer({ sab: ring.sab, count, seed: 5, maxLen: 100, role: 'consumer', wait: 'sync' });
-    for (let seq = 0; seq < count; seq++) expect(ring.tryPush(recordParts(5, seq, 100) as Uint8Array[])).toBe(true);
+    const consumer = runPeer({
+      sab: ring.sab,
+      count,
+      seed: 5,
+      maxLen: 100,
+      role: 'consumer',
+      wait: 'sync',
+    });
+    for (let seq = 0; seq < count; seq++)
+      expect(ring.tryPush(recordParts(5, seq, 100) as Uint8Array[])).toBe(true);
     while (ring.hasData()) await new Promise((r) => setTimeout(r, 5)); // the consumer has started and drained
     await new Promise((r) => setTimeout(r, 50)); // ... and gone to sleep
     const t0 = performance.now();
@@ -451,15 +480,19 @@ describe('ByteRing: other runtimes', () => {
     ['deno', ['run', '-A']],
   ] as const) {
     const exe = join(ROOT, 'node_modules', '.bin', bin);
-    it.skipIf(!existsSync(exe))(`works under ${bin}: main-thread producer with sync and async worker consumers, worker pair`, () => {
-      const r = spawnSync(exe, [...args, XRT], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-      const line = r.stdout.trim().split('\n').pop() ?? '';
-      expect(r.status, `${bin} exited ${r.status}: ${r.stderr}`).toBe(0);
-      const out = JSON.parse(line);
-      expect(out.runtime).toBe(bin);
-      expect(out.sync).toMatchObject({ ok: true, received: 20000 });
-      expect(out.async).toMatchObject({ ok: true, received: 20000 });
-      expect(out.pair).toMatchObject({ ok: true, received: 50000, producerOk: true });
-    }, 150_000);
+    it.skipIf(!existsSync(exe))(
+      `works under ${bin}: main-thread producer with sync and async worker consumers, worker pair`,
+      () => {
+        const r = spawnSync(exe, [...args, XRT], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+        const line = r.stdout.trim().split('\n').pop() ?? '';
+        expect(r.status, `${bin} exited ${r.status}: ${r.stderr}`).toBe(0);
+        const out = JSON.parse(line);
+        expect(out.runtime).toBe(bin);
+        expect(out.sync).toMatchObject({ ok: true, received: 20000 });
+        expect(out.async).toMatchObject({ ok: true, received: 20000 });
+        expect(out.pair).toMatchObject({ ok: true, received: 50000, producerOk: true });
+      },
+      150_000,
+    );
   }
 });

@@ -17,7 +17,10 @@ let dir = '';
 
 function analyze(...args: string[]) {
   const r = spawnSync('systemd-analyze', args, { encoding: 'utf8' });
-  if (r.error) throw new Error(`systemd-analyze is missing (bash scripts/setup-test-deps.sh): ${r.error.message}`);
+  if (r.error)
+    throw new Error(
+      `systemd-analyze is missing (bash scripts/setup-test-deps.sh): ${r.error.message}`,
+    );
   return r;
 }
 
@@ -27,14 +30,18 @@ function analyze(...args: string[]) {
  */
 function installable(unit: string, name: string): string {
   const bin = join(dir, 'ferry');
-  writeFileSync(bin, `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist', 'src', 'cli.js')}" "$@"\n`);
+  writeFileSync(
+    bin,
+    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist', 'src', 'cli.js')}" "$@"\n`,
+  );
   chmodSync(bin, 0o755);
   const file = join(dir, name);
   writeFileSync(file, unit.replaceAll('/usr/bin/ferry', bin));
   return file;
 }
 
-const directive = (key: string) => [...UNIT.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1].trim());
+const directive = (key: string) =>
+  [...UNIT.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1].trim());
 const seconds = (v: string) => Number(/^(\d+)s?$/.exec(v)?.[1] ?? NaN);
 
 describe('systemd/ferry.service', () => {
@@ -49,7 +56,10 @@ describe('systemd/ferry.service', () => {
   });
 
   it('verify is a real check: a broken unit is reported', () => {
-    const broken = UNIT.replace('Type=notify', 'Type=notfy').replace('WatchdogSec=', 'WatchdogSecs=');
+    const broken = UNIT.replace('Type=notify', 'Type=notfy').replace(
+      'WatchdogSec=',
+      'WatchdogSecs=',
+    );
     const r = analyze('verify', installable(broken, 'ferry-broken.service'));
     expect(r.stderr).toMatch(/notfy/);
     expect(r.stderr).toMatch(/WatchdogSecs/);
@@ -57,7 +67,9 @@ describe('systemd/ferry.service', () => {
 
   it('has an exposure score of at most 2.0, the one docs/operations.md quotes', () => {
     const r = analyze('security', '--offline=true', installable(UNIT, 'ferry.service'));
-    const score = Number(/Overall exposure level for ferry\.service: (\d+\.\d+)/.exec(r.stdout)?.[1]);
+    const score = Number(
+      /Overall exposure level for ferry\.service: (\d+\.\d+)/.exec(r.stdout)?.[1],
+    );
     expect(score, r.stdout + r.stderr).toBeLessThanOrEqual(2.0);
     const doc = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8');
     expect(doc).toContain(`exposure level ${score.toFixed(1)}`);
@@ -71,7 +83,19 @@ describe('systemd/ferry.service', () => {
     expect(directive('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
     const drainS = configSchema.properties.shutdown.properties.drain_timeout_ms.default / 1000;
     expect(seconds(directive('TimeoutStopSec')[0])).toBeGreaterThan(drainS);
-    for (const key of ['User', 'StateDirectory', 'ConfigurationDirectory', 'LimitNOFILE', 'NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'PrivateDevices', 'RestrictAddressFamilies', 'SystemCallFilter']) {
+    for (const key of [
+      'User',
+      'StateDirectory',
+      'ConfigurationDirectory',
+      'LimitNOFILE',
+      'NoNewPrivileges',
+      'ProtectSystem',
+      'ProtectHome',
+      'PrivateTmp',
+      'PrivateDevices',
+      'RestrictAddressFamilies',
+      'SystemCallFilter',
+    ]) {
       expect(directive(key), key).not.toEqual([]);
     }
     expect(directive('CapabilityBoundingSet')).toEqual(['']);

@@ -43,9 +43,13 @@ export function createApp(path: string, deps: AppDeps): Hono {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
     const problems = deps.readiness.problems();
-    return problems.length === 0 ? c.json({ status: 'ready' }) : c.json({ status: 'not_ready', problems }, 503);
+    return problems.length === 0
+      ? c.json({ status: 'ready' })
+      : c.json({ status: 'not_ready', problems }, 503);
   });
-  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
+  app.notFound((c) =>
+    c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404),
+  );
   app.onError((err, c) => c.json({ error: 'internal', message: err.message }, 500));
   return app;
 }

@@ -1,6 +1,8 @@
 import { BodyEncoding, BodyFormat } from '../../rings/record.js';
 
-export type BodyRead = { ok: true; chunks: Uint8Array[]; bytes: number } | { ok: false; tooLarge: true; bytes: number };
+export type BodyRead =
+  | { ok: true; chunks: Uint8Array[]; bytes: number }
+  | { ok: false; tooLarge: true; bytes: number };
 
 /**
  * Read a request body without ever holding more than `limit` bytes: a
@@ -10,7 +12,8 @@ export type BodyRead = { ok: true; chunks: Uint8Array[]; bytes: number } | { ok:
  */
 export async function readBodyLimited(req: Request, limit: number): Promise<BodyRead> {
   const declared = Number(req.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) return { ok: false, tooLarge: true, bytes: declared };
+  if (Number.isFinite(declared) && declared > limit)
+    return { ok: false, tooLarge: true, bytes: declared };
   if (!req.body) return { ok: true, chunks: [], bytes: 0 };
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -46,10 +49,15 @@ const DRAIN_CAP = 64 * 1024 * 1024;
  * because closing while the client still writes turns the 413 into EPIPE on
  * its side; past the cap the connection is simply closed.
  */
-export function readIncomingLimited(incoming: NodeIncoming, declaredLength: string | undefined, limit: number): Promise<BodyRead> {
+export function readIncomingLimited(
+  incoming: NodeIncoming,
+  declaredLength: string | undefined,
+  limit: number,
+): Promise<BodyRead> {
   const declared = Number(declaredLength ?? NaN);
   const drainCap = Math.min(DRAIN_CAP, limit * 4);
-  if (Number.isFinite(declared) && declared > limit && declared > drainCap) return Promise.resolve({ ok: false, tooLarge: true, bytes: declared });
+  if (Number.isFinite(declared) && declared > limit && declared > drainCap)
+    return Promise.resolve({ ok: false, tooLarge: true, bytes: declared });
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let bytes = 0;
@@ -74,7 +82,8 @@ export function readIncomingLimited(incoming: NodeIncoming, declaredLength: stri
       else (done = true), resolve({ ok: true, chunks, bytes });
     });
     incoming.on('close', () => {
-      if (!done) (done = true), reject(new Error('client closed the connection before the body was read'));
+      if (!done)
+        (done = true), reject(new Error('client closed the connection before the body was read'));
     });
     incoming.on('error', (e: Error) => {
       if (!done) (done = true), reject(e);

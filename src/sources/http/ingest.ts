@@ -5,7 +5,13 @@ import type { RecordHeader } from '../../rings/record.js';
 import { codecAvailable } from '../../codecs/index.js';
 import { BodyEncoding } from '../../rings/record.js';
 import type { AuthGuard } from '../../auth/guard.js';
-import { formatOf, encodingOf, SUPPORTED_TYPES, SUPPORTED_ENCODINGS, type BodyRead } from './body.js';
+import {
+  formatOf,
+  encodingOf,
+  SUPPORTED_TYPES,
+  SUPPORTED_ENCODINGS,
+  type BodyRead,
+} from './body.js';
 
 /** What the ingest route needs from the pipeline: put a request in a ring. */
 export interface Dispatcher {
@@ -42,7 +48,11 @@ export interface IngestResponse {
   headers?: Record<string, string>;
 }
 
-const CODEC_OF: Record<number, 'gzip' | 'lz4' | 'zstd'> = { [BodyEncoding.Gzip]: 'gzip', [BodyEncoding.Lz4]: 'lz4', [BodyEncoding.Zstd]: 'zstd' };
+const CODEC_OF: Record<number, 'gzip' | 'lz4' | 'zstd'> = {
+  [BodyEncoding.Gzip]: 'gzip',
+  [BodyEncoding.Lz4]: 'lz4',
+  [BodyEncoding.Zstd]: 'zstd',
+};
 
 /**
  * POST /v1/events, independent of the HTTP server: the main thread only checks
@@ -57,12 +67,20 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
     const started = performance.now();
     const cfg = deps.config();
     const m = deps.metrics;
-    const answer = (status: number, body: Record<string, unknown>, headers?: Record<string, string>): IngestResponse => {
+    const answer = (
+      status: number,
+      body: Record<string, unknown>,
+      headers?: Record<string, string>,
+    ): IngestResponse => {
       m.httpRequests.inc({ status: String(status) });
       return { status, body, headers };
     };
     if (!deps.accepting()) {
-      return answer(503, { error: 'shutting_down', message: 'ferry is shutting down; retry' }, { 'Retry-After': String(cfg.http.retry_after_s), Connection: 'close' });
+      return answer(
+        503,
+        { error: 'shutting_down', message: 'ferry is shutting down; retry' },
+        { 'Retry-After': String(cfg.http.retry_after_s), Connection: 'close' },
+      );
     }
     const who = deps.auth.check('ingest', req.authorization);
     if (!who.ok) {
@@ -77,27 +95,53 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
       // Nothing acknowledged may be dropped, so nothing new is acknowledged until there is room.
       m.rejectedDlqFull.inc();
       const drained = await req.readBody(cfg.http.max_body_bytes).catch(() => undefined);
-      return answer(503, { error: 'dlq_full', message: `${refused}; retry later` }, { 'Retry-After': String(cfg.http.retry_after_s), ...(drained?.ok ? {} : { Connection: 'close' }) });
+      return answer(
+        503,
+        { error: 'dlq_full', message: `${refused}; retry later` },
+        {
+          'Retry-After': String(cfg.http.retry_after_s),
+          ...(drained?.ok ? {} : { Connection: 'close' }),
+        },
+      );
     }
     if (req.ack !== undefined && req.ack !== 'durable' && req.ack !== 'accepted') {
-      return answer(400, { error: 'bad_ack_mode', message: `ack must be "durable" or "accepted", got "${req.ack}"` });
+      return answer(400, {
+        error: 'bad_ack_mode',
+        message: `ack must be "durable" or "accepted", got "${req.ack}"`,
+      });
     }
     const mode: AckMode = (req.ack as AckMode | undefined) ?? cfg.http.ack;
 
     const format = formatOf(req.contentType);
     if (format === undefined) {
-      return answer(415, { error: 'unsupported_media_type', message: `Content-Type must be one of ${SUPPORTED_TYPES}` });
+      return answer(415, {
+        error: 'unsupported_media_type',
+        message: `Content-Type must be one of ${SUPPORTED_TYPES}`,
+      });
     }
     const encoding = encodingOf(req.contentEncoding);
-    if (encoding === undefined || (encoding !== BodyEncoding.Identity && !codecAvailable(CODEC_OF[encoding]))) {
-      return answer(415, { error: 'unsupported_encoding', message: `Content-Encoding must be one of ${SUPPORTED_ENCODINGS} (as available on this runtime)` });
+    if (
+      encoding === undefined ||
+      (encoding !== BodyEncoding.Identity && !codecAvailable(CODEC_OF[encoding]))
+    ) {
+      return answer(415, {
+        error: 'unsupported_encoding',
+        message: `Content-Encoding must be one of ${SUPPORTED_ENCODINGS} (as available on this runtime)`,
+      });
     }
 
     const body = await req.readBody(cfg.http.max_body_bytes);
     if (!body.ok) {
       m.rejectedBodyTooLarge.inc();
       // The rest of the body is not read: close the connection rather than parse it as the next request.
-      return answer(413, { error: 'body_too_large', message: `request body exceeds http.max_body_bytes (${cfg.http.max_body_bytes} bytes)` }, { Connection: 'close' });
+      return answer(
+        413,
+        {
+          error: 'body_too_large',
+          message: `request body exceeds http.max_body_bytes (${cfg.http.max_body_bytes} bytes)`,
+        },
+        { Connection: 'close' },
+      );
     }
     if (body.bytes === 0) {
       m.rejectedMalformed.inc();
@@ -107,22 +151,36 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
     const reqId = nextReqId;
     // The lower half of the u32 space: the Kafka source numbers its records in the upper half.
     nextReqId = (nextReqId + 1) & 0x7fffffff || 1;
-    const header: RecordHeader = { reqId, format, encoding, receivedAt: Date.now(), source: who.source ?? 'http' };
+    const header: RecordHeader = {
+      reqId,
+      format,
+      encoding,
+      receivedAt: Date.now(),
+      source: who.source ?? 'http',
+    };
     const worker = deps.dispatcher.tryDispatch(header, body.chunks);
     if (worker < 0) {
       m.rejectedQueueFull.inc();
-      return answer(503, { error: 'queue_full', message: 'ferry is at capacity; retry later' }, { 'Retry-After': String(cfg.http.retry_after_s) });
+      return answer(
+        503,
+        { error: 'queue_full', message: 'ferry is at capacity; retry later' },
+        { 'Retry-After': String(cfg.http.retry_after_s) },
+      );
     }
     const outcome: AckOutcome = await deps.acks.register(reqId, worker, mode);
     m.ackLatency.observe({ ack: mode }, (performance.now() - started) / 1000);
     if (outcome.ok) {
       m.eventsIn.inc({ source: header.source }, outcome.events);
-      return answer(outcome.durable ? 200 : 202, { accepted: outcome.events, ack: outcome.durable ? 'durable' : 'accepted' });
+      return answer(outcome.durable ? 200 : 202, {
+        accepted: outcome.events,
+        ack: outcome.durable ? 'durable' : 'accepted',
+      });
     }
     if (outcome.status === 413) m.rejectedBodyTooLarge.inc();
     else if (outcome.status === 400) m.rejectedMalformed.inc();
     const extra: Record<string, string> = {};
-    if (outcome.status === 503) extra['Retry-After'] = String(outcome.retryAfterS ?? cfg.http.retry_after_s);
+    if (outcome.status === 503)
+      extra['Retry-After'] = String(outcome.retryAfterS ?? cfg.http.retry_after_s);
     const { ok: _ok, status, retryAfterS: _r, ...rest } = outcome;
     return answer(status, rest, extra);
   };

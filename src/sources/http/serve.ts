@@ -16,12 +16,25 @@ export interface Listener {
   setTls?(material: TlsMaterial): void;
 }
 
-type BunServe = (o: { hostname: string; port: number; fetch: Hono['fetch']; maxRequestBodySize?: number; idleTimeout?: number; tls?: TlsMaterial }) => {
+type BunServe = (o: {
+  hostname: string;
+  port: number;
+  fetch: Hono['fetch'];
+  maxRequestBodySize?: number;
+  idleTimeout?: number;
+  tls?: TlsMaterial;
+}) => {
   port: number;
   stop(closeActive?: boolean): void | Promise<void>;
 };
 type DenoServe = (
-  o: { hostname: string; port: number; onListen?: (a: { port: number }) => void; cert?: string; key?: string },
+  o: {
+    hostname: string;
+    port: number;
+    onListen?: (a: { port: number }) => void;
+    cert?: string;
+    key?: string;
+  },
   h: Hono['fetch'],
 ) => { addr: { port: number }; shutdown(): Promise<void>; finished: Promise<void> };
 
@@ -47,7 +60,14 @@ export async function listen(app: Hono, opts: ListenOptions): Promise<Listener> 
   const g = globalThis as { Bun?: { serve: BunServe }; Deno?: { serve: DenoServe } };
   if (g.Bun) {
     // Bun enforces its own body cap before our handler: keep it just above ours so we answer 413.
-    const server = g.Bun.serve({ hostname: host, port, fetch: app.fetch, maxRequestBodySize: maxBodyBytes + 65536, idleTimeout: 120, ...(opts.tls ? { tls: opts.tls } : {}) });
+    const server = g.Bun.serve({
+      hostname: host,
+      port,
+      fetch: app.fetch,
+      maxRequestBodySize: maxBodyBytes + 65536,
+      idleTimeout: 120,
+      ...(opts.tls ? { tls: opts.tls } : {}),
+    });
     return {
       port: server.port,
       stop: async () => {
@@ -59,17 +79,23 @@ export async function listen(app: Hono, opts: ListenOptions): Promise<Listener> 
   if (g.Deno) {
     let server!: ReturnType<DenoServe>;
     const bound = await new Promise<number>((resolve) => {
-      server = g.Deno!.serve({ hostname: host, port, onListen: (a) => resolve(a.port), ...(opts.tls ?? {}) }, app.fetch);
+      server = g.Deno!.serve(
+        { hostname: host, port, onListen: (a) => resolve(a.port), ...(opts.tls ?? {}) },
+        app.fetch,
+      );
     });
     return { port: bound, stop: () => server.shutdown(), forceClose: () => {} };
   }
   const { getRequestListener } = await import('@hono/node-server');
   const viaHono = getRequestListener(app.fetch);
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method === 'POST' && pathOf(req.url) === opts.ingestPath) void ingestOnNode(req, res, opts.ingest);
+    if (req.method === 'POST' && pathOf(req.url) === opts.ingestPath)
+      void ingestOnNode(req, res, opts.ingest);
     else void viaHono(req, res);
   };
-  const server = opts.tls ? (await import('node:https')).createServer({ ...opts.tls }, handler) : (await import('node:http')).createServer(handler);
+  const server = opts.tls
+    ? (await import('node:https')).createServer({ ...opts.tls }, handler)
+    : (await import('node:http')).createServer(handler);
   return await new Promise<Listener>((resolve, reject) => {
     server.listen(port, host, () => {
       const info = server.address() as { port: number };
@@ -81,8 +107,11 @@ export async function listen(app: Hono, opts: ListenOptions): Promise<Listener> 
             // Idle keep-alive sockets would hold close() open forever.
             (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
           }),
-        forceClose: () => (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(),
-        setTls: opts.tls ? (m) => (server as import('node:https').Server).setSecureContext({ ...m }) : undefined,
+        forceClose: () =>
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(),
+        setTls: opts.tls
+          ? (m) => (server as import('node:https').Server).setSecureContext({ ...m })
+          : undefined,
       });
     });
     server.once('error', reject);
@@ -100,7 +129,11 @@ function queryParam(url: string | undefined, name: string): string | undefined {
   return new URLSearchParams(url!.slice(q + 1)).get(name) ?? undefined;
 }
 
-async function ingestOnNode(req: IncomingMessage, res: ServerResponse, ingest: ListenOptions['ingest']): Promise<void> {
+async function ingestOnNode(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ingest: ListenOptions['ingest'],
+): Promise<void> {
   let r: IngestResponse;
   try {
     r = await ingest({
@@ -114,6 +147,10 @@ async function ingestOnNode(req: IncomingMessage, res: ServerResponse, ingest: L
     r = { status: 500, body: { error: 'internal', message: (err as Error).message } };
   }
   const payload = JSON.stringify(r.body);
-  res.writeHead(r.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...r.headers });
+  res.writeHead(r.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    ...r.headers,
+  });
   res.end(payload);
 }

@@ -26,7 +26,9 @@ export async function readTlsMaterial(tls: TlsConfig): Promise<TlsMaterial> {
     try {
       nodeTls.createSecureContext(material);
     } catch (err) {
-      throw new Error(`listen.tls: ${tls.cert} and ${tls.key} are not a usable certificate/key pair: ${(err as Error).message}`);
+      throw new Error(
+        `listen.tls: ${tls.cert} and ${tls.key} are not a usable certificate/key pair: ${(err as Error).message}`,
+      );
     }
   }
   return material;

@@ -51,10 +51,22 @@ export function bodyOf(piece: Piece, format: BodyFormat): Uint8Array[] {
 }
 
 /** One attempt to put the piece in a ring; undefined when every ring is full. */
-export function tryDispatch(deps: Pick<DeliverDeps, 'dispatcher' | 'acks' | 'format'>, piece: Piece): Promise<AckOutcome> | undefined {
+export function tryDispatch(
+  deps: Pick<DeliverDeps, 'dispatcher' | 'acks' | 'format'>,
+  piece: Piece,
+): Promise<AckOutcome> | undefined {
   const id = reqId();
   const source = `kafka:${piece.msgs[0].topic}`;
-  const worker = deps.dispatcher.tryDispatch({ reqId: id, format: deps.format, encoding: BodyEncoding.Identity, receivedAt: Date.now(), source }, bodyOf(piece, deps.format));
+  const worker = deps.dispatcher.tryDispatch(
+    {
+      reqId: id,
+      format: deps.format,
+      encoding: BodyEncoding.Identity,
+      receivedAt: Date.now(),
+      source,
+    },
+    bodyOf(piece, deps.format),
+  );
   if (worker < 0) return undefined;
   return deps.acks.register(id, worker, 'durable');
 }
@@ -77,7 +89,11 @@ async function dispatchWhenRoom(deps: DeliverDeps, piece: Piece): Promise<AckOut
  * bytes, same event_id); a refused piece is split until the bad messages are
  * singled out — by the worker's line number for NDJSON, by halving otherwise.
  */
-export async function settle(deps: DeliverDeps, piece: Piece, first: Promise<AckOutcome>): Promise<void> {
+export async function settle(
+  deps: DeliverDeps,
+  piece: Piece,
+  first: Promise<AckOutcome>,
+): Promise<void> {
   let outcome = first;
   let attempt = 0;
   let counted = false;
@@ -85,10 +101,17 @@ export async function settle(deps: DeliverDeps, piece: Piece, first: Promise<Ack
     for (;;) {
       const o = await outcome;
       if (o.ok) return;
-      if (o.status === 400 || o.status === 413 || o.status === 415) return await splitRefused(deps, piece, o);
+      if (o.status === 400 || o.status === 413 || o.status === 415)
+        return await splitRefused(deps, piece, o);
       if (o.status === 500) {
         // A sink refused the batch for good (and there is no DLQ segment store to keep it).
-        await deps.poison(piece.msgs.map((msg) => ({ msg, class: 'sink_refused' as const, message: `${o.error}: ${o.message}` })));
+        await deps.poison(
+          piece.msgs.map((msg) => ({
+            msg,
+            class: 'sink_refused' as const,
+            message: `${o.error}: ${o.message}`,
+          })),
+        );
         return;
       }
       if (!counted) {
@@ -104,21 +127,46 @@ export async function settle(deps: DeliverDeps, piece: Piece, first: Promise<Ack
   }
 }
 
-async function splitRefused(deps: DeliverDeps, piece: Piece, o: Extract<AckOutcome, { ok: false }>): Promise<void> {
+async function splitRefused(
+  deps: DeliverDeps,
+  piece: Piece,
+  o: Extract<AckOutcome, { ok: false }>,
+): Promise<void> {
   const n = piece.msgs.length;
   if (n === 1) {
-    await deps.poison([{ msg: piece.msgs[0], class: 'malformed', message: o.message.replace(/^line 1 \(byte offset 0\): /, '') }]);
+    await deps.poison([
+      {
+        msg: piece.msgs[0],
+        class: 'malformed',
+        message: o.message.replace(/^line 1 \(byte offset 0\): /, ''),
+      },
+    ]);
     return;
   }
-  const bad = deps.format === BodyFormat.Ndjson && o.line !== undefined && o.line >= 1 && o.line <= n ? o.line - 1 : -1;
+  const bad =
+    deps.format === BodyFormat.Ndjson && o.line !== undefined && o.line >= 1 && o.line <= n
+      ? o.line - 1
+      : -1;
   const parts: Piece[] = [];
   if (bad >= 0) {
-    await deps.poison([{ msg: piece.msgs[bad], class: 'malformed', message: o.message.replace(/^line \d+ \(byte offset \d+\): /, '') }]);
-    const rest = { msgs: piece.msgs.filter((_, i) => i !== bad), lines: piece.lines.filter((_, i) => i !== bad) };
+    await deps.poison([
+      {
+        msg: piece.msgs[bad],
+        class: 'malformed',
+        message: o.message.replace(/^line \d+ \(byte offset \d+\): /, ''),
+      },
+    ]);
+    const rest = {
+      msgs: piece.msgs.filter((_, i) => i !== bad),
+      lines: piece.lines.filter((_, i) => i !== bad),
+    };
     if (rest.msgs.length > 0) parts.push(rest);
   } else {
     const h = Math.ceil(n / 2);
-    parts.push({ msgs: piece.msgs.slice(0, h), lines: piece.lines.slice(0, h) }, { msgs: piece.msgs.slice(h), lines: piece.lines.slice(h) });
+    parts.push(
+      { msgs: piece.msgs.slice(0, h), lines: piece.lines.slice(0, h) },
+      { msgs: piece.msgs.slice(h), lines: piece.lines.slice(h) },
+    );
   }
   await Promise.all(parts.map((p) => settle(deps, p, dispatchWhenRoom(deps, p))));
 }

@@ -21,9 +21,16 @@ export interface DlqTopicPayload {
   host_id: string;
 }
 
-export function dlqPayload(m: SourceMessage, cls: PoisonClass, message: string, hostId: string, now = Date.now()): DlqTopicPayload {
+export function dlqPayload(
+  m: SourceMessage,
+  cls: PoisonClass,
+  message: string,
+  hostId: string,
+  now = Date.now(),
+): DlqTopicPayload {
   const headers: Record<string, string | string[]> = {};
-  const b64 = (x: Buffer | string) => (typeof x === 'string' ? Buffer.from(x) : x).toString('base64');
+  const b64 = (x: Buffer | string) =>
+    (typeof x === 'string' ? Buffer.from(x) : x).toString('base64');
   for (const [k, h] of Object.entries(m.headers ?? {})) {
     if (h !== undefined) headers[k] = Array.isArray(h) ? h.map(b64) : b64(h);
   }
@@ -54,8 +61,16 @@ export class DlqTopicProducer {
   private readonly producer: Producer;
   private connected: Promise<void> | undefined;
 
-  constructor(kafka: Kafka, private readonly suffix: string, private readonly log: Logger) {
-    this.producer = kafka.producer({ maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  constructor(
+    kafka: Kafka,
+    private readonly suffix: string,
+    private readonly log: Logger,
+  ) {
+    this.producer = kafka.producer({
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
   }
 
   topicFor(source: string): string {
@@ -84,10 +99,16 @@ export class DlqTopicProducer {
       acks: -1,
       topicMessages: [...byTopic].map(([topic, list]) => ({
         topic,
-        messages: list.map((p) => ({ key: `${p.topic}/${p.partition}/${p.offset}`, value: JSON.stringify(p) })),
+        messages: list.map((p) => ({
+          key: `${p.topic}/${p.partition}/${p.offset}`,
+          value: JSON.stringify(p),
+        })),
       })),
     });
-    this.log.warn({ messages: items.length, topics: [...byTopic.keys()], class: items[0].error.class }, 'kafka: poison messages sent to the DLQ topic');
+    this.log.warn(
+      { messages: items.length, topics: [...byTopic.keys()], class: items[0].error.class },
+      'kafka: poison messages sent to the DLQ topic',
+    );
   }
 
   async close(): Promise<void> {

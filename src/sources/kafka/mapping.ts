@@ -17,7 +17,9 @@ export interface SourceMessage {
 /** Why a message cannot become an event; the class goes into the DLQ-topic payload. */
 export type PoisonClass = 'empty_value' | 'too_large' | 'malformed' | 'sink_refused';
 
-export type Mapped = { ok: true; bytes: Uint8Array } | { ok: false; class: PoisonClass; message: string };
+export type Mapped =
+  | { ok: true; bytes: Uint8Array }
+  | { ok: false; class: PoisonClass; message: string };
 
 const NL = 0x0a;
 const CR = 0x0d;
@@ -29,11 +31,23 @@ const CR = 0x0d;
  * message); msgpack values are concatenated as they are. The workers do the real
  * parsing; only what cannot be framed is refused here.
  */
-export function mapMessage(m: SourceMessage, cfg: Pick<KafkaConfig, 'format' | 'max_message_bytes' | 'metadata_field'>): Mapped {
+export function mapMessage(
+  m: SourceMessage,
+  cfg: Pick<KafkaConfig, 'format' | 'max_message_bytes' | 'metadata_field'>,
+): Mapped {
   const v = m.value;
-  if (v === null || v.length === 0) return { ok: false, class: 'empty_value', message: 'message has no value (tombstone or empty)' };
+  if (v === null || v.length === 0)
+    return {
+      ok: false,
+      class: 'empty_value',
+      message: 'message has no value (tombstone or empty)',
+    };
   if (v.length > cfg.max_message_bytes) {
-    return { ok: false, class: 'too_large', message: `value is ${v.length} bytes, over kafka.max_message_bytes (${cfg.max_message_bytes})` };
+    return {
+      ok: false,
+      class: 'too_large',
+      message: `value is ${v.length} bytes, over kafka.max_message_bytes (${cfg.max_message_bytes})`,
+    };
   }
   if (cfg.format === 'msgpack') return { ok: true, bytes: v };
   let text: string | undefined;
@@ -41,7 +55,11 @@ export function mapMessage(m: SourceMessage, cfg: Pick<KafkaConfig, 'format' | '
     try {
       text = JSON.stringify(JSON.parse(v.toString('utf8')));
     } catch (err) {
-      return { ok: false, class: 'malformed', message: `value is not JSON: ${(err as Error).message}` };
+      return {
+        ok: false,
+        class: 'malformed',
+        message: `value is not JSON: ${(err as Error).message}`,
+      };
     }
   }
   if (isBlank(v)) return { ok: false, class: 'empty_value', message: 'value is only whitespace' };

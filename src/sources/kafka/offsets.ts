@@ -34,7 +34,10 @@ export class PartitionOffsets {
   /** Register a dispatched chunk. Chunks must be added in offset order and must not overlap. */
   add(first: bigint, last: bigint): ChunkRange {
     if (last < first) throw new RangeError(`chunk ${first}..${last} is empty`);
-    if (this.high !== undefined && first < this.high) throw new RangeError(`chunk ${first}..${last} overlaps offsets already tracked (up to ${this.high - 1n})`);
+    if (this.high !== undefined && first < this.high)
+      throw new RangeError(
+        `chunk ${first}..${last} overlaps offsets already tracked (up to ${this.high - 1n})`,
+      );
     const e: Entry = { first, last, done: false };
     this.entries.push(e);
     this.high = last + 1n;

@@ -14,7 +14,13 @@ export interface TopicPartition {
 export class PauseGate {
   private readonly paused = new Map<string, { tp: TopicPartition; reasons: Set<PauseReason> }>();
 
-  constructor(private readonly hooks: { pause(tp: TopicPartition): void; resume(tp: TopicPartition): void; counted(reason: PauseReason): void }) {}
+  constructor(
+    private readonly hooks: {
+      pause(tp: TopicPartition): void;
+      resume(tp: TopicPartition): void;
+      counted(reason: PauseReason): void;
+    },
+  ) {}
 
   /** True when this call paused the partition (it was running). */
   pause(tp: TopicPartition, reason: PauseReason): boolean {

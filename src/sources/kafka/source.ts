@@ -8,7 +8,14 @@ import { BodyFormat } from '../../rings/record.js';
 import { OffsetTracker, type PartitionOffsets } from './offsets.js';
 import { mapMessage, type SourceMessage } from './mapping.js';
 import { DlqTopicProducer, dlqPayload } from './dlq-topic.js';
-import { settle, tryDispatch, Abandoned, type DeliverDeps, type Piece, type Poisoned } from './deliver.js';
+import {
+  settle,
+  tryDispatch,
+  Abandoned,
+  type DeliverDeps,
+  type Piece,
+  type Poisoned,
+} from './deliver.js';
 import { PauseGate, type PauseReason, type TopicPartition } from './pause-gate.js';
 import { kafkaLogCreator, KAFKA_LOG_LEVEL } from './kafka-log.js';
 
@@ -38,24 +45,37 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return r();
     const t = setTimeout(r, ms) as { unref?: () => void };
     t.unref?.();
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t as Parameters<typeof clearTimeout>[0]);
-      r();
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t as Parameters<typeof clearTimeout>[0]);
+        r();
+      },
+      { once: true },
+    );
   });
 }
 
 /** Waits for p at most ms; true when it settled in time (kafkajs calls can retry for minutes). */
 async function within(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
   if (!p) return true;
-  return Promise.race([p.then(() => true, () => true), sleep(ms).then(() => false)]);
+  return Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    sleep(ms).then(() => false),
+  ]);
 }
 
 /** Connection attempts kafkajs makes itself before the source's own backoff loop takes over. */
 const CONNECT_RETRIES = 3;
 
 /** Full-jitter exponential backoff. */
-export function backoff(k: Pick<KafkaConfig, 'retry_initial_ms' | 'retry_max_ms'>, attempt: number): number {
+export function backoff(
+  k: Pick<KafkaConfig, 'retry_initial_ms' | 'retry_max_ms'>,
+  attempt: number,
+): number {
   const cap = Math.min(k.retry_max_ms, k.retry_initial_ms * 2 ** Math.min(attempt, 20));
   return Math.max(1, Math.round(cap / 2 + (Math.random() * cap) / 2));
 }
@@ -97,7 +117,11 @@ export class KafkaSource {
       logCreator: kafkaLogCreator(deps.log),
       // Few, short connection retries: a broker that stays away is the restart loop's job
       // (runForever, interruptible), so a stop never waits behind kafkajs's own retry timers.
-      retry: { initialRetryTime: this.k.retry_initial_ms, maxRetryTime: Math.min(this.k.retry_max_ms, 5000), retries: CONNECT_RETRIES },
+      retry: {
+        initialRetryTime: this.k.retry_initial_ms,
+        maxRetryTime: Math.min(this.k.retry_max_ms, 5000),
+        retries: CONNECT_RETRIES,
+      },
     });
     this.dlq = new DlqTopicProducer(this.kafka, this.k.dlq_topic_suffix, deps.log);
     this.gate = new PauseGate({
@@ -110,7 +134,10 @@ export class KafkaSource {
   /** Connect and consume in the background; a crash restarts with exponential backoff. Never throws. */
   start(): void {
     this.commitTimer = setInterval(() => void this.commit(), this.k.commit_interval_ms);
-    this.gateTimer = setInterval(() => this.gate.recheck((tp, r) => this.stillHolds(tp, r)), GATE_TICK_MS);
+    this.gateTimer = setInterval(
+      () => this.gate.recheck((tp, r) => this.stillHolds(tp, r)),
+      GATE_TICK_MS,
+    );
     this.loop = this.runForever();
   }
 
@@ -123,7 +150,10 @@ export class KafkaSource {
         await crashed;
       } catch (err) {
         if (this.stopping) break;
-        this.deps.log.error({ err: (err as Error).message, attempt }, 'kafka: consumer failed to start');
+        this.deps.log.error(
+          { err: (err as Error).message, attempt },
+          'kafka: consumer failed to start',
+        );
       }
       if (this.stopping) break;
       await this.consumer?.disconnect().catch(() => {});
@@ -168,7 +198,10 @@ export class KafkaSource {
       this.deps.metrics.kafkaConsumerLag.reset();
       this.deps.metrics.kafkaRebalances.inc();
       joined();
-      this.deps.log.info({ member: e.payload.memberId, assignment: e.payload.memberAssignment }, 'kafka: joined the consumer group');
+      this.deps.log.info(
+        { member: e.payload.memberId, assignment: e.payload.memberAssignment },
+        'kafka: joined the consumer group',
+      );
     });
     consumer.on(consumer.events.REBALANCING, () => {
       // Hand over as little re-work as possible: commit what is durable before the partitions go.
@@ -191,10 +224,19 @@ export class KafkaSource {
       partitionsConsumedConcurrently: k.partitions_concurrently,
       eachBatch: (p) => this.onBatch(p),
     });
-    this.deps.log.info({ brokers: k.brokers, group: k.group_id, topics: k.topics }, 'kafka: consumer running');
+    this.deps.log.info(
+      { brokers: k.brokers, group: k.group_id, topics: k.topics },
+      'kafka: consumer running',
+    );
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const tp = { topic, partition };
     const key = `${topic}\u0000${partition}`;
@@ -202,11 +244,20 @@ export class KafkaSource {
     const hw = BigInt(batch.highWatermark);
     this.highWatermarks.set(key, hw);
     const part = this.offsets.partition(topic, partition);
-    const base = this.offsets.lastCommitted(topic, partition) ?? BigInt(batch.firstOffset() ?? batch.highWatermark);
-    this.deps.metrics.kafkaConsumerLag.set({ topic, partition: String(partition) }, Number(hw > base ? hw - base : 0n));
+    const base =
+      this.offsets.lastCommitted(topic, partition) ??
+      BigInt(batch.firstOffset() ?? batch.highWatermark);
+    this.deps.metrics.kafkaConsumerLag.set(
+      { topic, partition: String(partition) },
+      Number(hw > base ? hw - base : 0n),
+    );
     const seen = part.fetchedUpTo;
     const maxPieceBytes = this.deps.config.http.max_body_bytes;
-    const mapCfg = { format: this.k.format, metadata_field: this.k.metadata_field, max_message_bytes: Math.min(this.k.max_message_bytes, maxPieceBytes) };
+    const mapCfg = {
+      format: this.k.format,
+      metadata_field: this.k.metadata_field,
+      max_message_bytes: Math.min(this.k.max_message_bytes, maxPieceBytes),
+    };
 
     let piece: Piece = { msgs: [], lines: [] };
     let poisoned: Poisoned[] = [];
@@ -227,7 +278,8 @@ export class KafkaSource {
           return false;
         }
       }
-      const outcome = piece.msgs.length > 0 ? tryDispatch(this.deliverDeps(key, tp), piece) : undefined;
+      const outcome =
+        piece.msgs.length > 0 ? tryDispatch(this.deliverDeps(key, tp), piece) : undefined;
       if (piece.msgs.length > 0 && !outcome) {
         this.gate.pause(tp, 'rings');
         return false;
@@ -241,15 +293,21 @@ export class KafkaSource {
         await this.sendPoison(key, toPoison);
         if (outcome) await settle(this.deliverDeps(key, tp), thePiece, outcome);
       })();
-      const tracked = work.then(
-        () => part.done(chunk),
-        (err: unknown) => {
-          if (!(err instanceof Abandoned)) this.deps.log.error({ topic, partition, err: (err as Error).message }, 'kafka: a batch could not be delivered; its offsets stay uncommitted');
-        },
-      ).finally(() => {
-        this.addInflightBytes(key, -bytes);
-        this.inflight.delete(tracked);
-      });
+      const tracked = work
+        .then(
+          () => part.done(chunk),
+          (err: unknown) => {
+            if (!(err instanceof Abandoned))
+              this.deps.log.error(
+                { topic, partition, err: (err as Error).message },
+                'kafka: a batch could not be delivered; its offsets stay uncommitted',
+              );
+          },
+        )
+        .finally(() => {
+          this.addInflightBytes(key, -bytes);
+          this.inflight.delete(tracked);
+        });
       this.inflight.add(tracked);
       this.deps.metrics.kafkaMessagesIn.inc({ topic }, thePiece.msgs.length + toPoison.length);
       resolveOffset(last.offset);
@@ -266,10 +324,21 @@ export class KafkaSource {
     for (const raw of batch.messages) {
       if (seen !== undefined && BigInt(raw.offset) < seen) continue; // refetched: already handled
       if (this.stopping || !isRunning()) return;
-      const msg: SourceMessage = { topic, partition, offset: raw.offset, key: raw.key ?? null, value: raw.value, timestamp: raw.timestamp, headers: raw.headers };
+      const msg: SourceMessage = {
+        topic,
+        partition,
+        offset: raw.offset,
+        key: raw.key ?? null,
+        value: raw.value,
+        timestamp: raw.timestamp,
+        headers: raw.headers,
+      };
       const mapped = mapMessage(msg, mapCfg);
       const size = mapped.ok ? mapped.bytes.length + 1 : 0;
-      if (piece.msgs.length > 0 && (pieceBytes + size > maxPieceBytes || piece.msgs.length >= MAX_PIECE_MESSAGES)) {
+      if (
+        piece.msgs.length > 0 &&
+        (pieceBytes + size > maxPieceBytes || piece.msgs.length >= MAX_PIECE_MESSAGES)
+      ) {
         if (isStale() || !flush()) return;
         await heartbeat().catch((err: unknown) => this.onHeartbeatError(err));
       }
@@ -348,11 +417,15 @@ export class KafkaSource {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.dlq.send(payloads);
-        for (const p of items) this.deps.metrics.kafkaDlqMessages.inc({ topic: p.msg.topic, class: p.class });
+        for (const p of items)
+          this.deps.metrics.kafkaDlqMessages.inc({ topic: p.msg.topic, class: p.class });
         return;
       } catch (err) {
         if (this.stopping) throw new Abandoned('ferry is stopping; DLQ topic write not retried');
-        this.deps.log.error({ err: (err as Error).message, messages: items.length }, 'kafka: DLQ topic write failed; retrying');
+        this.deps.log.error(
+          { err: (err as Error).message, messages: items.length },
+          'kafka: DLQ topic write failed; retrying',
+        );
         await sleep(backoff(this.k, attempt));
       }
     }
@@ -379,18 +452,30 @@ export class KafkaSource {
     const due = this.offsets.pendingCommits();
     if (!consumer || due.length === 0) return true;
     try {
-      await consumer.commitOffsets(due.map((d) => ({ topic: d.topic, partition: d.partition, offset: d.offset.toString() })));
+      await consumer.commitOffsets(
+        due.map((d) => ({ topic: d.topic, partition: d.partition, offset: d.offset.toString() })),
+      );
       for (const d of due) {
         this.offsets.markCommitted(d.topic, d.partition, d.offset);
         const hw = this.highWatermarks.get(`${d.topic}\u0000${d.partition}`);
-        if (hw !== undefined) this.deps.metrics.kafkaConsumerLag.set({ topic: d.topic, partition: String(d.partition) }, Number(hw > d.offset ? hw - d.offset : 0n));
+        if (hw !== undefined)
+          this.deps.metrics.kafkaConsumerLag.set(
+            { topic: d.topic, partition: String(d.partition) },
+            Number(hw > d.offset ? hw - d.offset : 0n),
+          );
       }
       this.deps.metrics.kafkaCommits.inc(due.length);
-      this.deps.log.debug({ offsets: due.map((d) => `${d.topic}/${d.partition}@${d.offset}`) }, 'kafka: offsets committed');
+      this.deps.log.debug(
+        { offsets: due.map((d) => `${d.topic}/${d.partition}@${d.offset}`) },
+        'kafka: offsets committed',
+      );
       return true;
     } catch (err) {
       this.deps.metrics.kafkaCommitErrors.inc();
-      this.deps.log.warn({ err: (err as Error).message }, 'kafka: offset commit failed; will retry');
+      this.deps.log.warn(
+        { err: (err as Error).message },
+        'kafka: offset commit failed; will retry',
+      );
       return false;
     }
   }
@@ -428,16 +513,28 @@ export class KafkaSource {
     this.stopping = true;
     this.abort.abort();
     clearInterval(this.commitTimer);
-    if (timedOut) this.deps.log.warn({ pending: this.inflight.size }, 'kafka: stop timed out waiting for in-flight messages; they stay uncommitted (redelivered on restart)');
+    if (timedOut)
+      this.deps.log.warn(
+        { pending: this.inflight.size },
+        'kafka: stop timed out waiting for in-flight messages; they stay uncommitted (redelivered on restart)',
+      );
     // Each step bounded: with the broker unreachable kafkajs would retry each for a long time,
     // and the HTTP drain waits behind this. What is not committed is consumed again later.
     let committed = false;
-    await within(this.commitAll().then((ok) => (committed = ok)), STOP_STEP_MS);
+    await within(
+      this.commitAll().then((ok) => (committed = ok)),
+      STOP_STEP_MS,
+    );
     this.crashed?.();
     const left = await within(this.consumer?.disconnect(), STOP_STEP_MS);
     await within(this.loop, STOP_STEP_MS);
     await within(this.dlq.close(), STOP_STEP_MS);
-    if (committed && left) this.deps.log.info({ ms: Date.now() - t0 }, 'kafka: consumer stopped, offsets committed');
-    else this.deps.log.warn({ ms: Date.now() - t0, committed, left_group: left }, 'kafka: consumer stopped without reaching the broker; uncommitted messages are consumed again after the restart');
+    if (committed && left)
+      this.deps.log.info({ ms: Date.now() - t0 }, 'kafka: consumer stopped, offsets committed');
+    else
+      this.deps.log.warn(
+        { ms: Date.now() - t0, committed, left_group: left },
+        'kafka: consumer stopped without reaching the broker; uncommitted messages are consumed again after the restart',
+      );
   }
 }
