@@ -2,9 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // The packaging tests (debootstrap roots, builds) are their own step: npm run test:packaging.
-    exclude: ['**/node_modules/**', 'test/packaging/**'],
+    include: ['test/integration/**/*.test.ts'],
+    // Integration tests only: `npm test` runs the unit tests first, as their own stage
+    // (vitest.unit.config.ts); the packaging tests are `npm run test:packaging`.
     // Starts ClickHouse, MinIO and Kafka on 127.0.0.1 (scripts/rig/up.sh); a server that
     // cannot start fails the run, nothing is skipped.
     globalSetup: ['test/setup/global.ts'],

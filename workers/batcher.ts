@@ -148,14 +148,6 @@ export class Batcher {
     this.limits = limits;
   }
 
-  get openSeq(): number {
-    return this.seq;
-  }
-
-  get openEvents(): number {
-    return this.events;
-  }
-
   /** ms until the open batch must be sealed by age; Infinity when empty. */
   msUntilDue(now: number): number {
     if (this.events === 0) return Infinity;

@@ -2,7 +2,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig, ConfigError } from '../config/load.js';
 import type { KafkaConfig } from '../config/types.js';
-import { createLogger } from '../observe/log.js';
+import { createLogger, type Logger } from '../observe/log.js';
 import { kafkaLogCreator, KAFKA_LOG_LEVEL } from '../sources/kafka/kafka-log.js';
 
 export interface TopicPlan {
@@ -34,7 +34,7 @@ export async function kafkaCommand(
     return 2;
   }
   let k: KafkaConfig;
-  let hostLog;
+  let hostLog: Logger;
   let verbose = false;
   try {
     const { config } = loadConfig(configPath);

@@ -10,29 +10,32 @@ import { createReplayMetrics, serveMetrics } from '../replay/metrics.js';
 
 const GiB = 1024 ** 3;
 
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  against: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  yes: { type: 'boolean', default: false },
+  resume: { type: 'boolean', default: false },
+  'max-events-per-sec': { type: 'string', default: '50000' },
+  'confirm-above-bytes': { type: 'string', default: String(GiB) },
+  's3-sink': { type: 'string' },
+  'clickhouse-sink': { type: 'string' },
+  'metrics-port': { type: 'string' },
+} as const;
+
+function parseReplayArgs(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS }).values;
+}
+
 /** `ferry replay` and `ferry verify`. Exit codes: 0 ok, 1 failed or differing, 2 usage, 3 needs --yes, 130 interrupted. */
 export async function replayCommand(cmd: 'replay' | 'verify', argv: string[]): Promise<number> {
-  let values;
+  let values: ReturnType<typeof parseReplayArgs>;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        against: { type: 'string' },
-        since: { type: 'string' },
-        until: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        yes: { type: 'boolean', default: false },
-        resume: { type: 'boolean', default: false },
-        'max-events-per-sec': { type: 'string', default: '50000' },
-        'confirm-above-bytes': { type: 'string', default: String(GiB) },
-        's3-sink': { type: 'string' },
-        'clickhouse-sink': { type: 'string' },
-        'metrics-port': { type: 'string' },
-      },
-    }));
+    values = parseReplayArgs(argv);
   } catch (err) {
     process.stderr.write(`ferry ${cmd}: ${(err as Error).message}\n\n${REPLAY_USAGE}`);
     return 2;

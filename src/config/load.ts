@@ -241,7 +241,7 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
         continue;
       }
       const sub = schema.properties?.[seg];
-      if (!sub || sub.type !== 'object') {
+      if (sub?.type !== 'object') {
         issues.push({
           path: where,
           message: `"${segs.slice(0, i + 1).join('.')}" is not a config section`,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
 import type { EncodedBatch } from '../pipeline/batch.js';
 import type { Sink } from '../sinks/sink.js';
-import { SinkError } from '../sinks/sink.js';
+import type { SinkError } from '../sinks/sink.js';
 import type { RecordHead } from './frame.js';
 import { SegmentStore, type StoreLimits, type StoredRecord } from './segment-store.js';
 import { CircuitBreaker } from './breaker.js';
@@ -24,7 +24,7 @@ export class SinkDlq {
     readonly dir: string,
     limits: StoreLimits,
     breakerFailures: number,
-    private readonly log: Logger,
+    log: Logger,
     events: ConstructorParameters<typeof SegmentStore>[4],
   ) {
     this.store = new SegmentStore(sink.name, dir, limits, log, events);
@@ -77,5 +77,3 @@ export class SinkDlq {
       : { id: r.head.batch, createdAt: r.head.created_at, events: r.head.events, archive: part };
   }
 }
-
-export { SinkError };

@@ -59,7 +59,7 @@ export async function listArchive(
     for (const o of page.Contents ?? []) {
       const key = o.Key!;
       const facts = match(key);
-      if (!facts || !facts.codec) {
+      if (!facts?.codec) {
         foreign.push(key);
         continue;
       }

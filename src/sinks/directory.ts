@@ -13,7 +13,7 @@
  *
  * Only node:fs/promises and node:path: it runs unchanged on Node, Bun and Deno.
  */
-import { open, rename, mkdir, unlink, access, constants } from 'node:fs/promises';
+import { open, rename, mkdir, unlink, access, constants, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DirectorySinkConfig } from '../config/types.js';
 import type { EncodedBatch } from '../pipeline/batch.js';
@@ -74,10 +74,7 @@ export class DirectorySink implements Sink {
   private readonly render: KeyRenderer;
   private seq = 0;
 
-  constructor(
-    private readonly cfg: DirectorySinkConfig,
-    host: string,
-  ) {
+  constructor(cfg: DirectorySinkConfig, host: string) {
     this.name = cfg.name;
     this.root = resolve(cfg.path);
     this.render = compileKeyTemplate(cfg.key_template, host, cfg.name);
@@ -98,7 +95,7 @@ export class DirectorySink implements Sink {
     let tmpCreated = false;
     try {
       throwIfAborted(signal);
-      let fh;
+      let fh: FileHandle;
       try {
         fh = await open(tmp, 'wx', 0o644);
       } catch (err) {
@@ -214,7 +211,7 @@ async function mkdirDurable(dir: string): Promise<void> {
 }
 
 async function fsyncDir(dir: string): Promise<void> {
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(dir, 'r');
   } catch (err) {

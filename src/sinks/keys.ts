@@ -229,7 +229,7 @@ export function keyMatcher(template: string): (key: string) => KeyFacts | undefi
     const m = rx.exec(key);
     if (!m) return undefined;
     const v: Partial<Record<KeyVariable, string>> = {};
-    names.forEach((n, i) => (v[n] = m[i + 1]));
+    for (const [i, n] of names.entries()) v[n] = m[i + 1];
     const [y, mo, d] = v.date ? v.date.split('-') : [v.year, v.month, v.day];
     const facts: KeyFacts = { codec: v.ext ? extCodec[v.ext] : undefined, batchId: v.batch_id };
     if (y && mo && d) {

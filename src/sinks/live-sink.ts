@@ -25,11 +25,6 @@ export class LiveSink implements Sink {
     return this.current.type;
   }
 
-  /** The client in use (tests, and anything that needs the concrete sink). */
-  get inner(): Sink {
-    return this.current;
-  }
-
   write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
     return this.using((s) => s.write(batch, signal));
   }

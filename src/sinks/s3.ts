@@ -105,10 +105,6 @@ export class S3Sink implements Sink {
     });
   }
 
-  keyOf(batch: EncodedBatch): string {
-    return this.render(batch);
-  }
-
   async write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
     const key = this.render(batch);
     const body = batch.archive.body;

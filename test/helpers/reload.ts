@@ -6,7 +6,10 @@ import type { FerryProc } from './ferry-proc.js';
 /** Rewrite a running ferry's config file the way startFerryProcess wrote it (same defaults, same ${STATE_DIR}). */
 export function rewriteConfig(f: FerryProc, config: Record<string, unknown> | string): void {
   const file = join(f.stateDir, 'ferry.yaml');
-  if (typeof config === 'string') return writeFileSync(file, config);
+  if (typeof config === 'string') {
+    writeFileSync(file, config);
+    return;
+  }
   const withDir = JSON.parse(
     JSON.stringify(config).replaceAll('${STATE_DIR}', f.stateDir),
   ) as Record<string, unknown>;

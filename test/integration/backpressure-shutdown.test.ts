@@ -105,7 +105,7 @@ describe('graceful shutdown', () => {
         try {
           const r = await post(f.url, ev.lines.join('\n'));
           statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-          if (r.status === 200) ev.ids.forEach((id) => acked.add(id));
+          if (r.status === 200) for (const id of ev.ids) acked.add(id);
         } catch {
           statuses.set('conn', (statuses.get('conn') ?? 0) + 1);
           return; // listener closed

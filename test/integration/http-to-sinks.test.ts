@@ -100,7 +100,7 @@ describe('HTTP → S3 (MinIO), ClickHouse and directory, end to end', () => {
   it('every acknowledged event is in S3, ClickHouse and the directory; objects match byte for byte', async () => {
     const N = 2400;
     const ev = makeEvents(N, `${run}-a`);
-    ev.ids.forEach((id, i) => sent.set(id, ev.lines[i]));
+    for (const [i, id] of ev.ids.entries()) sent.set(id, ev.lines[i]);
     const reqs: Promise<{ status: number }>[] = [];
     for (let i = 0; i < N; i += 100) {
       const chunk = ev.lines.slice(i, i + 100);

@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import {
   S3Client,
   GetObjectCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
   DeleteObjectsCommand,
 } from '@aws-sdk/client-s3';

@@ -66,9 +66,9 @@ describe('segment frames', () => {
           expect(scan.corrupt).toEqual([]);
           expect(scan.records.map((r) => r.head.batch)).toEqual(items.map(([id]) => id));
           const bytes = segment(recs);
-          scan.records.forEach((r, i) =>
-            expect(payloadOf(bytes.subarray(r.offset, r.offset + r.length))).toEqual(items[i][1]),
-          );
+          for (const [i, r] of scan.records.entries()) {
+            expect(payloadOf(bytes.subarray(r.offset, r.offset + r.length))).toEqual(items[i][1]);
+          }
         },
       ),
     );

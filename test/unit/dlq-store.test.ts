@@ -19,7 +19,9 @@ import { DlqFullError } from '../../src/dlq/errors.js';
 
 const log = pino({ level: 'silent' });
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 const tmp = () => {
   const d = mkdtempSync(join(tmpdir(), 'ferry-dlq-'));
   dirs.push(d);
@@ -274,7 +276,7 @@ describe('DLQ segment store', () => {
         for (const c of cmds) {
           if (c.t === 'append') {
             const ids = Array.from({ length: c.n }, () => `id${seq++}`);
-            ids.forEach((id) => appended.add(id));
+            for (const id of ids) appended.add(id);
             await Promise.all(
               ids.map((id) =>
                 store.append(head(id), payload(id, c.size)).then(() => acked.add(id)),

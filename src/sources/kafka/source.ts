@@ -5,7 +5,7 @@ import type { Metrics } from '../../observe/metrics.js';
 import type { AckTracker } from '../../pipeline/acks.js';
 import type { Dispatcher } from '../http/ingest.js';
 import { BodyFormat } from '../../rings/record.js';
-import { OffsetTracker, type PartitionOffsets } from './offsets.js';
+import { OffsetTracker } from './offsets.js';
 import { mapMessage, type SourceMessage } from './mapping.js';
 import { DlqTopicProducer, dlqPayload } from './dlq-topic.js';
 import {
