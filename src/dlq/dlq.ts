@@ -2,7 +2,7 @@ import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FerryConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { DlqMetrics } from '../observe/metrics.js';
 import type { Sink } from '../sinks/sink.js';
 import { recoverSink } from './recovery.js';
 import { claimDlq, releaseDlq } from './owner.js';
@@ -36,12 +36,17 @@ export class Dlq {
 
   private constructor(
     private cfg: FerryConfig,
-    private readonly metrics: Metrics,
+    private readonly metrics: DlqMetrics,
     private readonly log: Logger,
   ) {}
 
   /** Recover every sink's segments (torn tails cut, corrupt records quarantined) and start re-uploads. */
-  static async open(cfg: FerryConfig, sinks: Sink[], metrics: Metrics, log: Logger): Promise<Dlq> {
+  static async open(
+    cfg: FerryConfig,
+    sinks: Sink[],
+    metrics: DlqMetrics,
+    log: Logger,
+  ): Promise<Dlq> {
     const dlq = new Dlq(cfg, metrics, log);
     const root = dlqDir(cfg);
     await claimDlq(root);

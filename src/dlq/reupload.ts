@@ -1,6 +1,6 @@
 import type { RetryConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { DlqMetrics } from '../observe/metrics.js';
 import { deliver } from '../sinks/retry.js';
 import { isSinkLevelError, SinkError } from '../sinks/sink.js';
 import { RateLimiter } from '../pipeline/rate-limiter.js';
@@ -29,7 +29,7 @@ export class Reuploader {
   constructor(
     private readonly d: SinkDlq,
     private opts: ReuploadOptions,
-    private readonly metrics: Metrics,
+    private readonly metrics: DlqMetrics,
     private readonly log: Logger,
   ) {}
 

@@ -10,7 +10,7 @@ import { diffConfig, liveConfig } from '../config/diff.js';
 import type { FerryConfig } from '../config/types.js';
 import { codecAvailable, codecUnavailableReason } from '../codecs/index.js';
 import type { Logger } from '../observe/log.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { ConfigMetrics } from '../observe/metrics.js';
 import { batchLimits, type WorkerPool } from '../pipeline/pool.js';
 import type { Uploader } from '../pipeline/uploader.js';
 import type { Dlq } from '../dlq/dlq.js';
@@ -57,7 +57,7 @@ export interface ReloadDeps {
   /** The certificate/key being served (to tell a renewal on runtimes that cannot swap it live). */
   tls: { current?: TlsMaterial };
   log: Logger;
-  metrics: Metrics;
+  metrics: ConfigMetrics;
   stopping: () => boolean;
 }
 

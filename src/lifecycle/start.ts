@@ -106,6 +106,7 @@ export async function startFerry(
   const ingest = createIngest(ingestDeps);
   const app = createApp(cfg.listen.path, {
     ...ingestDeps,
+    metrics,
     ingest,
     beforeScrape: () => {
       pool.sampleGauges();

@@ -4,7 +4,7 @@ import { ByteRing } from '../rings/ring.js';
 import { encodeHeader, type RecordHeader } from '../rings/record.js';
 import type { FerryConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { PipelineMetrics } from '../observe/metrics.js';
 import type { BatchLimits } from '../../workers/batcher.js';
 import {
   type WorkerTask,
@@ -69,7 +69,7 @@ export class WorkerPool {
 
   constructor(
     private readonly cfg: FerryConfig,
-    private readonly metrics: Metrics,
+    private readonly metrics: PipelineMetrics,
     private readonly log: Logger,
     private readonly handlers: PoolHandlers,
   ) {

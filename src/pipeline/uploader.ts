@@ -1,6 +1,6 @@
 import type { FerryConfig, RetryConfig, SinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { DlqMetrics, PipelineMetrics, SinkMetrics } from '../observe/metrics.js';
 import { isSinkLevelError, SinkError, type Sink } from '../sinks/sink.js';
 import { deliver } from '../sinks/retry.js';
 import type { EncodedBatch } from './batch.js';
@@ -35,7 +35,7 @@ export class Uploader {
     private readonly sinks: Sink[],
     cfg: FerryConfig,
     private readonly acks: AckTracker,
-    private readonly metrics: Metrics,
+    private readonly metrics: PipelineMetrics & SinkMetrics & DlqMetrics,
     private readonly log: Logger,
     /** Called when a batch is finished either way (returns the worker's credit). */
     private readonly onSettled: (job: BatchJob) => void,

@@ -1,5 +1,5 @@
 import type { AckMode, FerryConfig } from '../../config/types.js';
-import type { Metrics } from '../../observe/metrics.js';
+import type { HttpMetrics } from '../../observe/metrics.js';
 import type { AckTracker, AckOutcome } from '../../pipeline/acks.js';
 import type { RecordHeader } from '../../rings/record.js';
 import { codecAvailable } from '../../codecs/index.js';
@@ -22,7 +22,7 @@ export interface IngestDeps {
   config: () => FerryConfig;
   dispatcher: Dispatcher;
   acks: AckTracker;
-  metrics: Metrics;
+  metrics: HttpMetrics;
   /** False once shutdown began: answer 503 and ask the client to reconnect elsewhere. */
   accepting: () => boolean;
   /** Bearer tokens, routes and rate limits (a no-op when auth is off). */

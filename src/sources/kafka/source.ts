@@ -1,7 +1,7 @@
 import { Kafka, type Consumer, type EachBatchPayload } from 'kafkajs';
 import type { FerryConfig, KafkaConfig } from '../../config/types.js';
 import type { Logger } from '../../observe/log.js';
-import type { Metrics } from '../../observe/metrics.js';
+import type { KafkaMetrics } from '../../observe/metrics.js';
 import type { AckTracker } from '../../pipeline/acks.js';
 import type { Dispatcher } from '../http/ingest.js';
 import { BodyFormat } from '../../rings/record.js';
@@ -25,7 +25,7 @@ export interface KafkaSourceDeps {
   /** Worst ring's share in use, 0..1 (pool.saturation()). */
   saturation: () => number;
   acks: AckTracker;
-  metrics: Metrics;
+  metrics: KafkaMetrics;
   log: Logger;
   /** Why new data must be refused now (a down sink with a full DLQ), or undefined. */
   refusal?: () => string | undefined;
