@@ -2,20 +2,16 @@ import type { FerryConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import { createMetrics, type Metrics } from '../observe/metrics.js';
 import { startEventLoopLagProbe } from '../observe/loop-lag.js';
-import { AckTracker } from '../pipeline/acks.js';
-import { Uploader } from '../pipeline/uploader.js';
-import { WorkerPool } from '../pipeline/pool.js';
-import { createSinks } from '../sinks/factory.js';
-import type { Sink } from '../sinks/sink.js';
 import { createApp } from '../sources/http/app.js';
 import { createIngest, type IngestDeps } from '../sources/http/ingest.js';
 import { listen, type Listener } from '../sources/http/serve.js';
 import { SinkHealth } from './sink-health.js';
 import { AuthGuard, openListenerWarning } from '../auth/guard.js';
-import { LiveSink } from '../sinks/live-sink.js';
 import { readTlsMaterial, type TlsMaterial } from '../sources/http/tls.js';
 import { ConfigHolder, createReloader, type ReloadResult } from './reload.js';
-import { Dlq } from '../dlq/dlq.js';
+import { startPipeline } from './pipeline.js';
+import { readinessProblems } from './readiness.js';
+import { shutdown } from './shutdown.js';
 
 export interface Running {
   port: number;
@@ -57,37 +53,11 @@ export async function startFerry(
   // One holder for the running config: every reader goes through it, a reload swaps it.
   const holder = new ConfigHolder(initial);
   const cfg = initial;
-  const liveSinks = (await createSinks(cfg, log)).map((s) => new LiveSink(s));
-  const sinks: Sink[] = liveSinks;
   const auth = new AuthGuard(cfg.auth);
   const tls: { current?: TlsMaterial } = {
     current: cfg.listen.tls ? await readTlsMaterial(cfg.listen.tls) : undefined,
   };
-  const acks = new AckTracker();
-  // DLQ recovery comes before anything is accepted: what was spooled before a crash is re-uploaded first.
-  const dlq = cfg.dlq.enabled ? await Dlq.open(cfg, sinks, metrics, log) : undefined;
-  let pool!: WorkerPool;
-  const uploader = new Uploader(
-    sinks,
-    cfg,
-    acks,
-    metrics,
-    log,
-    (job) => pool.releaseCredit(job.worker),
-    dlq,
-  );
-  pool = new WorkerPool(cfg, metrics, log, {
-    onVerdicts: (items) => {
-      for (const v of items) acks.onVerdict(v);
-    },
-    onBatch: (job) => uploader.submit(job),
-    onWorkerFailed: (worker, err) =>
-      acks.failWorker(
-        worker,
-        `worker ${worker} failed (${err.message}); nothing of this request was acknowledged, retry it`,
-      ),
-  });
-  pool.start();
+  const { sinks, dlq, acks, uploader, pool } = await startPipeline(cfg, metrics, log);
 
   const health = new SinkHealth(sinks, log);
   health.start();
@@ -114,14 +84,7 @@ export async function startFerry(
       metrics.pendingAcks.set(acks.size);
     },
     readiness: {
-      problems: () => {
-        const p: string[] = [];
-        if (stopping) p.push('shutting down');
-        if (pool.saturation() > 0.9) p.push('rings over 90% full');
-        p.push(...health.problems());
-        if (dlq) p.push(...dlq.problems());
-        return p;
-      },
+      problems: () => readinessProblems({ stopping, pool, health, dlq }),
     },
   });
   const listener: Listener = await listen(app, {
@@ -145,7 +108,7 @@ export async function startFerry(
     pool,
     uploader,
     dlq,
-    sinks: liveSinks,
+    sinks,
     auth,
     listener: () => listener,
     tls,
@@ -195,52 +158,22 @@ export async function startFerry(
       dlq: dlq?.totals(),
     }),
     reload,
-    stop: async (reason: string) => {
-      if (stopping) return;
+    stop: (reason: string) => {
+      if (stopping) return Promise.resolve();
       stopping = true;
-      const t0 = Date.now();
-      log.info({ reason }, 'shutdown: stop accepting, draining rings');
-      const listenerClosed = listener.stop();
-      const drained = (async () => {
-        // Kafka first, while the pool still runs: stop fetching → in-flight durable → commit → disconnect.
-        await kafka?.stop(Math.max(1000, holder.get().shutdown.drain_timeout_ms - 2000));
-        await pool.close();
-        log.info(
-          { batches_inflight: uploader.size },
-          'shutdown: rings drained, delivering last batches',
-        );
-        await uploader.drain();
-        // Every durable request is answered now; keep-alive connections would hold close() open.
-        await new Promise((r) => setTimeout(r, 200));
-        listener.forceClose();
-        await listenerClosed;
-      })();
-      const timedOut = await Promise.race([
-        drained.then(() => false),
-        new Promise<boolean>((r) =>
-          setTimeout(() => r(true), holder.get().shutdown.drain_timeout_ms).unref?.(),
-        ),
-      ]);
-      if (timedOut) {
-        log.error(
-          { pending_requests: acks.size, batches_inflight: uploader.size },
-          'shutdown: drain timeout; unfinished requests answered 503',
-        );
-        uploader.cancel();
-        acks.failAll(
-          503,
-          'shutting_down',
-          'ferry stopped before this request was delivered; retry it',
-        );
-        listener.forceClose();
-      }
-      health.stop();
-      stopLag();
-      // After the uploader: its last spools must be fsync'd before the files close.
-      await dlq?.close();
-      await pool.destroy();
-      await Promise.allSettled(sinks.map((s) => s.close()));
-      log.info({ ms: Date.now() - t0 }, 'shutdown complete');
+      return shutdown(reason, {
+        log,
+        holder,
+        listener,
+        kafka,
+        pool,
+        uploader,
+        acks,
+        dlq,
+        sinks,
+        health,
+        stopLag,
+      });
     },
   };
 }

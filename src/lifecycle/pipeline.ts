@@ -1,0 +1,57 @@
+import type { FerryConfig } from '../config/types.js';
+import { Dlq } from '../dlq/dlq.js';
+import type { Logger } from '../observe/log.js';
+import type { Metrics } from '../observe/metrics.js';
+import { AckTracker } from '../pipeline/acks.js';
+import { WorkerPool } from '../pipeline/pool.js';
+import { Uploader } from '../pipeline/uploader.js';
+import { createSinks } from '../sinks/factory.js';
+import { LiveSink } from '../sinks/live-sink.js';
+
+/** rings → workers → uploader → sinks, with the ack tracker and the DLQ: what every source feeds. */
+export interface Pipeline {
+  sinks: LiveSink[];
+  dlq: Dlq | undefined;
+  acks: AckTracker;
+  uploader: Uploader;
+  pool: WorkerPool;
+}
+
+/**
+ * Build and start the pipeline. The DLQ is recovered before the workers start, so what was spooled
+ * before a crash is re-uploaded first and nothing is accepted until it is known.
+ */
+export async function startPipeline(
+  cfg: FerryConfig,
+  metrics: Metrics,
+  log: Logger,
+): Promise<Pipeline> {
+  const sinks = (await createSinks(cfg, log)).map((s) => new LiveSink(s));
+  const acks = new AckTracker();
+  const dlq = cfg.dlq.enabled ? await Dlq.open(cfg, sinks, metrics, log) : undefined;
+  // The uploader returns a worker's credit when a batch settles; the pool needs the uploader to
+  // hand batches to: one is created first and reaches the other through this late binding.
+  let pool: WorkerPool | undefined;
+  const uploader = new Uploader(
+    sinks,
+    cfg,
+    acks,
+    metrics,
+    log,
+    (job) => pool?.releaseCredit(job.worker),
+    dlq,
+  );
+  pool = new WorkerPool(cfg, metrics, log, {
+    onVerdicts: (items) => {
+      for (const v of items) acks.onVerdict(v);
+    },
+    onBatch: (job) => uploader.submit(job),
+    onWorkerFailed: (worker, err) =>
+      acks.failWorker(
+        worker,
+        `worker ${worker} failed (${err.message}); nothing of this request was acknowledged, retry it`,
+      ),
+  });
+  pool.start();
+  return { sinks, dlq, acks, uploader, pool };
+}
