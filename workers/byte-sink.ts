@@ -1,0 +1,96 @@
+import { Buffer } from 'node:buffer';
+
+/** A growable byte buffer for one batch's encoding: no per-event strings to join and re-encode. */
+export class ByteSink {
+  buf: Buffer;
+  len = 0;
+  constructor(initial: number) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+  /** Two ASCII bytes, without a string. */
+  pair(a: number, b: number): void {
+    this.room(2);
+    this.buf[this.len++] = a;
+    this.buf[this.len++] = b;
+  }
+  /** ASCII-only strings (our own framing): one byte per character. */
+  ascii(s: string): void {
+    this.room(s.length);
+    this.len += this.buf.write(s, this.len, 'latin1');
+  }
+  utf8(s: string): void {
+    this.room(s.length * 3);
+    this.len += this.buf.write(s, this.len, 'utf8');
+  }
+  /** A string known to be ASCII goes in as latin1 (one byte per character, no UTF-8 encoder). */
+  text(s: string, ascii: boolean): void {
+    if (ascii) this.ascii(s);
+    else this.utf8(s);
+  }
+  bytes(b: Uint8Array): void {
+    this.room(b.byteLength);
+    this.buf.set(b, this.len);
+    this.len += b.byteLength;
+  }
+  /**
+   * UTF-8 text bytes as a JSON string, byte for byte what JSON.stringify of the decoded text
+   * gives (valid UTF-8 in, so only quote, backslash and control bytes need escaping) — without
+   * decoding to a string, stringifying and encoding again (bench/worker-path.mjs --rows).
+   */
+  jsonString(src: Uint8Array): void {
+    this.room(src.byteLength * 6 + 2);
+    const out = this.buf;
+    let o = this.len;
+    out[o++] = 0x22;
+    for (let i = 0; i < src.length; i++) {
+      const c = src[i];
+      if (JSON_ESCAPE[c] === 0) {
+        out[o++] = c;
+        continue;
+      }
+      out[o++] = 0x5c;
+      const short = JSON_ESCAPE[c];
+      if (short !== 1) {
+        out[o++] = short;
+      } else {
+        out[o++] = 0x75; // \u00XX
+        out[o++] = 0x30;
+        out[o++] = 0x30;
+        out[o++] = HEX[c >> 4];
+        out[o++] = HEX[c & 15];
+      }
+    }
+    out[o++] = 0x22;
+    this.len = o;
+  }
+  /** The bytes so far, and a fresh buffer for the next batch. */
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.len);
+    this.buf = Buffer.allocUnsafe(Math.max(4096, this.buf.length));
+    this.len = 0;
+    return out;
+  }
+}
+
+/** Per byte: 0 = as it is; else the letter after the backslash (1 = \u00XX), as JSON.stringify escapes. */
+const JSON_ESCAPE = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) JSON_ESCAPE[c] = 1;
+for (const [c, letter] of [
+  [0x08, 'b'],
+  [0x09, 't'],
+  [0x0a, 'n'],
+  [0x0c, 'f'],
+  [0x0d, 'r'],
+  [0x22, '"'],
+  [0x5c, '\\'],
+] as const)
+  JSON_ESCAPE[c] = letter.charCodeAt(0);
+const HEX = new TextEncoder().encode('0123456789abcdef');
