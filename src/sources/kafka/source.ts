@@ -5,17 +5,11 @@ import type { KafkaMetrics } from '../../observe/metrics.js';
 import type { AckTracker } from '../../pipeline/acks.js';
 import type { Dispatcher } from '../http/ingest.js';
 import { BodyFormat } from '../../rings/record.js';
-import { OffsetTracker } from './offsets.js';
+import { OffsetTracker, type PartitionOffsets } from './offsets.js';
+import { PieceBuilder } from './piece-builder.js';
 import { mapMessage, type SourceMessage } from './mapping.js';
 import { DlqTopicProducer, dlqPayload } from './dlq-topic.js';
-import {
-  settle,
-  tryDispatch,
-  Abandoned,
-  type DeliverDeps,
-  type Piece,
-  type Poisoned,
-} from './deliver.js';
+import { settle, tryDispatch, Abandoned, type DeliverDeps, type Poisoned } from './deliver.js';
 import { PauseGate, type PauseReason, type TopicPartition } from './pause-gate.js';
 import { kafkaLogCreator, KAFKA_LOG_LEVEL } from './kafka-log.js';
 
@@ -31,8 +25,6 @@ export interface KafkaSourceDeps {
   refusal?: () => string | undefined;
 }
 
-/** Messages per ring record: bounded so a refused record is cheap to split. */
-const MAX_PIECE_MESSAGES = 5000;
 const GATE_TICK_MS = 50;
 /** The most each shutdown step that talks to the broker (commit, leave, DLQ flush) may take. */
 const STOP_STEP_MS = 5000;
@@ -85,6 +77,14 @@ export function backoff(
  * partition, into the same rings as HTTP requests (ack=durable), and whose
  * offsets are committed only behind what is durable (offsets.ts).
  */
+/** One partition's fetch being handled by eachBatch: where its pieces are tracked and resolved. */
+interface PartitionFetch {
+  key: string;
+  tp: TopicPartition;
+  part: PartitionOffsets;
+  resolveOffset: (offset: string) => void;
+}
+
 export class KafkaSource {
   private readonly k: KafkaConfig;
   private readonly kafka: Kafka;
@@ -252,71 +252,13 @@ export class KafkaSource {
       Number(hw > base ? hw - base : 0n),
     );
     const seen = part.fetchedUpTo;
-    const maxPieceBytes = this.deps.config.http.max_body_bytes;
     const mapCfg = {
       format: this.k.format,
       metadata_field: this.k.metadata_field,
-      max_message_bytes: Math.min(this.k.max_message_bytes, maxPieceBytes),
+      max_message_bytes: Math.min(this.k.max_message_bytes, this.deps.config.http.max_body_bytes),
     };
-
-    let piece: Piece = { msgs: [], lines: [] };
-    let poisoned: Poisoned[] = [];
-    let pieceBytes = 0;
-    let first: SourceMessage | undefined;
-    let last: SourceMessage | undefined;
-
-    /** Hand the messages gathered so far to the pipeline; false when the partition had to pause. */
-    const flush = (): boolean => {
-      // After stop() has committed, nothing new may become durable: it would be stored but
-      // never committed (a duplicate after the restart).
-      if (this.stopping) return false;
-      if (!first || !last) return true;
-      if (piece.msgs.length > 0) {
-        const reason = this.mustPause(key, pieceBytes);
-        if (reason) {
-          this.gate.pause(tp, reason);
-          return false;
-        }
-      }
-      const outcome =
-        piece.msgs.length > 0 ? tryDispatch(this.deliverDeps(key, tp), piece) : undefined;
-      if (piece.msgs.length > 0 && !outcome) {
-        this.gate.pause(tp, 'rings');
-        return false;
-      }
-      const chunk = part.add(BigInt(first.offset), BigInt(last.offset));
-      const bytes = pieceBytes;
-      this.addInflightBytes(key, bytes);
-      const toPoison = poisoned;
-      const thePiece = piece;
-      const work = (async () => {
-        await this.sendPoison(key, toPoison);
-        if (outcome) await settle(this.deliverDeps(key, tp), thePiece, outcome);
-      })();
-      const tracked = work
-        .then(
-          () => part.done(chunk),
-          (err: unknown) => {
-            if (!(err instanceof Abandoned))
-              this.deps.log.error(
-                { topic, partition, err: (err as Error).message },
-                'kafka: a batch could not be delivered; its offsets stay uncommitted',
-              );
-          },
-        )
-        .finally(() => {
-          this.addInflightBytes(key, -bytes);
-          this.inflight.delete(tracked);
-        });
-      this.inflight.add(tracked);
-      this.deps.metrics.kafkaMessagesIn.inc({ topic }, thePiece.msgs.length + toPoison.length);
-      resolveOffset(last.offset);
-      piece = { msgs: [], lines: [] };
-      poisoned = [];
-      pieceBytes = 0;
-      first = last = undefined;
-      return true;
-    };
+    const fetch: PartitionFetch = { key, tp, part, resolveOffset };
+    const builder = new PieceBuilder(this.deps.config.http.max_body_bytes);
 
     // isStale() (a seek on this partition; ferry never seeks) costs a JSON.stringify in kafkajs:
     // asked before each piece is handed on, not per message (it was 4.5 % of the main thread in
@@ -334,27 +276,69 @@ export class KafkaSource {
         headers: raw.headers,
       };
       const mapped = mapMessage(msg, mapCfg);
-      const size = mapped.ok ? mapped.bytes.length + 1 : 0;
-      if (
-        piece.msgs.length > 0 &&
-        (pieceBytes + size > maxPieceBytes || piece.msgs.length >= MAX_PIECE_MESSAGES)
-      ) {
-        if (isStale() || !flush()) return;
+      if (builder.full(PieceBuilder.sizeOf(mapped))) {
+        if (isStale() || !this.handOn(fetch, builder)) return;
         await heartbeat().catch((err: unknown) => this.onHeartbeatError(err));
       }
-      first ??= msg;
-      last = msg;
-      if (mapped.ok) {
-        piece.msgs.push(msg);
-        piece.lines.push(mapped.bytes);
-        pieceBytes += size;
-      } else {
-        poisoned.push({ msg, class: mapped.class, message: mapped.message });
-      }
+      builder.add(msg, mapped);
     }
     if (isStale()) return;
-    flush();
+    this.handOn(fetch, builder);
     await heartbeat().catch((err: unknown) => this.onHeartbeatError(err));
+  }
+
+  /**
+   * Hand the messages gathered so far to the pipeline (and the unmappable ones to the DLQ topic);
+   * false when the partition had to pause instead (the messages are fetched again on resume).
+   */
+  private handOn(f: PartitionFetch, builder: PieceBuilder): boolean {
+    // After stop() has committed, nothing new may become durable: it would be stored but
+    // never committed (a duplicate after the restart).
+    if (this.stopping) return false;
+    if (builder.empty) return true;
+    const { key, tp, part } = f;
+    if (builder.size > 0) {
+      const reason = this.mustPause(key, builder.pendingBytes);
+      if (reason) {
+        this.gate.pause(tp, reason);
+        return false;
+      }
+    }
+    const outcome =
+      builder.size > 0 ? tryDispatch(this.deliverDeps(key, tp), builder.current) : undefined;
+    if (builder.size > 0 && !outcome) {
+      this.gate.pause(tp, 'rings');
+      return false;
+    }
+    const taken = builder.take()!;
+    const chunk = part.add(BigInt(taken.first.offset), BigInt(taken.last.offset));
+    this.addInflightBytes(key, taken.bytes);
+    const work = (async () => {
+      await this.sendPoison(key, taken.poisoned);
+      if (outcome) await settle(this.deliverDeps(key, tp), taken.piece, outcome);
+    })();
+    const tracked = work
+      .then(
+        () => part.done(chunk),
+        (err: unknown) => {
+          if (!(err instanceof Abandoned))
+            this.deps.log.error(
+              { topic: tp.topic, partition: tp.partition, err: (err as Error).message },
+              'kafka: a batch could not be delivered; its offsets stay uncommitted',
+            );
+        },
+      )
+      .finally(() => {
+        this.addInflightBytes(key, -taken.bytes);
+        this.inflight.delete(tracked);
+      });
+    this.inflight.add(tracked);
+    this.deps.metrics.kafkaMessagesIn.inc(
+      { topic: tp.topic },
+      taken.piece.msgs.length + taken.poisoned.length,
+    );
+    f.resolveOffset(taken.last.offset);
+    return true;
   }
 
   private async onHeartbeatError(err: unknown): Promise<never> {
