@@ -1,22 +1,10 @@
 import { compress } from '../src/codecs/index.js';
 import type { Buffer } from 'node:buffer';
-import type { Codec, EncodedBatch, EncodedPart } from '../src/pipeline/batch.js';
+import type { BatchLimits, Codec, EncodedBatch, EncodedPart } from '../src/contracts/batch.js';
 import type { ParsedEvent } from './parse.js';
 import { sha256Hex } from './event-id.js';
 import { ByteSink } from './byte-sink.js';
 import { eventHead, requestFrame, writeArchiveLine, writeRowLine } from './envelope.js';
-
-export interface BatchLimits {
-  maxEvents: number;
-  maxBytes: number;
-  maxAgeMs: number;
-  codec: Codec;
-  level: number;
-  /** Build JSONEachRow rows (a ClickHouse sink is configured). */
-  rows: boolean;
-  /** gzip the ClickHouse rows (sent with Content-Encoding: gzip). */
-  compressRows: boolean;
-}
 
 /** A sealed batch plus the requests whose events it carries (for durable acks). */
 export interface SealedBatch {

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { ByteRing } from '../src/rings/ring.js';
 import { decodeHeader, BodyEncoding, BodyFormat } from '../src/rings/record.js';
 import { decompress } from '../src/codecs/index.js';
-import type { Codec } from '../src/pipeline/batch.js';
+import type { Codec } from '../src/contracts/batch.js';
 import { parseBody } from './parse.js';
 import { Batcher, type SealedBatch } from './batcher.js';
 import {

@@ -1,7 +1,7 @@
 /** Messages between the main thread and a pipeline worker (typed at the boundary). */
 import type { MessagePort } from 'node:worker_threads';
-import type { EncodedBatch } from '../src/pipeline/batch.js';
-import type { BatchLimits } from './batcher.js';
+import type { EncodedBatch } from '../src/contracts/batch.js';
+import type { BatchLimits } from '../src/contracts/batch.js';
 
 export type Verdict =
   | { reqId: number; ok: true; events: number; span: number }

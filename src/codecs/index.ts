@@ -23,7 +23,7 @@
  *   and reports failures as CodecError with code 'too_large' or 'corrupt'.
  */
 import * as zlib from 'node:zlib';
-import type { Codec } from '../pipeline/batch.js';
+import type { Codec } from '../contracts/batch.js';
 import { CodecError, corrupt, tooLarge } from './errors.js';
 import { lz4Available, lz4Compress, lz4Decompress, lz4LoadError } from './lz4.js';
 import {

@@ -1,5 +1,5 @@
 /** The validated, defaulted configuration the rest of ferry sees. Keys mirror the YAML (snake_case). */
-import type { Codec } from '../pipeline/batch.js';
+import type { Codec } from '../contracts/batch.js';
 
 export type AckMode = 'durable' | 'accepted';
 

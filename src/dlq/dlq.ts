@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FerryConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import type { DlqMetrics } from '../observe/metrics.js';
-import type { Sink } from '../sinks/sink.js';
+import type { Sink } from '../contracts/sink.js';
 import { recoverSink } from './recovery.js';
 import { claimDlq, releaseDlq } from './owner.js';
 import { Reuploader } from './reupload.js';

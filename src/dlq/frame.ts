@@ -1,5 +1,5 @@
 import { crc32c } from './crc32c.js';
-import type { Codec } from '../pipeline/batch.js';
+import type { Codec } from '../contracts/batch.js';
 
 /**
  * The on-disk format of a DLQ segment (docs/dlq.md):

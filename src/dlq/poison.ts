@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Codec, EncodedBatch } from '../pipeline/batch.js';
+import type { Codec, EncodedBatch } from '../contracts/batch.js';
 import { ARCHIVE_EXTENSIONS } from '../sinks/keys.js';
 import { syncDir } from './fsync.js';
 

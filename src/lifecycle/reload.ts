@@ -18,7 +18,7 @@ import type { AuthGuard } from '../auth/guard.js';
 import { openListenerWarning } from '../auth/guard.js';
 import { createSink, loadSinkModules } from '../sinks/factory.js';
 import type { LiveSink } from '../sinks/live-sink.js';
-import type { Sink } from '../sinks/sink.js';
+import type { Sink } from '../contracts/sink.js';
 import type { Listener } from '../sources/http/serve.js';
 import { readTlsMaterial, type TlsMaterial } from '../sources/http/tls.js';
 

@@ -3,7 +3,7 @@ import type { Logger } from '../observe/log.js';
 import type { AckTracker } from '../pipeline/acks.js';
 import type { WorkerPool } from '../pipeline/pool.js';
 import type { Uploader } from '../pipeline/uploader.js';
-import type { Sink } from '../sinks/sink.js';
+import type { Sink } from '../contracts/sink.js';
 import type { Listener } from '../sources/http/serve.js';
 import type { KafkaSource } from '../sources/kafka/source.js';
 import type { ConfigHolder } from './reload.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '../observe/log.js';
-import type { Sink } from '../sinks/sink.js';
+import type { Sink } from '../contracts/sink.js';
 
 /**
  * Probes every sink in the background so /readyz answers from memory and

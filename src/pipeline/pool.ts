@@ -5,7 +5,7 @@ import { encodeHeader, type RecordHeader } from '../rings/record.js';
 import type { FerryConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import type { PipelineMetrics } from '../observe/metrics.js';
-import type { BatchLimits } from '../../workers/batcher.js';
+import type { BatchLimits } from '../contracts/batch.js';
 import {
   type WorkerTask,
   type WorkerToMain,
@@ -18,7 +18,8 @@ import {
   STAT_BUSY_SECONDS,
   STAT_EVENTS,
 } from '../../workers/protocol.js';
-import type { BatchJob } from './uploader.js';
+import type { Dispatcher } from '../contracts/dispatch.js';
+import type { BatchJob } from '../contracts/job.js';
 
 export interface PoolHandlers {
   onVerdicts(items: Verdict[]): void;
@@ -54,7 +55,7 @@ interface Slot {
  * the only producer. Requests go to the emptiest ring; when every ring is full
  * the caller gets -1 and answers 503.
  */
-export class WorkerPool {
+export class WorkerPool implements Dispatcher {
   private readonly piscina: Piscina;
   private readonly slots: Slot[] = [];
   private readonly control: Int32Array;

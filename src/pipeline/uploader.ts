@@ -1,20 +1,15 @@
 import type { FerryConfig, RetryConfig, SinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import type { DlqMetrics, PipelineMetrics, SinkMetrics } from '../observe/metrics.js';
-import { isSinkLevelError, SinkError, type Sink } from '../sinks/sink.js';
+import { isSinkLevelError, SinkError } from '../sinks/sink.js';
+import type { Sink } from '../contracts/sink.js';
 import { deliver } from '../sinks/retry.js';
-import type { EncodedBatch } from './batch.js';
+import type { EncodedBatch } from '../contracts/batch.js';
+import type { BatchJob } from '../contracts/job.js';
 import type { AckTracker } from './acks.js';
 import type { Dlq } from '../dlq/dlq.js';
 import { DlqFullError } from '../dlq/errors.js';
 import { anySignal } from './any-signal.js';
-
-export interface BatchJob {
-  worker: number;
-  seq: number;
-  reqIds: number[];
-  batch: EncodedBatch;
-}
 
 /**
  * Moves sealed batches to every sink (in parallel, each with its own retries)

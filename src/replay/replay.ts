@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { FerryConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
-import type { EncodedBatch } from '../pipeline/batch.js';
+import type { EncodedBatch } from '../contracts/batch.js';
 import { ClickHouseSink } from '../sinks/clickhouse.js';
 import { deliver } from '../sinks/retry.js';
 import {

@@ -55,8 +55,9 @@ import {
 } from '@clickhouse/client';
 import type { ClickHouseSinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
-import type { EncodedBatch } from '../pipeline/batch.js';
-import { SinkError, isRetryableStatus, type Sink, type SinkReceipt } from './sink.js';
+import type { EncodedBatch } from '../contracts/batch.js';
+import { SinkError, isRetryableStatus } from './sink.js';
+import type { Sink, SinkReceipt } from '../contracts/sink.js';
 
 const REJECTED_CODES = new Set([
   6,

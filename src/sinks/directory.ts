@@ -16,9 +16,10 @@
 import { open, rename, mkdir, unlink, access, constants, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DirectorySinkConfig } from '../config/types.js';
-import type { EncodedBatch } from '../pipeline/batch.js';
+import type { EncodedBatch } from '../contracts/batch.js';
 import { compileKeyTemplate, type KeyRenderer } from './keys.js';
-import { SinkError, type Sink, type SinkReceipt } from './sink.js';
+import { SinkError } from './sink.js';
+import type { Sink, SinkReceipt } from '../contracts/sink.js';
 
 /**
  * errno → retryable? Conditions that can clear up by themselves are retried

@@ -3,7 +3,7 @@ import type { FerryConfig, SinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import { DEFAULT_KEY_TEMPLATE, validateKeyTemplate } from './keys.js';
 import { DirectorySink } from './directory.js';
-import type { Sink } from './sink.js';
+import type { Sink } from '../contracts/sink.js';
 
 // The S3 and ClickHouse clients cost ~25 and ~10 MiB of RSS to load: a node that ships only to a
 // directory (or only to one of them) should not pay for the others. loadSinkModules imports

@@ -20,7 +20,7 @@
  * A key is a pure function of (template, batch, host, sink): a retried or
  * replayed batch renders to the same key and overwrites itself.
  */
-import type { Codec, EncodedBatch } from '../pipeline/batch.js';
+import type { Codec, EncodedBatch } from '../contracts/batch.js';
 
 export const KEY_VARIABLES = [
   'date',

@@ -1,5 +1,5 @@
-import type { EncodedBatch } from '../pipeline/batch.js';
-import type { Sink, SinkReceipt } from './sink.js';
+import type { EncodedBatch } from '../contracts/batch.js';
+import type { Sink, SinkReceipt } from '../contracts/sink.js';
 
 /**
  * A sink whose client can be swapped while batches are in flight (a reload

@@ -12,8 +12,9 @@
  *   first attempt started, or when the outer signal aborts.
  */
 import type { RetryConfig } from '../config/types.js';
-import type { EncodedBatch } from '../pipeline/batch.js';
-import { SinkError, type Sink, type SinkReceipt } from './sink.js';
+import type { EncodedBatch } from '../contracts/batch.js';
+import { SinkError } from './sink.js';
+import type { Sink, SinkReceipt } from '../contracts/sink.js';
 
 export interface DeliverHooks {
   /** Called before sleeping for a retry. */

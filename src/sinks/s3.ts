@@ -22,9 +22,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3SinkConfig } from '../config/types.js';
-import type { Codec, EncodedBatch } from '../pipeline/batch.js';
+import type { Codec, EncodedBatch } from '../contracts/batch.js';
 import { compileKeyTemplate, type KeyRenderer } from './keys.js';
-import { SinkError, isRetryableStatus, type Sink, type SinkReceipt } from './sink.js';
+import { SinkError, isRetryableStatus } from './sink.js';
+import type { Sink, SinkReceipt } from '../contracts/sink.js';
 
 /** Socket-level failures: no (complete) response came back, so the request may be retried. */
 const NETWORK_CODES = new Set([

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { decompress } from '../../src/codecs/index.js';
-import type { Codec } from '../../src/pipeline/batch.js';
+import type { Codec } from '../../src/contracts/batch.js';
 
 export interface Envelope {
   event_id: string;

@@ -11,7 +11,7 @@ import { ClickHouseSink } from '../../src/sinks/clickhouse.js';
 import { migrate } from '../../src/sinks/clickhouse-migrate.js';
 import { deliver } from '../../src/sinks/retry.js';
 import { SinkError } from '../../src/sinks/sink.js';
-import type { EncodedBatch } from '../../src/pipeline/batch.js';
+import type { EncodedBatch } from '../../src/contracts/batch.js';
 import type { ClickHouseSinkConfig } from '../../src/config/types.js';
 
 const log = pino({ level: 'silent' });

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { parseBody } from '../../workers/parse.js';
-import { Batcher, type SealedBatch, type BatchLimits } from '../../workers/batcher.js';
+import type { BatchLimits } from '../../src/contracts/batch.js';
+import { Batcher, type SealedBatch } from '../../workers/batcher.js';
 import { BodyFormat } from '../../src/rings/record.js';
 import { archiveToRows } from '../../src/replay/convert.js';
 

@@ -19,7 +19,7 @@ import {
   CODECS,
 } from '../../src/codecs/index.js';
 import { xxh32 } from '../../src/codecs/xxh32.js';
-import type { Codec } from '../../src/pipeline/batch.js';
+import type { Codec } from '../../src/contracts/batch.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const XRT = join(import.meta.dirname, 'fixtures', 'codecs-xrt.mjs');

@@ -8,7 +8,7 @@ import {
   KEY_VARIABLES,
 } from '../../src/sinks/keys.js';
 import { archiveToRows, ArchiveFormatError } from '../../src/replay/convert.js';
-import type { Codec, EncodedBatch } from '../../src/pipeline/batch.js';
+import type { Codec, EncodedBatch } from '../../src/contracts/batch.js';
 
 const batch = (over: Partial<EncodedBatch> = {}, codec: Codec = 'gzip'): EncodedBatch => ({
   id: 'b0c1d2e3',

@@ -1,6 +1,7 @@
 import type { AckMode, FerryConfig } from '../../config/types.js';
 import type { HttpMetrics } from '../../observe/metrics.js';
 import type { AckTracker, AckOutcome } from '../../pipeline/acks.js';
+import type { Dispatcher } from '../../contracts/dispatch.js';
 import type { RecordHeader } from '../../rings/record.js';
 import { codecAvailable } from '../../codecs/index.js';
 import { BodyEncoding } from '../../rings/record.js';
@@ -12,11 +13,6 @@ import {
   SUPPORTED_ENCODINGS,
   type BodyRead,
 } from './body.js';
-
-/** What the ingest route needs from the pipeline: put a request in a ring. */
-export interface Dispatcher {
-  tryDispatch(header: RecordHeader, body: readonly Uint8Array[]): number;
-}
 
 export interface IngestDeps {
   config: () => FerryConfig;

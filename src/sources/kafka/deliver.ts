@@ -1,5 +1,5 @@
 import type { AckTracker, AckOutcome } from '../../pipeline/acks.js';
-import type { Dispatcher } from '../http/ingest.js';
+import type { Dispatcher } from '../../contracts/dispatch.js';
 import { BodyFormat, BodyEncoding } from '../../rings/record.js';
 import type { SourceMessage, PoisonClass } from './mapping.js';
 

@@ -3,7 +3,7 @@ import type { FerryConfig, KafkaConfig } from '../../config/types.js';
 import type { Logger } from '../../observe/log.js';
 import type { KafkaMetrics } from '../../observe/metrics.js';
 import type { AckTracker } from '../../pipeline/acks.js';
-import type { Dispatcher } from '../http/ingest.js';
+import type { Dispatcher } from '../../contracts/dispatch.js';
 import { BodyFormat } from '../../rings/record.js';
 import { OffsetTracker, type PartitionOffsets } from './offsets.js';
 import { PieceBuilder } from './piece-builder.js';

@@ -30,3 +30,16 @@ export interface EncodedBatch {
    */
   rows?: EncodedPart;
 }
+
+/** How a worker batches and encodes, set by the main thread from the config (live on reload). */
+export interface BatchLimits {
+  maxEvents: number;
+  maxBytes: number;
+  maxAgeMs: number;
+  codec: Codec;
+  level: number;
+  /** Build JSONEachRow rows (a ClickHouse sink is configured). */
+  rows: boolean;
+  /** gzip the ClickHouse rows (sent with Content-Encoding: gzip). */
+  compressRows: boolean;
+}
