@@ -21,6 +21,7 @@ const batcher = new Batcher(
     maxAgeMs: 60_000,
     codec: 'none',
     level: 0,
+    archive: true,
     rows: false,
     compressRows: false,
   },

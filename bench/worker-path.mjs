@@ -35,12 +35,13 @@ const limits = {
   maxAgeMs: 1000,
   codec: opt.codec,
   level: Number(opt.level),
+  archive: true,
   rows: opt.rows,
   compressRows: opt.rows,
 };
 let sealedBytes = 0;
 const batcher = new Batcher(limits, (s) => {
-  sealedBytes += s.batch.archive.body.byteLength + (s.batch.rows?.body.byteLength ?? 0);
+  sealedBytes += (s.batch.archive?.body.byteLength ?? 0) + (s.batch.rows?.body.byteLength ?? 0);
 });
 
 function round(events) {

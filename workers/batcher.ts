@@ -59,7 +59,9 @@ export class Batcher {
   ): { first: number; last: number } {
     const first = this.seq;
     const frame = requestFrame(receivedAt, source);
-    const a = this.archive;
+    const { archive: withArchive, rows: withRows } = this.limits;
+    // Sealed by the size of what is built: the archive, or the rows on a ClickHouse-only node.
+    const sized = withArchive ? this.archive : this.rows;
     let last = first;
     for (const ev of events) {
       if (this.events === 0) this.openedAt = Date.now();
@@ -67,11 +69,11 @@ export class Batcher {
         this.reqIds.push(reqId);
       this.ids.push(ev.id);
       const head = eventHead(ev, frame);
-      writeArchiveLine(a, ev, head, frame);
-      if (this.limits.rows) writeRowLine(this.rows, ev, head, frame);
+      if (withArchive) writeArchiveLine(this.archive, ev, head, frame);
+      if (withRows) writeRowLine(this.rows, ev, head, frame);
       this.events++;
       last = this.seq;
-      if (this.events >= this.limits.maxEvents || a.len >= this.limits.maxBytes) this.seal();
+      if (this.events >= this.limits.maxEvents || sized.len >= this.limits.maxBytes) this.seal();
     }
     return { first, last };
   }
@@ -84,15 +86,15 @@ export class Batcher {
 
   private seal(): void {
     const { codec, level, compressRows } = this.limits;
-    const archiveRaw = this.archive.take();
     const batch: EncodedBatch = {
       // Derived from its event_ids: the same batch (a retry, a DLQ replay) always gets the same
       // key. Hashing the ids (64 B an event) instead of the archive (~500 B) is ~6x less work.
       id: sha256Hex(this.ids.join('\n')).slice(0, 32),
       createdAt: this.openedAt,
       events: this.events,
-      archive: encodePart(archiveRaw, codec, level || undefined),
     };
+    if (this.limits.archive)
+      batch.archive = encodePart(this.archive.take(), codec, level || undefined);
     if (this.limits.rows) {
       // ClickHouse takes gzip (Content-Encoding) or plain rows; level 1: rows are transient.
       batch.rows = encodePart(this.rows.take(), compressRows ? 'gzip' : 'none', 1);

@@ -1,3 +1,4 @@
+import { partOf } from '../contracts/batch.js';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { DLQ_USAGE } from './usage.js';
@@ -141,7 +142,7 @@ async function inspect(inv: SinkInventory[], id: string, payload: boolean): Prom
       );
       if (payload) {
         const b = await poisonBatch(p);
-        const part = p.meta.part === 'rows' ? b.rows! : b.archive;
+        const part = partOf(b, p.meta.part);
         process.stdout.write(decompress(part.codec, part.body, 1 << 30));
       }
     }

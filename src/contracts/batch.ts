@@ -22,8 +22,11 @@ export interface EncodedBatch {
   /** ms since epoch when the batch was opened; names the date/hour of its key. */
   createdAt: number;
   events: number;
-  /** NDJSON envelopes `{"event_id","received_at","source","payload"}`, for directory and S3. */
-  archive: EncodedPart;
+  /**
+   * NDJSON envelopes `{"event_id","received_at","source","payload"}`, for the sinks that take the
+   * archive (directory, S3); only built when such a sink is configured.
+   */
+  archive?: EncodedPart;
   /**
    * JSONEachRow rows for ClickHouse (codec 'gzip' or 'none', sent as Content-Encoding);
    * only built when a ClickHouse sink is configured.
@@ -38,8 +41,20 @@ export interface BatchLimits {
   maxAgeMs: number;
   codec: Codec;
   level: number;
-  /** Build JSONEachRow rows (a ClickHouse sink is configured). */
+  /** Build the archive part (a sink takes it: directory, S3). */
+  archive: boolean;
+  /** Build JSONEachRow rows (a sink takes rows: ClickHouse). */
   rows: boolean;
   /** gzip the ClickHouse rows (sent with Content-Encoding: gzip). */
   compressRows: boolean;
+}
+
+/** The parts a batch can carry; each sink takes one (its `takes`). */
+export type BatchPart = 'archive' | 'rows';
+
+/** The part a sink takes; a batch without it is a wiring bug (the worker builds what sinks take). */
+export function partOf(batch: EncodedBatch, part: BatchPart): EncodedPart {
+  const p = batch[part];
+  if (!p) throw new Error(`internal: batch ${batch.id} has no ${part} part`);
+  return p;
 }

@@ -1,9 +1,12 @@
-import type { EncodedBatch } from './batch.js';
+import type { BatchPart, EncodedBatch } from './batch.js';
 
 /** Every destination implements this; retries and acks live outside it. */
 export interface Sink {
   readonly name: string;
-  readonly type: 'directory' | 's3' | 'clickhouse';
+  /** The config's `type` (for logs); nothing switches on it. */
+  readonly type: string;
+  /** The part of a batch this sink stores: the worker builds it, the DLQ keeps it. */
+  readonly takes: BatchPart;
   /** Store the batch; resolve only once the destination has it durably. Throw SinkError on failure. */
   write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt>;
   /** Cheap reachability check used by /readyz (and later by the DLQ re-upload). */

@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Codec, EncodedBatch } from '../contracts/batch.js';
+import { partOf, type Codec, type EncodedBatch } from '../contracts/batch.js';
 import { ARCHIVE_EXTENSIONS } from '../sinks/keys.js';
 import { syncDir } from './fsync.js';
 
@@ -29,7 +29,7 @@ export async function savePoison(
   part: 'archive' | 'rows',
   meta: Omit<PoisonMeta, 'batch' | 'events' | 'part' | 'codec' | 'created_at' | 'poisoned_at'>,
 ): Promise<string> {
-  const p = part === 'rows' ? batch.rows! : batch.archive;
+  const p = partOf(batch, part);
   await mkdir(dir, { recursive: true });
   const base = join(dir, `${batch.id}-${part}`);
   const full: PoisonMeta = {

@@ -1,17 +1,12 @@
 import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
-import type { EncodedBatch } from '../contracts/batch.js';
+import { partOf, type EncodedBatch } from '../contracts/batch.js';
 import type { Sink } from '../contracts/sink.js';
 import type { SinkError } from '../sinks/sink.js';
 import type { RecordHead } from './frame.js';
 import { SegmentStore, type StoreLimits, type StoredRecord } from './segment-store.js';
 import { CircuitBreaker } from './breaker.js';
 import { savePoison } from './poison.js';
-
-/** The part of a batch a sink of this type takes. */
-export function partFor(sink: Sink): 'archive' | 'rows' {
-  return sink.type === 'clickhouse' ? 'rows' : 'archive';
-}
 
 /** One sink's DLQ: its segment store, its poison area and its circuit breaker. */
 export class SinkDlq {
@@ -34,9 +29,8 @@ export class SinkDlq {
 
   /** Keep a batch the sink could not take; resolves once it is fsync'd (throws DlqFullError). */
   async spool(batch: EncodedBatch, err: SinkError | undefined): Promise<void> {
-    const part = partFor(this.sink);
-    const p = part === 'rows' ? batch.rows : batch.archive;
-    if (!p) throw new Error(`batch ${batch.id} has no ${part} part for sink ${this.sink.name}`);
+    const part = this.sink.takes;
+    const p = partOf(batch, part);
     const head: RecordHead = {
       batch: batch.id,
       sink: this.sink.name,
@@ -53,7 +47,7 @@ export class SinkDlq {
   }
 
   async poison(batch: EncodedBatch, err: SinkError): Promise<string> {
-    return savePoison(this.poisonDir, batch, partFor(this.sink), {
+    return savePoison(this.poisonDir, batch, this.sink.takes, {
       sink: this.sink.name,
       status: err.status,
       error_class: err.errorClass,
@@ -64,16 +58,11 @@ export class SinkDlq {
   /** Rebuild a batch from a record, for the same sink: same id and createdAt, so the same S3 key. */
   async batchOf(r: StoredRecord): Promise<EncodedBatch> {
     const body = await this.store.read(r);
-    const part = { body, codec: r.head.codec, rawBytes: r.head.raw_bytes };
-    const empty = { body: new Uint8Array(0), codec: 'none' as const, rawBytes: 0 };
-    return r.head.part === 'rows'
-      ? {
-          id: r.head.batch,
-          createdAt: r.head.created_at,
-          events: r.head.events,
-          archive: empty,
-          rows: part,
-        }
-      : { id: r.head.batch, createdAt: r.head.created_at, events: r.head.events, archive: part };
+    return {
+      id: r.head.batch,
+      createdAt: r.head.created_at,
+      events: r.head.events,
+      [r.head.part]: { body, codec: r.head.codec, rawBytes: r.head.raw_bytes },
+    };
   }
 }

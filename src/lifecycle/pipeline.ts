@@ -26,7 +26,7 @@ export async function startPipeline(
   metrics: Metrics,
   log: Logger,
 ): Promise<Pipeline> {
-  const sinks = (await createSinks(cfg, log)).map((s) => new LiveSink(s));
+  const sinks = (await createSinks(cfg, log, metrics)).map((s) => new LiveSink(s));
   const acks = new AckTracker();
   const dlq = cfg.dlq.enabled ? await Dlq.open(cfg, sinks, metrics, log) : undefined;
   // The uploader returns a worker's credit when a batch settles; the pool needs the uploader to

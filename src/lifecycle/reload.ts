@@ -10,7 +10,7 @@ import { diffConfig, liveConfig } from '../config/diff.js';
 import type { FerryConfig } from '../config/types.js';
 import { codecAvailable, codecUnavailableReason } from '../codecs/index.js';
 import type { Logger } from '../observe/log.js';
-import type { ConfigMetrics } from '../observe/metrics.js';
+import type { ConfigMetrics, SinkMetrics } from '../observe/metrics.js';
 import { batchLimits, type WorkerPool } from '../pipeline/pool.js';
 import type { Uploader } from '../pipeline/uploader.js';
 import type { Dlq } from '../dlq/dlq.js';
@@ -57,7 +57,7 @@ export interface ReloadDeps {
   /** The certificate/key being served (to tell a renewal on runtimes that cannot swap it live). */
   tls: { current?: TlsMaterial };
   log: Logger;
-  metrics: ConfigMetrics;
+  metrics: ConfigMetrics & SinkMetrics;
   stopping: () => boolean;
 }
 
@@ -142,7 +142,7 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
       const after = next.sinks.find((s) => s.name === live.name);
       const retryChanged = running.retry.attempt_timeout_ms !== next.retry.attempt_timeout_ms;
       if (before && after && (JSON.stringify(before) !== JSON.stringify(after) || retryChanged)) {
-        rebuilt.push({ live, sink: createSink(after, next, d.log) });
+        rebuilt.push({ live, sink: createSink(after, next, d.log, d.metrics) });
       }
     }
   } catch (err) {

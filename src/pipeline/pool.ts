@@ -19,6 +19,8 @@ import {
   STAT_EVENTS,
 } from '../../workers/protocol.js';
 import type { Dispatcher } from '../contracts/dispatch.js';
+import { effectiveSinks } from '../sinks/factory.js';
+import { partsFor } from '../sinks/kinds.js';
 import type { BatchJob } from '../contracts/job.js';
 
 export interface PoolHandlers {
@@ -34,8 +36,8 @@ export function batchLimits(cfg: FerryConfig): BatchLimits {
     maxAgeMs: cfg.batch.max_age_ms,
     codec: cfg.batch.codec,
     level: cfg.batch.level,
-    rows: cfg.sinks.some((s) => s.type === 'clickhouse'),
-    compressRows: cfg.sinks.some((s) => s.type === 'clickhouse' && s.compress),
+    // Only the parts some sink takes (a ClickHouse-only node builds no archive).
+    ...partsFor(effectiveSinks(cfg)),
   };
 }
 

@@ -61,7 +61,8 @@ export class Uploader {
 
   submit(job: BatchJob): void {
     this.metrics.batchEvents.observe(job.batch.events);
-    this.metrics.batchBytes.observe(job.batch.archive.body.byteLength);
+    const stored = job.batch.archive ?? job.batch.rows;
+    if (stored) this.metrics.batchBytes.observe(stored.body.byteLength);
     const p = this.run(job).finally(() => {
       this.inflight.delete(p);
       this.metrics.batchesInflight.set(this.inflight.size);
@@ -133,7 +134,6 @@ export class Uploader {
       });
       this.metrics.uploadLatency.observe({ sink: sink.name }, (performance.now() - started) / 1000);
       this.metrics.eventsOut.inc({ sink: sink.name }, batch.events);
-      if (sink.type === 's3') this.metrics.s3EventsStored.inc(batch.events);
       this.log.debug(
         { sink: sink.name, batch: batch.id, events: batch.events, location: receipt.location },
         'batch delivered',
@@ -251,9 +251,7 @@ export class Uploader {
   }
 
   private countError(sink: Sink, e: SinkError): void {
+    // Protocol-specific counters (s3_put_errors_total, …) are the sink's own business.
     this.metrics.sinkErrors.inc({ sink: sink.name, class: e.errorClass });
-    if (sink.type === 's3') this.metrics.s3PutErrors.inc();
-    if (sink.type === 'clickhouse')
-      this.metrics.clickhouseInsertErrors.inc({ class: e.errorClass });
   }
 }

@@ -55,6 +55,7 @@ import {
 } from '@clickhouse/client';
 import type { ClickHouseSinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
+import type { SinkMetrics } from '../observe/metrics.js';
 import type { EncodedBatch } from '../contracts/batch.js';
 import { SinkError, isRetryableStatus } from './sink.js';
 import type { Sink, SinkReceipt } from '../contracts/sink.js';
@@ -142,6 +143,7 @@ export interface ClickHouseFeatures {
 
 export class ClickHouseSink implements Sink {
   readonly type = 'clickhouse' as const;
+  readonly takes = 'rows' as const;
   readonly name: string;
   readonly table: string;
   private readonly client: ClickHouseClient;
@@ -151,6 +153,8 @@ export class ClickHouseSink implements Sink {
     private readonly cfg: ClickHouseSinkConfig,
     private readonly log: Logger,
     attemptTimeoutMs = 30_000,
+    /** Counted per insert attempt (absent in tools and tests). */
+    private readonly metrics?: Pick<SinkMetrics, 'clickhouseInsertErrors'>,
   ) {
     this.name = cfg.name;
     for (const [k, v] of [
@@ -231,7 +235,9 @@ export class ClickHouseSink implements Sink {
       );
       return { location: `${this.cfg.database}.${this.cfg.table}` };
     } catch (err) {
-      throw classifyClickHouseError(err, what, signal);
+      const e = classifyClickHouseError(err, what, signal);
+      this.metrics?.clickhouseInsertErrors.inc({ class: e.errorClass });
+      throw e;
     }
   }
 

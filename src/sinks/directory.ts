@@ -16,7 +16,7 @@
 import { open, rename, mkdir, unlink, access, constants, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DirectorySinkConfig } from '../config/types.js';
-import type { EncodedBatch } from '../contracts/batch.js';
+import { partOf, type EncodedBatch } from '../contracts/batch.js';
 import { compileKeyTemplate, type KeyRenderer } from './keys.js';
 import { SinkError } from './sink.js';
 import type { Sink, SinkReceipt } from '../contracts/sink.js';
@@ -70,6 +70,7 @@ const DIR_FSYNC_UNSUPPORTED = new Set([
 
 export class DirectorySink implements Sink {
   readonly type = 'directory' as const;
+  readonly takes = 'archive' as const;
   readonly name: string;
   private readonly root: string;
   private readonly render: KeyRenderer;
@@ -106,7 +107,7 @@ export class DirectorySink implements Sink {
       }
       tmpCreated = true;
       try {
-        await fh.writeFile(batch.archive.body);
+        await fh.writeFile(partOf(batch, 'archive').body);
         await fh.sync();
       } finally {
         await fh.close();

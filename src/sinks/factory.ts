@@ -1,21 +1,18 @@
 import { join } from 'node:path';
 import type { FerryConfig, SinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
-import { DEFAULT_KEY_TEMPLATE, validateKeyTemplate } from './keys.js';
-import { DirectorySink } from './directory.js';
+import { DEFAULT_KEY_TEMPLATE } from './keys.js';
+import { attemptTimeoutOf, kindOf, type SinkContext } from './kinds.js';
+import type { SinkMetrics } from '../observe/metrics.js';
 import type { Sink } from '../contracts/sink.js';
 
-// The S3 and ClickHouse clients cost ~25 and ~10 MiB of RSS to load: a node that ships only to a
-// directory (or only to one of them) should not pay for the others. loadSinkModules imports
-// what the config names, once; createSink stays synchronous for the reload path.
-const modules: { s3?: typeof import('./s3.js'); clickhouse?: typeof import('./clickhouse.js') } =
-  {};
+type Construct = (cfg: SinkConfig, ctx: SinkContext) => Sink;
+/** Each kind's constructor, once its module is loaded; createSink stays synchronous for a reload. */
+const constructors = new Map<SinkConfig['type'], Construct>();
 
 export async function loadSinkModules(sinks: SinkConfig[]): Promise<void> {
-  for (const s of sinks) {
-    if (s.type === 's3') modules.s3 ??= await import('./s3.js');
-    if (s.type === 'clickhouse') modules.clickhouse ??= await import('./clickhouse.js');
-  }
+  for (const s of sinks)
+    if (!constructors.has(s.type)) constructors.set(s.type, (await kindOf(s).load()) as Construct);
 }
 
 /**
@@ -44,38 +41,40 @@ export function validateSinks(cfg: FerryConfig): void {
   for (const [i, s] of effectiveSinks(cfg).entries()) {
     if (seen.has(s.name)) throw new Error(`sinks[${i}]: duplicate sink name "${s.name}"`);
     seen.add(s.name);
-    if (s.type !== 'clickhouse') {
-      try {
-        validateKeyTemplate(s.key_template);
-      } catch (err) {
-        throw new Error(`sinks[${i}] (${s.name}).key_template: ${(err as Error).message}`);
-      }
+    try {
+      kindOf(s).check(s);
+    } catch (err) {
+      throw new Error(`sinks[${i}] (${s.name}).${(err as Error).message}`);
     }
   }
 }
 
-export async function createSinks(cfg: FerryConfig, log: Logger): Promise<Sink[]> {
+export async function createSinks(
+  cfg: FerryConfig,
+  log: Logger,
+  metrics?: SinkMetrics,
+): Promise<Sink[]> {
   validateSinks(cfg);
   await loadSinkModules(effectiveSinks(cfg));
-  return effectiveSinks(cfg).map((s) => createSink(s, cfg, log));
+  return effectiveSinks(cfg).map((s) => createSink(s, cfg, log, metrics));
 }
 
-const notLoaded = (type: string): never => {
-  throw new Error(`internal: the ${type} sink module is not loaded (call loadSinkModules first)`);
-};
-
 /** One sink client from its config (also used by a reload to rebuild a changed sink; its module is loaded by loadSinkModules). */
-export function createSink(s: SinkConfig, cfg: FerryConfig, log: Logger): Sink {
-  switch (s.type) {
-    case 'directory':
-      return new DirectorySink(s, cfg.host_id);
-    case 's3':
-      return new (modules.s3 ?? notLoaded('s3')).S3Sink(s, cfg.host_id);
-    case 'clickhouse':
-      return new (modules.clickhouse ?? notLoaded('clickhouse')).ClickHouseSink(
-        s,
-        log.child({ sink: s.name }),
-        s.retry?.attempt_timeout_ms ?? cfg.retry.attempt_timeout_ms,
-      );
-  }
+export function createSink(
+  s: SinkConfig,
+  cfg: FerryConfig,
+  log: Logger,
+  metrics?: SinkMetrics,
+): Sink {
+  const construct = constructors.get(s.type);
+  if (!construct)
+    throw new Error(
+      `internal: the ${s.type} sink module is not loaded (call loadSinkModules first)`,
+    );
+  return construct(s, {
+    host: cfg.host_id,
+    log,
+    metrics,
+    attemptTimeoutMs: attemptTimeoutOf(s, cfg),
+  });
 }

@@ -20,7 +20,7 @@
  * A key is a pure function of (template, batch, host, sink): a retried or
  * replayed batch renders to the same key and overwrites itself.
  */
-import type { Codec, EncodedBatch } from '../contracts/batch.js';
+import { partOf, type Codec, type EncodedBatch } from '../contracts/batch.js';
 
 export const KEY_VARIABLES = [
   'date',
@@ -160,7 +160,7 @@ export function compileKeyTemplate(template: string, host: string, sink: string)
           out += safe(batch.id);
           break;
         case 'ext':
-          out += ARCHIVE_EXTENSIONS[batch.archive.codec];
+          out += ARCHIVE_EXTENSIONS[partOf(batch, 'archive').codec];
           break;
       }
     }

@@ -25,6 +25,10 @@ export class LiveSink implements Sink {
     return this.current.type;
   }
 
+  get takes(): Sink['takes'] {
+    return this.current.takes;
+  }
+
   write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
     return this.using((s) => s.write(batch, signal));
   }

@@ -22,7 +22,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3SinkConfig } from '../config/types.js';
-import type { Codec, EncodedBatch } from '../contracts/batch.js';
+import { partOf, type Codec, type EncodedBatch } from '../contracts/batch.js';
+import type { SinkMetrics } from '../observe/metrics.js';
 import { compileKeyTemplate, type KeyRenderer } from './keys.js';
 import { SinkError, isRetryableStatus } from './sink.js';
 import type { Sink, SinkReceipt } from '../contracts/sink.js';
@@ -81,6 +82,7 @@ export function s3ContentEncoding(codec: Codec): string | undefined {
 
 export class S3Sink implements Sink {
   readonly type = 's3' as const;
+  readonly takes = 'archive' as const;
   readonly name: string;
   private readonly client: S3Client;
   private readonly render: KeyRenderer;
@@ -88,6 +90,8 @@ export class S3Sink implements Sink {
   constructor(
     private readonly cfg: S3SinkConfig,
     host: string,
+    /** Seed 001's S3 metrics, counted per PutObject/upload attempt (absent in tools and tests). */
+    private readonly metrics?: Pick<SinkMetrics, 's3PutErrors' | 's3EventsStored'>,
   ) {
     this.name = cfg.name;
     this.render = compileKeyTemplate(cfg.key_template, host, cfg.name);
@@ -108,15 +112,16 @@ export class S3Sink implements Sink {
 
   async write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
     const key = this.render(batch);
-    const body = batch.archive.body;
+    const archive = partOf(batch, 'archive');
+    const body = archive.body;
     const params: PutObjectCommandInput = {
       Bucket: this.cfg.bucket,
       Key: key,
       Body: body,
       ContentType: 'application/x-ndjson',
-      ContentEncoding: s3ContentEncoding(batch.archive.codec),
+      ContentEncoding: s3ContentEncoding(archive.codec),
       Metadata: {
-        'ferry-codec': batch.archive.codec,
+        'ferry-codec': archive.codec,
         'ferry-events': String(batch.events),
         'ferry-batch-id': batch.id,
       },
@@ -132,8 +137,10 @@ export class S3Sink implements Sink {
           { abortSignal: signal },
         );
       }
+      this.metrics?.s3EventsStored.inc(batch.events);
       return { location: where };
     } catch (err) {
+      this.metrics?.s3PutErrors.inc();
       throw classifyS3Error(err, `S3 put ${where}`, signal);
     }
   }

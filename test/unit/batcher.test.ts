@@ -14,6 +14,7 @@ const limits: BatchLimits = {
   maxAgeMs: 60_000,
   codec: 'none',
   level: 0,
+  archive: true,
   rows: true,
   compressRows: false,
 };
@@ -27,7 +28,7 @@ function batchOf(body: string, source = 'http'): { archive: string; rows: string
   b.appendRequest(1, parsed.events, Date.UTC(2026, 10, 23, 16, 0, 0, 123), source);
   b.sealIfDue(Date.now(), true);
   return {
-    archive: dec.decode(sealed!.batch.archive.body),
+    archive: dec.decode(sealed!.batch.archive!.body),
     rows: dec.decode(sealed!.batch.rows!.body),
   };
 }

@@ -27,6 +27,7 @@ function scripted(
   return {
     name: 'fake',
     type: 's3',
+    takes: 'archive',
     calls: 0,
     signals: [],
     write(_b: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {

@@ -1,0 +1,105 @@
+import type {
+  ClickHouseSinkConfig,
+  DirectorySinkConfig,
+  FerryConfig,
+  S3SinkConfig,
+  SinkConfig,
+} from '../config/types.js';
+import type { BatchPart } from '../contracts/batch.js';
+import type { Sink } from '../contracts/sink.js';
+import type { Logger } from '../observe/log.js';
+import type { SinkMetrics } from '../observe/metrics.js';
+import { validateKeyTemplate } from './keys.js';
+
+/** What every sink constructor may use besides its own config. */
+export interface SinkContext {
+  host: string;
+  log: Logger;
+  /** The sink's own metrics (seed 001's s3_* names, ClickHouse insert errors); absent in tools. */
+  metrics?: SinkMetrics;
+  attemptTimeoutMs: number;
+}
+
+/** The part a sink of this config takes, and how the worker encodes it. */
+export type PartSpec = { takes: 'archive' } | { takes: 'rows'; codec: 'gzip' | 'none' };
+
+/**
+ * One kind of sink, as the rest of ferry sees it before any client is loaded: which part of a
+ * batch it takes (the workers build only the parts some sink takes), what its config needs checked
+ * beyond the schema, and how to load its client module on demand (the S3 and ClickHouse clients
+ * cost ~25 and ~10 MiB of RSS: a node pays only for the sinks it names).
+ */
+export interface SinkKind<C extends SinkConfig> {
+  part(cfg: C): PartSpec;
+  /** Checks the schema cannot express; throws with a message naming the key. */
+  check(cfg: C): void;
+  load(): Promise<(cfg: C, ctx: SinkContext) => Sink>;
+}
+
+type Kinds = { [T in SinkConfig['type']]: SinkKind<Extract<SinkConfig, { type: T }>> };
+
+const checkKeyTemplate = (cfg: DirectorySinkConfig | S3SinkConfig): void => {
+  try {
+    validateKeyTemplate(cfg.key_template);
+  } catch (err) {
+    throw new Error(`key_template: ${(err as Error).message}`);
+  }
+};
+
+/** Every kind of sink ferry has. Adding one: its config in the schema, its client, an entry here. */
+export const SINK_KINDS: Kinds = {
+  directory: {
+    part: () => ({ takes: 'archive' }),
+    check: checkKeyTemplate,
+    load: async () => {
+      const { DirectorySink } = await import('./directory.js');
+      return (cfg: DirectorySinkConfig, ctx) => new DirectorySink(cfg, ctx.host);
+    },
+  },
+  s3: {
+    part: () => ({ takes: 'archive' }),
+    check: checkKeyTemplate,
+    load: async () => {
+      const { S3Sink } = await import('./s3.js');
+      return (cfg: S3SinkConfig, ctx) => new S3Sink(cfg, ctx.host, ctx.metrics);
+    },
+  },
+  clickhouse: {
+    part: (cfg) => ({ takes: 'rows', codec: cfg.compress ? 'gzip' : 'none' }),
+    check: () => {},
+    load: async () => {
+      const { ClickHouseSink } = await import('./clickhouse.js');
+      return (cfg: ClickHouseSinkConfig, ctx) =>
+        new ClickHouseSink(
+          cfg,
+          ctx.log.child({ sink: cfg.name }),
+          ctx.attemptTimeoutMs,
+          ctx.metrics,
+        );
+    },
+  },
+};
+
+export function kindOf<C extends SinkConfig>(cfg: C): SinkKind<C> {
+  return SINK_KINDS[cfg.type] as unknown as SinkKind<C>;
+}
+
+/** Which parts the workers must build for these sinks. */
+export function partsFor(sinks: readonly SinkConfig[]): {
+  archive: boolean;
+  rows: boolean;
+  compressRows: boolean;
+} {
+  const specs = sinks.map((s) => kindOf(s).part(s));
+  const takes = (p: BatchPart) => specs.some((s) => s.takes === p);
+  return {
+    archive: takes('archive'),
+    rows: takes('rows'),
+    compressRows: specs.some((s) => s.takes === 'rows' && s.codec === 'gzip'),
+  };
+}
+
+/** ferry's own default timeout for a sink's attempts: its retry override, else the global one. */
+export function attemptTimeoutOf(s: SinkConfig, cfg: FerryConfig): number {
+  return ('retry' in s ? s.retry?.attempt_timeout_ms : undefined) ?? cfg.retry.attempt_timeout_ms;
+}
