@@ -2,7 +2,6 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError, DEFAULT_CONFIG_PATH } from './config/load.js';
-import { codecAvailable, codecUnavailableReason } from './codecs/index.js';
 import { createLogger } from './observe/log.js';
 import { ferryVersion } from './cli/version.js';
 import { runCommand } from './cli/run.js';
@@ -68,8 +67,8 @@ async function main(argv: string[]): Promise<number> {
     case 'config':
       if (sub === 'check') return configCheck(values.config);
       if (sub === 'schema') {
-        const { configSchema } = await import('./config/schema.js');
-        process.stdout.write(JSON.stringify(configSchema, null, 2) + '\n');
+        const { configSchemaJson } = await import('./config/schema-json.js');
+        process.stdout.write(configSchemaJson());
         return 0;
       }
       break;
@@ -81,12 +80,6 @@ async function main(argv: string[]): Promise<number> {
 function configCheck(path: string | undefined): number {
   try {
     const { config, source } = loadConfig(path);
-    if (!codecAvailable(config.batch.codec)) {
-      process.stderr.write(
-        `${source}: batch.codec: "${config.batch.codec}" is not available on this runtime: ${codecUnavailableReason(config.batch.codec)}\n`,
-      );
-      return 1;
-    }
     const sinks = config.sinks.length
       ? config.sinks.map((s) => `${s.name} (${s.type})`).join(', ')
       : `local (directory, embedded default: ${config.state_dir}/out)`;

@@ -1,6 +1,5 @@
 import process from 'node:process';
 import { loadConfig } from '../config/load.js';
-import { codecAvailable, codecUnavailableReason } from '../codecs/index.js';
 import { createLogger } from '../observe/log.js';
 import { startFerry } from '../lifecycle/start.js';
 import { createNotifier } from '../lifecycle/notify.js';
@@ -10,13 +9,6 @@ import { superviseWithSystemd } from '../lifecycle/systemd.js';
 export async function runCommand(configPath: string | undefined): Promise<number> {
   const { config, source } = loadConfig(configPath);
   const log = createLogger(config.log.level);
-  if (!codecAvailable(config.batch.codec)) {
-    log.fatal(
-      { codec: config.batch.codec, reason: codecUnavailableReason(config.batch.codec) },
-      'batch.codec is not available on this runtime',
-    );
-    return 1;
-  }
   log.info({ config: source, runtime: runtimeName() }, 'ferry starting');
   // SIGHUP (ExecReload) is taken from the start: its default action would kill ferry. One
   // arriving during startup runs once ferry is up. RELOADING=1 … READY=1 around each, one at a time.

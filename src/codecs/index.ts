@@ -23,7 +23,7 @@
  *   and reports failures as CodecError with code 'too_large' or 'corrupt'.
  */
 import * as zlib from 'node:zlib';
-import type { Codec } from '../contracts/batch.js';
+import { CODECS, type Codec } from '../contracts/batch.js';
 import { CodecError, corrupt, tooLarge } from './errors.js';
 import { lz4Available, lz4Compress, lz4Decompress, lz4LoadError } from './lz4.js';
 import {
@@ -35,11 +35,9 @@ import {
   zstdLoadError,
 } from './zstd.js';
 
-export type { Codec };
+export { CODECS, type Codec };
 export { CodecError, type CodecErrorCode } from './errors.js';
 export { zstdImplementation };
-
-export const CODECS: readonly Codec[] = ['gzip', 'lz4', 'zstd', 'none'];
 
 /** Whether this runtime can compress and decompress with codec. */
 export function codecAvailable(codec: Codec): boolean {

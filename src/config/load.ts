@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { defaultWorkerThreads } from './vcpus.js';
-import { validateKeyTemplate } from '../sinks/keys.js';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Document, type Node } from 'yaml';
 import { configSchema } from './schema.js';
 import { checkAuthAndTls } from './check-auth-tls.js';
+import { checkCodec } from './check-codec.js';
 import { applyKafkaEnv, checkKafka } from './check-kafka.js';
-import type { FerryConfig, SinkConfig } from './types.js';
+import { checkSinks } from './check-sinks.js';
+import type { FerryConfig } from './types.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/ferry/ferry.yaml';
 const ENV_PREFIX = 'FERRY_';
@@ -293,22 +294,14 @@ function convertEnvValue(
   }
 }
 
-/** Rules JSON Schema cannot say. Paths are dotted key paths. */
+/**
+ * Rules JSON Schema cannot say. Paths are dotted key paths. Every such rule runs here and only
+ * here, so `ferry config check`, `ferry run` and a reload refuse the same configs with key + line.
+ */
 function checkSemantics(cfg: FerryConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  const names = new Set<string>();
-  cfg.sinks.forEach((s, i) => {
-    if (names.has(s.name))
-      issues.push({ path: `sinks.${i}.name`, message: `duplicate sink name "${s.name}"` });
-    names.add(s.name);
-    if (s.type !== 'clickhouse' && s.key_template) {
-      try {
-        validateKeyTemplate(s.key_template);
-      } catch (err) {
-        issues.push({ path: `sinks.${i}.key_template`, message: (err as Error).message });
-      }
-    }
-  });
+  issues.push(...checkSinks(cfg));
+  issues.push(...checkCodec(cfg));
   // A body must fit in one ring record (header + body), with room for another.
   if (cfg.http.max_body_bytes + 4096 > cfg.workers.ring_bytes / 2) {
     issues.push({
@@ -336,11 +329,6 @@ function finalize(cfg: FerryConfig, file: string): FerryConfig {
   if (!cfg.clickhouse_migrations_dir) cfg.clickhouse_migrations_dir = defaultMigrationsDir();
   else if (file !== 'embedded default')
     cfg.clickhouse_migrations_dir = resolve(dirname(file), cfg.clickhouse_migrations_dir);
-  for (const s of cfg.sinks as SinkConfig[]) {
-    if ((s.type === 'directory' || s.type === 's3') && !s.key_template) {
-      s.key_template = configSchema.properties.sinks.items.oneOf[0].properties.key_template.default;
-    }
-  }
   return cfg;
 }
 

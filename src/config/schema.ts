@@ -1,24 +1,45 @@
 /**
- * The config schema (JSON Schema, draft 2020-12 subset understood by ajv).
- * Source of truth; `ferry config schema` prints it and config/schema.json is a copy
- * (a test keeps the two equal) for editors and operators.
+ * The config schema (JSON Schema, draft 2020-12 subset understood by ajv): the one source of
+ * truth for the config. The loader validates and defaults with it, ./types.ts derives the
+ * TypeScript types from it (so it stays `as const`), and config/schema.json is generated from it
+ * (`npm run gen:schema`; a unit test fails when the committed file differs). Every default lives
+ * here; the loader fills only what depends on the machine or the file's location (load.ts).
  */
+import { CODECS } from '../contracts/batch.js';
 import { DEFAULT_KEY_TEMPLATE } from '../sinks/keys.js';
 
 const retry = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    initial_ms: { type: 'integer', minimum: 1, default: 200 },
-    max_ms: { type: 'integer', minimum: 1, default: 5000 },
-    max_elapsed_ms: { type: 'integer', minimum: 0, default: 10000 },
-    attempt_timeout_ms: { type: 'integer', minimum: 100, default: 15000 },
+    initial_ms: { type: 'integer', minimum: 1, default: 200, description: 'First backoff delay.' },
+    max_ms: {
+      type: 'integer',
+      minimum: 1,
+      default: 5000,
+      description: 'Cap on one backoff delay.',
+    },
+    max_elapsed_ms: {
+      type: 'integer',
+      minimum: 0,
+      default: 10000,
+      description:
+        'Give up (→ 5xx now, DLQ later) once this much time has passed since the first attempt.',
+    },
+    attempt_timeout_ms: {
+      type: 'integer',
+      minimum: 100,
+      default: 15000,
+      description: 'Timeout of one attempt.',
+    },
   },
 } as const;
 
+/** A sink's own retry: each key missing here is taken from the top-level `retry`. */
 const partialRetry = {
   type: 'object',
   additionalProperties: false,
+  description: 'Overrides of the top-level retry for this sink.',
   properties: {
     initial_ms: { type: 'integer', minimum: 1 },
     max_ms: { type: 'integer', minimum: 1 },
@@ -113,7 +134,7 @@ export const configSchema = {
           additionalProperties: false,
           required: ['cert', 'key'],
           description:
-            'Serve HTTPS with this PEM certificate (chain) and key; SIGHUP re-reads both files.',
+            'Serve HTTPS with this PEM certificate (chain) and key (paths relative to the config file); SIGHUP re-reads both files.',
           properties: {
             cert: { type: 'string', minLength: 1 },
             key: { type: 'string', minLength: 1 },
@@ -129,7 +150,12 @@ export const configSchema = {
         ack: { enum: ['durable', 'accepted'], default: 'durable' },
         max_body_bytes: { type: 'integer', minimum: 1024, default: 4194304 },
         max_decompressed_bytes: { type: 'integer', minimum: 1024, default: 16777216 },
-        retry_after_s: { type: 'integer', minimum: 1, default: 1 },
+        retry_after_s: {
+          type: 'integer',
+          minimum: 1,
+          default: 1,
+          description: 'Seconds sent in Retry-After with a 503.',
+        },
       },
     },
     workers: {
@@ -157,7 +183,7 @@ export const configSchema = {
         max_events: { type: 'integer', minimum: 1, default: 5000 },
         max_bytes: { type: 'integer', minimum: 1024, default: 8388608 },
         max_age_ms: { type: 'integer', minimum: 1, default: 1000 },
-        codec: { enum: ['gzip', 'lz4', 'zstd', 'none'], default: 'lz4' },
+        codec: { enum: CODECS, default: 'lz4' },
         level: {
           type: 'integer',
           minimum: 0,
@@ -214,7 +240,11 @@ export const configSchema = {
               table: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', default: 'events' },
               username: { type: 'string', default: 'default' },
               password: { type: 'string', default: '' },
-              compress: { type: 'boolean', default: true },
+              compress: {
+                type: 'boolean',
+                default: true,
+                description: 'gzip the JSONEachRow body (done on the worker threads).',
+              },
               retry: partialRetry,
             },
           },
@@ -241,18 +271,40 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
+      description: 'Local DLQ segments per sink (docs/dlq.md).',
       properties: {
         enabled: { type: 'boolean', default: true },
-        dir: { type: 'string', default: '' },
+        dir: { type: 'string', default: '', description: "'' = <state_dir>/dlq" },
         max_bytes: { type: 'integer', minimum: 1048576, default: 1073741824 },
         max_files: { type: 'integer', minimum: 1, default: 10000 },
         segment_max_bytes: { type: 'integer', minimum: 65536, default: 67108864 },
-        ttl_hours: { type: 'number', minimum: 0, default: 168 },
-        policy: { enum: ['reject', 'drop_oldest'], default: 'reject' },
+        ttl_hours: {
+          type: 'number',
+          minimum: 0,
+          default: 168,
+          description: 'Segments older than this are removed (counted as dropped); 0 = never.',
+        },
+        policy: {
+          enum: ['reject', 'drop_oldest'],
+          default: 'reject',
+          description:
+            'Full: refuse new data (503), or drop the oldest segment (counted, error-logged).',
+        },
         reupload_events_per_s: { type: 'integer', minimum: 1, default: 20000 },
         probe_interval_ms: { type: 'integer', minimum: 50, default: 1000 },
-        breaker_failures: { type: 'integer', minimum: 1, default: 1 },
-        min_free_bytes: { type: 'integer', minimum: 0, default: 104857600 },
+        breaker_failures: {
+          type: 'integer',
+          minimum: 1,
+          default: 1,
+          description:
+            'Batches in a row spooled before new batches skip the retries and go straight to the DLQ.',
+        },
+        min_free_bytes: {
+          type: 'integer',
+          minimum: 0,
+          default: 104857600,
+          description: "/readyz fails when the DLQ's disk has less free.",
+        },
       },
     },
     kafka: {
@@ -275,9 +327,19 @@ export const configSchema = {
           items: { type: 'string', minLength: 1, maxLength: 249 },
           default: [],
         },
-        from_beginning: { type: 'boolean', default: true },
+        from_beginning: {
+          type: 'boolean',
+          default: true,
+          description:
+            'A group with no committed offset starts at the earliest message (else the latest).',
+        },
         format: { enum: ['json', 'msgpack'], default: 'json' },
-        dlq_topic_suffix: { type: 'string', minLength: 1, default: '.dlq' },
+        dlq_topic_suffix: {
+          type: 'string',
+          minLength: 1,
+          default: '.dlq',
+          description: 'Poison messages go to <topic><suffix>.',
+        },
         metadata_field: {
           type: 'string',
           default: '',
@@ -286,7 +348,13 @@ export const configSchema = {
         },
         max_message_bytes: { type: 'integer', minimum: 1, default: 1048576 },
         partitions_concurrently: { type: 'integer', minimum: 1, default: 4 },
-        max_inflight_bytes_per_partition: { type: 'integer', minimum: 65536, default: 8388608 },
+        max_inflight_bytes_per_partition: {
+          type: 'integer',
+          minimum: 65536,
+          default: 8388608,
+          description:
+            'Message bytes dispatched but not yet durable, per partition; past it the partition pauses.',
+        },
         commit_interval_ms: { type: 'integer', minimum: 10, default: 1000 },
         session_timeout_ms: { type: 'integer', minimum: 1000, default: 30000 },
         heartbeat_interval_ms: { type: 'integer', minimum: 100, default: 3000 },

@@ -3,7 +3,10 @@
  * every kind of sink. Workers do the CPU work (parse, encode, compress); the
  * main thread only moves these bytes to the sinks.
  */
-export type Codec = 'gzip' | 'lz4' | 'zstd' | 'none';
+/** The compression codecs, by name: the config schema lists them from here (`batch.codec`). */
+export const CODECS = ['gzip', 'lz4', 'zstd', 'none'] as const;
+
+export type Codec = (typeof CODECS)[number];
 
 export interface EncodedPart {
   /** Bytes exactly as the sink stores or sends them (already compressed). */

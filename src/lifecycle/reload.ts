@@ -8,7 +8,6 @@
 import { ConfigError, formatIssue } from '../config/load.js';
 import { diffConfig, liveConfig } from '../config/diff.js';
 import type { FerryConfig } from '../config/types.js';
-import { codecAvailable, codecUnavailableReason } from '../codecs/index.js';
 import type { Logger } from '../observe/log.js';
 import type { ConfigMetrics, SinkMetrics } from '../observe/metrics.js';
 import { batchLimits, type WorkerPool } from '../pipeline/pool.js';
@@ -97,11 +96,6 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
       });
     }
     return fail((err as Error).message);
-  }
-  if (!codecAvailable(loaded.batch.codec)) {
-    return fail(
-      `batch.codec: "${loaded.batch.codec}" is not available on this runtime: ${codecUnavailableReason(loaded.batch.codec)}`,
-    );
   }
   const diff = diffConfig(running, loaded);
   const next = liveConfig(running, loaded);

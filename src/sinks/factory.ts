@@ -1,10 +1,12 @@
-import { join } from 'node:path';
+import { effectiveSinks } from '../config/effective-sinks.js';
 import type { FerryConfig, SinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
-import { DEFAULT_KEY_TEMPLATE } from './keys.js';
 import { attemptTimeoutOf, kindOf, type SinkContext } from './kinds.js';
 import type { SinkMetrics } from '../observe/metrics.js';
 import type { Sink } from '../contracts/sink.js';
+
+// The embedded default sink is config (src/config/effective-sinks.ts); re-exported for the pool.
+export { effectiveSinks };
 
 type Construct = (cfg: SinkConfig, ctx: SinkContext) => Sink;
 /** Each kind's constructor, once its module is loaded; createSink stays synchronous for a reload. */
@@ -16,45 +18,15 @@ export async function loadSinkModules(sinks: SinkConfig[]): Promise<void> {
 }
 
 /**
- * The sinks ferry runs with: the configured ones, or — with none configured —
- * the embedded default, a directory sink named `local` at `<state_dir>/out`,
- * so a newcomer sees ferry work before wiring S3 or ClickHouse.
+ * The clients of the sinks ferry runs with (effectiveSinks: the embedded default when none is
+ * configured). cfg comes from the loader, which has already checked the sinks (unique names, key
+ * templates: src/config/check-sinks.ts); nothing is checked twice here.
  */
-export function effectiveSinks(cfg: FerryConfig): SinkConfig[] {
-  if (cfg.sinks.length > 0) return cfg.sinks;
-  return [
-    {
-      type: 'directory',
-      name: 'local',
-      path: join(cfg.state_dir, 'out'),
-      key_template: DEFAULT_KEY_TEMPLATE,
-    },
-  ];
-}
-
-/**
- * Check what the schema cannot: key templates and unique sink names. Throws
- * naming the sink; `ferry config check` and `createSinks` both call it.
- */
-export function validateSinks(cfg: FerryConfig): void {
-  const seen = new Set<string>();
-  for (const [i, s] of effectiveSinks(cfg).entries()) {
-    if (seen.has(s.name)) throw new Error(`sinks[${i}]: duplicate sink name "${s.name}"`);
-    seen.add(s.name);
-    try {
-      kindOf(s).check(s);
-    } catch (err) {
-      throw new Error(`sinks[${i}] (${s.name}).${(err as Error).message}`);
-    }
-  }
-}
-
 export async function createSinks(
   cfg: FerryConfig,
   log: Logger,
   metrics?: SinkMetrics,
 ): Promise<Sink[]> {
-  validateSinks(cfg);
   await loadSinkModules(effectiveSinks(cfg));
   return effectiveSinks(cfg).map((s) => createSink(s, cfg, log, metrics));
 }
