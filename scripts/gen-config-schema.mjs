@@ -7,9 +7,15 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { configSchemaJson } from '../dist/src/config/schema-json.js';
+import { pathToFileURL } from 'node:url';
 
-const out = resolve(import.meta.dirname, '..', 'config', 'schema.json');
+const root = resolve(import.meta.dirname, '..');
+// A computed path, so the typecheck (which runs before the build) does not look for dist/.
+/** @type {{ configSchemaJson: () => string }} */
+const { configSchemaJson } = await import(
+  pathToFileURL(resolve(root, 'dist', 'src', 'config', 'schema-json.js')).href
+);
+const out = resolve(root, 'config', 'schema.json');
 const text = configSchemaJson();
 if (process.argv.includes('--check')) {
   let committed = '';
