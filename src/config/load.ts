@@ -196,6 +196,14 @@ function locate(
   return { line: pos.line, column: pos.col };
 }
 
+/** The part of a schema node the env overrides walk: sections by `properties`, leaves by `type`. */
+interface SchemaNode {
+  type?: string;
+  enum?: readonly unknown[];
+  const?: unknown;
+  properties?: Record<string, SchemaNode>;
+}
+
 /**
  * FERRY_BATCH__MAX_EVENTS=3000 → batch.max_events; `__` separates levels.
  * Sinks are addressed by name: FERRY_SINKS__ARCHIVE__SECRET_ACCESS_KEY.
@@ -214,7 +222,7 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
     const segs = name.slice(ENV_PREFIX.length).toLowerCase().split('__');
     const where = `env ${name}`;
     let target: Record<string, unknown> = raw;
-    let schema: any = configSchema;
+    let schema: SchemaNode = configSchema;
     let ok = true;
     for (let i = 0; i < segs.length - 1 && ok; i++) {
       const seg = segs[i];
