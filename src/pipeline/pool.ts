@@ -19,7 +19,7 @@ import {
   STAT_EVENTS,
 } from '../../workers/protocol.js';
 import type { Dispatcher } from '../contracts/dispatch.js';
-import { effectiveSinks } from '../sinks/factory.js';
+import { effectiveSinks } from '../config/effective-sinks.js';
 import { partsFor } from '../sinks/kinds.js';
 import type { BatchJob } from '../contracts/job.js';
 

@@ -6,7 +6,6 @@ import type { SinkMetrics } from '../observe/metrics.js';
 import type { Sink } from '../contracts/sink.js';
 
 // The embedded default sink is config (src/config/effective-sinks.ts); re-exported for the pool.
-export { effectiveSinks };
 
 type Construct = (cfg: SinkConfig, ctx: SinkContext) => Sink;
 /** Each kind's constructor, once its module is loaded; createSink stays synchronous for a reload. */
