@@ -16,17 +16,8 @@ export function checkSinks(cfg: FerryConfig): ConfigIssue[] {
     if (names.has(s.name))
       issues.push({ path: `sinks.${i}.name`, message: `duplicate sink name "${s.name}"` });
     names.add(s.name);
-    try {
-      kindOf(s).check(s);
-    } catch (err) {
-      // A kind's check throws "<key>: <why>" (SinkKind.check), so the issue points at that key.
-      const m = /^([a-z_][a-z0-9_]*): ([\s\S]*)$/.exec((err as Error).message);
-      issues.push(
-        m && m[1] in s
-          ? { path: `sinks.${i}.${m[1]}`, message: m[2] }
-          : { path: `sinks.${i}`, message: (err as Error).message },
-      );
-    }
+    for (const p of kindOf(s).check(s))
+      issues.push({ path: `sinks.${i}.${p.key}`, message: p.message });
   });
   return issues;
 }

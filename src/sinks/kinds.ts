@@ -20,6 +20,12 @@ export interface SinkContext {
   attemptTimeoutMs: number;
 }
 
+/** A problem with one key of a sink's config (the loader reports it with its line). */
+export interface SinkConfigProblem {
+  key: string;
+  message: string;
+}
+
 /** The part a sink of this config takes, and how the worker encodes it. */
 export type PartSpec = { takes: 'archive' } | { takes: 'rows'; codec: 'gzip' | 'none' };
 
@@ -31,18 +37,19 @@ export type PartSpec = { takes: 'archive' } | { takes: 'rows'; codec: 'gzip' | '
  */
 export interface SinkKind<C extends SinkConfig> {
   part(cfg: C): PartSpec;
-  /** Checks the schema cannot express; throws with a message naming the key. */
-  check(cfg: C): void;
+  /** Checks the schema cannot express: the problems, each at the sink's key it is about. */
+  check(cfg: C): SinkConfigProblem[];
   load(): Promise<(cfg: C, ctx: SinkContext) => Sink>;
 }
 
 type Kinds = { [T in SinkConfig['type']]: SinkKind<Extract<SinkConfig, { type: T }>> };
 
-const checkKeyTemplate = (cfg: DirectorySinkConfig | S3SinkConfig): void => {
+const checkKeyTemplate = (cfg: DirectorySinkConfig | S3SinkConfig): SinkConfigProblem[] => {
   try {
     validateKeyTemplate(cfg.key_template);
+    return [];
   } catch (err) {
-    throw new Error(`key_template: ${(err as Error).message}`);
+    return [{ key: 'key_template', message: (err as Error).message }];
   }
 };
 
@@ -66,7 +73,7 @@ export const SINK_KINDS: Kinds = {
   },
   clickhouse: {
     part: (cfg) => ({ takes: 'rows', codec: cfg.compress ? 'gzip' : 'none' }),
-    check: () => {},
+    check: () => [],
     load: async () => {
       const { ClickHouseSink } = await import('./clickhouse.js');
       return (cfg: ClickHouseSinkConfig, ctx) =>

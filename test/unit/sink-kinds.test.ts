@@ -38,10 +38,11 @@ describe('sink kinds: which parts the workers build', () => {
     expect(partsFor([dir, ch(true)])).toEqual({ archive: true, rows: true, compressRows: true });
   });
 
-  it('a key template the directory sink cannot render is refused by its kind', () => {
-    expect(() => SINK_KINDS.directory.check({ ...dir, key_template: '{nope}' } as never)).toThrow(
-      /key_template/,
-    );
+  it('a key template the directory sink cannot render is a problem at its key', () => {
+    expect(SINK_KINDS.directory.check({ ...dir, key_template: '{nope}' } as never)).toEqual([
+      { key: 'key_template', message: expect.stringMatching(/nope/) },
+    ]);
+    expect(SINK_KINDS.directory.check(dir as never)).toEqual([]);
   });
 
   it('a ClickHouse-only node builds rows and no archive, and seals by the rows it built', () => {
