@@ -29,6 +29,8 @@ export interface WriteCall {
   events: number;
   /** Date.now() when the write started (fake time under vi.useFakeTimers). */
   at: number;
+  /** A copy of the bytes the sink was given (the part a sink of its type takes). */
+  body: Uint8Array;
   /** Set once the write succeeded. */
   ok?: boolean;
 }
@@ -67,6 +69,7 @@ export class ScriptedSink implements Sink {
       batch: batch.id,
       events: batch.events,
       at: Date.now(),
+      body: (this.type === 'clickhouse' ? batch.rows! : batch.archive).body.slice(),
     };
     this.writes.push(call);
     const step = this.steps.shift() ?? this.fallback;

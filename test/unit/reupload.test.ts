@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { Reuploader, type ReuploadOptions } from '../../src/dlq/reupload.js';
 import { SinkDlq } from '../../src/dlq/sink-dlq.js';
 import { listSegments } from '../../src/dlq/segment-store.js';
@@ -166,5 +167,38 @@ describe('re-upload pacing', () => {
     sink.probeAnswer = 'ok';
     await vi.waitFor(() => expect(sink.delivered).toEqual(['s1', 's2']), { timeout: 5_000 });
     expect(d.breaker.open).toBe(false);
+  });
+});
+
+describe('re-upload of a record that cannot be read back', () => {
+  // Found while writing these tests: store.read() failing (here: the segment file was cut short
+  // after start-up, as a bad disk or an operator's truncate would leave it) is handled like a sink
+  // failure — the breaker trips, the probe succeeds, the same record fails again, forever. The
+  // records after it never ship, and while the breaker is open the uploader sends every fresh
+  // batch of a healthy sink straight to the DLQ.
+  it('does not block the records after it, nor keep a healthy sink marked down', async () => {
+    const sink = new ScriptedSink('a');
+    sink.probeAnswer = 'ok'; // the sink is fine all along
+    const { d, r } = await dlqWith(sink, ['u1', 'u2'], 1, { probeIntervalMs: 50 });
+    const [first] = await listSegments(d.dir);
+    truncateSync(first.path, 20); // u1's record is gone from its file; u2 is intact
+    r.start();
+    await vi.waitFor(() => expect(sink.delivered).toEqual(['u2']), { timeout: 3_000 });
+    expect(d.breaker.open).toBe(false);
+  });
+
+  // Also found: store.read() does not check the record's CRC32C (only start-up recovery does), so
+  // bytes that went bad on disk after start-up are shipped to the sink as if they were the batch.
+  it('does not ship a record whose bytes went bad on disk since it was spooled', async () => {
+    const sink = new ScriptedSink('a');
+    const { d, r } = await dlqWith(sink, ['c1', 'c2'], 1);
+    const [first] = await listSegments(d.dir);
+    const bytes = readFileSync(first.path);
+    bytes[bytes.length - 1] ^= 0xff; // one bit-rotten byte in c1's payload
+    writeFileSync(first.path, bytes);
+    r.start();
+    await vi.waitFor(() => expect(sink.delivered).toContain('c2'), { timeout: 3_000 });
+    const original = batchOf('c1', 1).archive.body;
+    for (const w of sink.writes.filter((x) => x.batch === 'c1')) expect(w.body).toEqual(original);
   });
 });
