@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { EncodedBatch } from '../../src/contracts/batch.js';
+import type { BatchPart, EncodedBatch } from '../../src/contracts/batch.js';
 import type { Sink, SinkReceipt } from '../../src/contracts/sink.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { FerryConfig } from '../../src/config/types.js';
@@ -48,10 +48,15 @@ export class ScriptedSink implements Sink {
     errorClass: 'network',
   });
 
+  readonly type: string;
+
   constructor(
     readonly name: string,
-    readonly type: Sink['type'] = 'directory',
-  ) {}
+    /** The part it stores, as a real sink declares it: 'rows' plays ClickHouse. */
+    readonly takes: BatchPart = 'archive',
+  ) {
+    this.type = takes === 'rows' ? 'clickhouse' : 'directory';
+  }
 
   /** The next writes answer these, in order. */
   script(...steps: Step[]): this {
@@ -69,7 +74,7 @@ export class ScriptedSink implements Sink {
       batch: batch.id,
       events: batch.events,
       at: Date.now(),
-      body: (this.type === 'clickhouse' ? batch.rows! : batch.archive).body.slice(),
+      body: batch[this.takes]!.body.slice(),
     };
     this.writes.push(call);
     const step = this.steps.shift() ?? this.fallback;

@@ -144,7 +144,7 @@ describe('re-upload pacing', () => {
     expect(poison.map((p) => p.meta)).toEqual([
       expect.objectContaining({ batch: 'q2', status: 400, events: 3, error_class: 'http_4xx' }),
     ]);
-    expect(poison[0].payload).toEqual(batchOf('q2', 3).archive.body);
+    expect(poison[0].payload).toEqual(batchOf('q2', 3).archive!.body);
     expect(d.breaker.open).toBe(false);
     await vi.waitFor(async () => expect(await segmentRecords(d.dir)).toEqual([]));
   });
@@ -198,7 +198,7 @@ describe('re-upload of a record that cannot be read back', () => {
     writeFileSync(first.path, bytes);
     r.start();
     await vi.waitFor(() => expect(sink.delivered).toContain('c2'), { timeout: 3_000 });
-    const original = batchOf('c1', 1).archive.body;
+    const original = batchOf('c1', 1).archive!.body;
     for (const w of sink.writes.filter((x) => x.batch === 'c1')) expect(w.body).toEqual(original);
   });
 });

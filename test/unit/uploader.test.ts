@@ -117,7 +117,7 @@ const delivered = (events: number) => ({ ok: true, events, durable: true });
 describe('uploader: every sink takes it', () => {
   it('is delivered: one onBatchDelivered, nothing in any DLQ', async () => {
     const a = new ScriptedSink('a');
-    const b = new ScriptedSink('b', 's3');
+    const b = new ScriptedSink('b');
     const s = await setup([a, b]);
     const batch = batchOf('b-all', 3);
     const out = s.send(batch, 101);
@@ -173,7 +173,7 @@ describe('uploader with a DLQ', () => {
       error_class: 'http_5xx',
       attempts: a.writes.length,
     });
-    expect(recs[0].payload).toEqual(batch.archive.body);
+    expect(recs[0].payload).toEqual(batch.archive!.body);
     expect(await poisonEntries(s.dirOf('a'))).toEqual([]);
     expect(s.acks.calls.map((c) => c.kind)).toEqual(['delivered']);
     // breaker_failures defaults to 1: the sink is now treated as down
@@ -199,7 +199,7 @@ describe('uploader with a DLQ', () => {
       error_class: 'http_4xx',
       error: 'HTTP 400',
     });
-    expect(poison[0].payload).toEqual(batch.archive.body);
+    expect(poison[0].payload).toEqual(batch.archive!.body);
     expect(await segmentRecords(s.dirOf('a'))).toEqual([]);
     expect(s.dlq!.forSink('a')!.breaker.open).toBe(false);
   });
@@ -226,8 +226,8 @@ describe('uploader with a DLQ', () => {
     expect(await poisonEntries(s.dirOf('a'))).toEqual([]);
   });
 
-  it('a ClickHouse sink keeps the rows part in its DLQ', async () => {
-    const ch = new ScriptedSink('ch', 'clickhouse');
+  it('a sink that takes rows (ClickHouse) keeps the rows part in its DLQ', async () => {
+    const ch = new ScriptedSink('ch', 'rows');
     ch.fallback = httpError(502);
     const s = await setup([ch]);
     const batch = batchOf('b-rows', 1);
