@@ -121,7 +121,9 @@ export async function post(
   if (opts.encoding) headers['content-encoding'] = opts.encoding;
   const res = await fetch(`${base}/v1/events${opts.ack ? `?ack=${opts.ack}` : ''}`, {
     method: 'POST',
-    body,
+    // fetch's types want a view of an ArrayBuffer; the callers' bodies are Buffers and
+    // Uint8Arrays of ordinary (not shared) memory, which Node's fetch sends as they are.
+    body: body as string | Uint8Array<ArrayBuffer>,
     headers,
   });
   const text = await res.text();

@@ -13,7 +13,7 @@ import { startFerryProcess, post, makeEvents, type FerryProc } from '../helpers/
 import { EXPECTED_ELSEWHERE } from '../helpers/expected-metrics.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-type Panel = { type: string; title: string; targets?: { expr: string }[] };
+type Panel = { id: number; type: string; title: string; targets?: { expr: string }[] };
 const dashboard = JSON.parse(
   readFileSync(join(ROOT, 'config', 'grafana-dashboard.json'), 'utf8'),
 ) as {
@@ -69,7 +69,7 @@ describe('config/grafana-dashboard.json', () => {
   });
 
   it('is a dashboard Grafana imports: unique panel ids, a datasource variable, every panel has a title', () => {
-    const ids = dashboard.panels.map((p) => (p as { id: number }).id);
+    const ids = dashboard.panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(dashboard.panels.every((p) => p.title)).toBe(true);
     const vars = (

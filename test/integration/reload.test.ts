@@ -53,7 +53,7 @@ async function scrape(f: FerryProc): Promise<string> {
   return (await fetch(`${f.url}/metrics`)).text();
 }
 
-function s3Sink(prefix: string, secret = rig.s3.secretAccessKey) {
+function s3Sink(prefix: string, secret: string = rig.s3.secretAccessKey) {
   return {
     name: 'archive',
     type: 's3',

@@ -3,7 +3,6 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-// @ts-expect-error -- a plain .mjs bench helper without types
 import { FERRY_NODE_FLAGS } from '../../bench/lib/proc.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -14,8 +13,8 @@ describe('packaged launcher (packaging/files/ferry)', () => {
     const exec = readFileSync(LAUNCHER, 'utf8')
       .split('\n')
       .find((l) => l.startsWith('exec '))!;
-    expect((FERRY_NODE_FLAGS as string[]).length).toBeGreaterThan(0);
-    for (const flag of FERRY_NODE_FLAGS as string[]) expect(exec).toContain(` ${flag} `);
+    expect(FERRY_NODE_FLAGS.length).toBeGreaterThan(0);
+    for (const flag of FERRY_NODE_FLAGS) expect(exec).toContain(` ${flag} `);
   });
 
   it('starts ferry from a prefix laid out like the tarball (the flags are accepted by this Node)', () => {

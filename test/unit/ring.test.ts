@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ByteRing } from '../../src/rings/ring.js';
-// @ts-expect-error plain .mjs helper shared with the worker fixtures (no types)
 import { recordParts, checkRecord } from './fixtures/ring-records.mjs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
