@@ -22,11 +22,15 @@ if (!opt.a || !opt.b || !opt.only)
     'usage: node bench/ab.mjs --a DIR --b DIR --only TEXT [--rounds N] [--duration S]',
   );
 
-/** row name → list of events per CPU-second, per side. */
+/**
+ * row name → list of events per CPU-second, per side.
+ * @type {{ a: Map<string, number[]>, b: Map<string, number[]> }}
+ */
 const runs = { a: new Map(), b: new Map() };
+const dirs = { a: opt.a, b: opt.b };
 for (let round = 0; round < Number(opt.rounds); round++) {
-  for (const side of ['a', 'b']) {
-    const script = resolve(opt[side], 'bench', 'per-vcpu.mjs');
+  for (const side of /** @type {const} */ (['a', 'b'])) {
+    const script = resolve(dirs[side], 'bench', 'per-vcpu.mjs');
     const out = execFileSync(
       process.execPath,
       [script, '--only', opt.only, '--duration', opt.duration],
@@ -36,12 +40,14 @@ for (let round = 0; round < Number(opt.rounds); round++) {
       const cells = line.split('|').map((c) => c.trim());
       if (cells.length < 5 || !/^[\d,]+$/.test(cells[3])) continue;
       const name = cells[1].startsWith('baseline') ? 'baseline' : cells[1];
-      if (!runs[side].has(name)) runs[side].set(name, []);
-      runs[side].get(name).push(Number(cells[3].replace(/,/g, '')));
+      const list = runs[side].get(name) ?? [];
+      runs[side].set(name, list);
+      list.push(Number(cells[3].replace(/,/g, '')));
     }
     process.stderr.write(`ab: round ${round + 1} ${side} done\n`);
   }
 }
+/** @param {number[]} xs */
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 console.log(`| row | A (${opt.a}) ev/CPU-s | B (${opt.b}) ev/CPU-s | B / A | runs |`);
 console.log('| --- | ---: | ---: | ---: | --- |');

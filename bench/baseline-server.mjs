@@ -6,6 +6,7 @@ import { compressSync } from 'lz4-napi';
 
 const port = Number(process.argv[2] ?? 18900);
 createServer((req, res) => {
+  /** @type {Buffer[]} */
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {

@@ -5,14 +5,22 @@
 //
 // usage: npm run build && node bench/codec-levels.mjs [--rounds 15]
 import { parseArgs } from 'node:util';
+import { distModule } from './lib/dist.mjs';
 import { variedBodies } from './lib/payload.mjs';
 
 const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
-const { compress, zstdImplementation } = await import('../dist/src/codecs/index.js');
-const { parseBody } = await import('../dist/workers/parse.js');
-const { Batcher } = await import('../dist/workers/batcher.js');
+const { compress, zstdImplementation } = /** @type {typeof import('../src/codecs/index.js')} */ (
+  await import(distModule('src/codecs/index.js'))
+);
+const { parseBody } = /** @type {typeof import('../workers/parse.js')} */ (
+  await import(distModule('workers/parse.js'))
+);
+const { Batcher } = /** @type {typeof import('../workers/batcher.js')} */ (
+  await import(distModule('workers/batcher.js'))
+);
 
 // The archive bytes of one uncompressed batch, built by the worker's own parser and batcher.
+/** @type {Uint8Array | undefined} */
 let batch;
 const batcher = new Batcher(
   {
@@ -33,6 +41,7 @@ for (const [i, body] of variedBodies(50).entries()) {
   batcher.appendRequest(i, parsed.events, Date.now(), 'http');
 }
 if (!batch) throw new Error('the batch did not seal at 5000 events');
+/** @type {[import('../src/pipeline/batch.js').Codec, number?][]} */
 const CASES = [
   ['lz4'],
   ['gzip', 1],

@@ -45,6 +45,10 @@ const work = mkdtempSync(join(tmpdir(), 'ferry-bench-dlq-'));
 const { w1: bodyFile, avgEventBytes: avgEvent } = writeBodies(work);
 const run = `bench-dlq-${Date.now().toString(36)}`;
 
+/**
+ * @param {string} stateDir
+ * @param {string} endpoint the S3 endpoint (MINIO, or a closed port for the outage)
+ */
 function config(stateDir, endpoint) {
   const file = join(stateDir, `ferry-${endpoint === MINIO ? 'up' : 'down'}.yaml`);
   writeFileSync(
@@ -75,6 +79,10 @@ function config(stateDir, endpoint) {
   return file;
 }
 
+/**
+ * @param {string} stateDir
+ * @param {string} endpoint
+ */
 async function start(stateDir, endpoint) {
   const port = 28900 + Math.floor(Math.random() * 90);
   const p = await startServer({
@@ -93,17 +101,26 @@ async function start(stateDir, endpoint) {
   return { p, port };
 }
 
+/**
+ * @param {number} port
+ * @param {string} name
+ */
 const gauge = async (port, name) =>
   Number(
     new RegExp(`^${name}\\{sink="archive"\\} (\\S+)$`, 'm').exec(
       await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
     )?.[1] ?? 0,
   );
+/** @param {string} d */
 const dirBytes = (d) =>
   readdirSync(d)
     .filter((n) => n.endsWith('.fdq'))
     .reduce((a, n) => a + statSync(join(d, n)).size, 0);
 
+/**
+ * @param {string} name
+ * @param {string} endpoint
+ */
 async function load(name, endpoint) {
   const state = mkdtempSync(join(work, 'state-'));
   const { p, port } = await start(state, endpoint);
@@ -132,6 +149,10 @@ async function load(name, endpoint) {
   };
 }
 
+/**
+ * @param {string} state the state dir whose DLQ to drain
+ * @param {number} events how many it holds
+ */
 async function drain(state, events) {
   const bytes = dirBytes(join(state, 'dlq', 'archive'));
   const t0 = performance.now();
@@ -161,6 +182,10 @@ const down = await load('ack=durable, lz4 → S3 down: spooled to the DLQ', 'htt
 process.stderr.write(`bench: drain ${down.spooled} events …\n`);
 const d = await drain(down.state, down.spooled);
 
+/**
+ * @param {number} n
+ * @param {number} [dd]
+ */
 const fmt = (n, dd = 0) =>
   Number.isFinite(n)
     ? n.toLocaleString('en-US', { maximumFractionDigits: dd, minimumFractionDigits: dd })

@@ -85,6 +85,7 @@ process.stderr.write(
   `bench: produced ${N} messages (~${avgBytes} B) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
 );
 
+/** @type {Record<string, unknown>[]} the sinks section of ferry's config (written as YAML) */
 const sinks = [
   { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse, database, table: 'events' },
 ];
@@ -125,6 +126,7 @@ const committed = async () => {
   return t.partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
 };
 
+/** @type {import('./lib/cgroup.mjs').CpuQuota} */
 const quota = opt.vcpu ? cpuQuota(Number(opt.vcpu)) : { wrap: (a) => a, close() {}, how: 'none' };
 const p = await startServer({
   argv: [process.execPath, ...FERRY_NODE_FLAGS, 'dist/src/cli.js', 'run', '--config', cfgFile],
@@ -167,6 +169,10 @@ if (opt.json) {
   );
   process.exit(0);
 }
+/**
+ * @param {number} n
+ * @param {number} [d]
+ */
 const fmt = (n, d = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;

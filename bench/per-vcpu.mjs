@@ -50,22 +50,37 @@ const rig = {
 };
 
 const QUOTAS = [0.25, 0.5, 1, 2];
-/** The matrix. vcpu: quota; sinks: 'directory' | 's3' | 's3+clickhouse'. */
+/**
+ * A row driven over HTTP by wrk, and a row that drains a Kafka lag (bench/kafka.mjs).
+ * @typedef {'directory' | 's3' | 's3 down (DLQ)' | 's3+clickhouse'} HttpSinks
+ * @typedef {{ ack: 'accepted' | 'durable', codec: string, sinks: HttpSinks }} FerrySetup
+ * @typedef {FerrySetup & { workload: 'W1' | 'W2', vcpu: number }} HttpRow
+ * @typedef {{ workload: 'W3', vcpu: number, codec: string, sinks: 'clickhouse', ack: 'commit' }} KafkaRow
+ * @typedef {HttpRow | KafkaRow} Row
+ */
+/**
+ * The matrix. vcpu: quota; sinks: 'directory' | 's3' | 's3+clickhouse'.
+ * @type {Row[]}
+ */
 const ROWS = [
-  ...QUOTAS.map((vcpu) => ({
-    workload: 'W1',
-    vcpu,
-    codec: 'lz4',
-    sinks: 'directory',
-    ack: 'accepted',
-  })),
-  ...QUOTAS.map((vcpu) => ({
-    workload: 'W1',
-    vcpu,
-    codec: 'lz4',
-    sinks: 'directory',
-    ack: 'durable',
-  })),
+  ...QUOTAS.map(
+    /** @returns {HttpRow} */ (vcpu) => ({
+      workload: 'W1',
+      vcpu,
+      codec: 'lz4',
+      sinks: 'directory',
+      ack: 'accepted',
+    }),
+  ),
+  ...QUOTAS.map(
+    /** @returns {HttpRow} */ (vcpu) => ({
+      workload: 'W1',
+      vcpu,
+      codec: 'lz4',
+      sinks: 'directory',
+      ack: 'durable',
+    }),
+  ),
   { workload: 'W1', vcpu: 1, codec: 'gzip', sinks: 'directory', ack: 'durable' },
   { workload: 'W1', vcpu: 1, codec: 'zstd', sinks: 'directory', ack: 'durable' },
   { workload: 'W2', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
@@ -79,13 +94,20 @@ const ROWS = [
   { workload: 'W3', vcpu: 1, codec: 'lz4', sinks: 'clickhouse', ack: 'commit' },
 ];
 const W3_MESSAGES = 200_000;
+/** @param {string} name */
 const profileFlags = (name) =>
   opt.profile
     ? ['--cpu-prof', `--cpu-prof-dir=${resolve(opt.profile, name.replace(/[^\w.-]+/g, '_'))}`]
     : [];
+/** @param {Row} r */
 const label = (r) => `${r.workload} ${r.vcpu} vCPU ${r.codec} → ${r.sinks}, ack=${r.ack}`;
 const rows = ROWS.filter((r) => !opt.only || label(r).includes(opt.only));
 
+/**
+ * @param {FerrySetup} r
+ * @param {number} port
+ * @param {string} dir
+ */
 function ferryConfig(r, port, dir) {
   const prefix = `bench-${process.pid}`;
   const sinks = {
@@ -154,6 +176,39 @@ function ensureRig() {
   ]);
 }
 
+/**
+ * @typedef {object} MeasureOptions
+ * @property {string[]} argv
+ * @property {Record<string, string>} [env]
+ * @property {string} readyMsg
+ * @property {string} url
+ * @property {string} body the body file
+ * @property {string} [contentType]
+ * @property {string} [contentEncoding]
+ * @property {number} vcpu
+ * @property {number} connections
+ */
+
+/**
+ * A row's figures. W3 rows (from bench/kafka.mjs) have no latency, CPU-seconds or quota text.
+ * @typedef {object} Result
+ * @property {string} name
+ * @property {number} vcpu
+ * @property {number} eventsPerSec
+ * @property {number} eventsPerCpuSec
+ * @property {number} [cpu]
+ * @property {number} p50
+ * @property {number} p99
+ * @property {number} rss
+ * @property {number | string} errors
+ * @property {string} [how]
+ * @property {Row} [row]
+ */
+
+/**
+ * @param {string} name
+ * @param {MeasureOptions} o
+ */
 async function measure(
   name,
   { argv, env = {}, readyMsg, url, body, contentType, contentEncoding, vcpu, connections },
@@ -188,6 +243,7 @@ async function measure(
   }
 }
 
+/** @type {Result[]} */
 const results = [];
 process.stderr.write(`bench: baseline (1 vCPU) …\n`);
 const basePort = 18800 + Math.floor(Math.random() * 90);
@@ -231,7 +287,9 @@ for (const r of rows) {
       ],
       { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    const k = JSON.parse(out.trim().split('\n').pop());
+    const lines = out.trim().split('\n');
+    /** @type {{ eventsPerSec: number, eventsPerCpuSec: number, rss: number }} kafka.mjs --json */
+    const k = JSON.parse(lines[lines.length - 1]);
     results.push({
       name: `${name} (drain a lag of ${W3_MESSAGES.toLocaleString('en-US')})`,
       vcpu: r.vcpu,
@@ -273,6 +331,10 @@ for (const r of rows) {
   });
 }
 
+/**
+ * @param {number} n
+ * @param {number} [d]
+ */
 const fmt = (n, d = 0) =>
   Number.isFinite(n)
     ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
@@ -287,16 +349,20 @@ const table = [
 ].join('\n');
 
 // Scaling: events/s at 1 vCPU over 0.25 vCPU, per series.
+/** @type {Map<string, { x: number, y: number }[]>} */
 const series = new Map();
 for (const x of results) {
   if (!x.row || !(x.row.workload === 'W1' && x.row.sinks === 'directory' && x.row.codec === 'lz4'))
     continue;
   const key = `W1 lz4 → directory, ack=${x.row.ack}`;
-  if (!series.has(key)) series.set(key, []);
-  series.get(key).push({ x: x.vcpu, y: x.eventsPerSec });
+  const pts = series.get(key) ?? [];
+  series.set(key, pts);
+  pts.push({ x: x.vcpu, y: x.eventsPerSec });
 }
 const scaling = [...series].map(([k, pts]) => {
-  const at = (v) => pts.find((p) => p.x === v)?.y;
+  // NaN for a missing point (fmt prints '–'), as undefined / y is.
+  /** @param {number} v */
+  const at = (v) => pts.find((p) => p.x === v)?.y ?? NaN;
   return `- ${k}: 1 vCPU / 0.25 vCPU = ${fmt(at(1) / at(0.25), 2)}×`;
 });
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;

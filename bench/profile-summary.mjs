@@ -12,8 +12,15 @@ const { values: opt, positionals: files } = parseArgs({
   allowPositionals: true,
 });
 
+/**
+ * The parts of a V8 .cpuprofile this reads.
+ * @typedef {{ functionName: string, url: string, lineNumber: number }} CallFrame
+ * @typedef {{ id: number, callFrame: CallFrame }} ProfileNode
+ * @typedef {{ nodes: ProfileNode[], samples: number[], timeDeltas: number[] }} CpuProfile
+ */
+
 for (const f of files) {
-  const p = JSON.parse(readFileSync(f, 'utf8'));
+  const p = /** @type {CpuProfile} */ (JSON.parse(readFileSync(f, 'utf8')));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const perNode = new Map();
   for (let i = 0; i < p.samples.length; i++)
@@ -22,7 +29,9 @@ for (const f of files) {
   let total = 0;
   let idle = 0;
   for (const [id, t] of perNode) {
-    const cf = byId.get(id).callFrame;
+    const node = byId.get(id);
+    if (!node) throw new Error(`${f}: sample of node ${id}, which is not in the profile`);
+    const cf = node.callFrame;
     const key = `${cf.functionName || '(anonymous)'} ${cf.url.split('/').slice(-2).join('/')}:${cf.lineNumber + 1}`;
     self.set(key, (self.get(key) ?? 0) + t);
     total += t;

@@ -33,6 +33,7 @@ const body = readFileSync(writeBodies(work).w1);
 const run = `soak-${Date.now().toString(36)}`;
 const port = 28800 + Math.floor(Math.random() * 90);
 
+/** @param {string} endpoint the S3 endpoint (MINIO, or a closed port for the outage) */
 function config(endpoint) {
   const file = join(work, `ferry-${endpoint === MINIO ? 'up' : 'down'}.yaml`);
   writeFileSync(
@@ -61,6 +62,7 @@ function config(endpoint) {
   );
   return file;
 }
+/** @param {string} endpoint */
 const start = (endpoint) =>
   startServer({
     argv: [
@@ -75,10 +77,18 @@ const start = (endpoint) =>
     readyMsg: 'ferry listening',
   });
 const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+/**
+ * @param {string} text a /metrics scrape
+ * @param {string} name
+ */
 const gauge = (text, name) =>
   Number(new RegExp(`^${name}\\{sink="archive"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-const rssMiB = (pid) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+/** @param {number} pid */
+const rssMiB = (pid) => {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`/proc/${pid}/status has no VmRSS line`);
+  return Number(m[1]) / 1024;
+};
 
 const p = await start('http://127.0.0.1:9');
 const statuses = new Map();
@@ -147,7 +157,11 @@ if (
 }
 
 const first = samples[1] ?? samples[0];
-const last = samples.at(-1);
+const last = samples[samples.length - 1]; // the loop above sampled at least once (m = 0)
+/**
+ * @param {number} n
+ * @param {number} [d]
+ */
 const fmt = (n, d = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;

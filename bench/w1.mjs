@@ -29,6 +29,18 @@ requireWrk();
 const work = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
 const { w1: bodyFile, avgEventBytes: avgEvent } = writeBodies(work);
 
+/**
+ * A server to measure: its command, environment and the stdout text that says it is ready.
+ * @typedef {{ argv: string[], env: Record<string, string>, ready: string }} Target
+ */
+
+/**
+ * @param {string} name
+ * @param {string[]} argv
+ * @param {Record<string, string>} env
+ * @param {string} readyMsg
+ * @param {string} path
+ */
 async function measure(name, argv, env, readyMsg, path) {
   const port = 18900 + Math.floor(Math.random() * 90);
   const p = await startServer({
@@ -57,6 +69,12 @@ async function measure(name, argv, env, readyMsg, path) {
   };
 }
 
+/**
+ * @param {'accepted' | 'durable'} ack
+ * @param {string} codec
+ * @param {Record<string, string>} [extra]
+ * @returns {Target}
+ */
 const ferry = (ack, codec, extra = {}) => ({
   argv: [
     process.execPath,
@@ -76,7 +94,7 @@ const ferry = (ack, codec, extra = {}) => ({
   ready: '"port"',
 });
 
-const targets = [
+const targets = /** @type {[name: string, target: Target, path: string][]} */ ([
   [
     'baseline node:http (parse + lz4)',
     { argv: [process.execPath, 'bench/baseline-server.mjs', '$PORT'], env: {}, ready: 'listening' },
@@ -99,7 +117,7 @@ const targets = [
     ferry('durable', 'gzip', { FERRY_BATCH__MAX_AGE_MS: '50' }),
     '/v1/events',
   ],
-].filter(([n]) => !opt.only || n.includes(opt.only));
+]).filter(([n]) => !opt.only || n.includes(opt.only));
 
 // ferry logs at warn: wait for its first line differently — it prints nothing at warn until ready.
 for (const t of targets)
@@ -114,6 +132,10 @@ for (const [name, t, path] of targets) {
   results.push(await measure(name, t.argv, t.env, t.ready, path));
 }
 const base = results.find((r) => r.name.startsWith('baseline'));
+/**
+ * @param {number} n
+ * @param {number} [d]
+ */
 const fmt = (n, d = 0) =>
   Number.isFinite(n)
     ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })

@@ -6,14 +6,14 @@
 //
 // usage: npm run build && node bench/worker-path.mjs [--root .] [--codec lz4] [--rows] [--events 500000] [--rounds 5]
 //   --rows   also build gzip'd ClickHouse rows (as with a ClickHouse sink)
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { distModule, ROOT } from './lib/dist.mjs';
 import { variedBodies } from './lib/payload.mjs';
 
 const { values: opt } = parseArgs({
   options: {
-    root: { type: 'string', default: resolve(import.meta.dirname, '..') },
+    root: { type: 'string', default: ROOT },
     codec: { type: 'string', default: 'lz4' },
     level: { type: 'string', default: '0' },
     rows: { type: 'boolean', default: false },
@@ -22,8 +22,13 @@ const { values: opt } = parseArgs({
   },
 });
 const root = resolve(opt.root);
-const { parseBody } = await import(pathToFileURL(join(root, 'dist/workers/parse.js')).href);
-const { Batcher } = await import(pathToFileURL(join(root, 'dist/workers/batcher.js')).href);
+// Typed from this checkout's sources; the --root tree is another build of the same modules.
+const { parseBody } = /** @type {typeof import('../workers/parse.js')} */ (
+  await import(distModule('workers/parse.js', root))
+);
+const { Batcher } = /** @type {typeof import('../workers/batcher.js')} */ (
+  await import(distModule('workers/batcher.js', root))
+);
 
 // 500 different bodies (50,000 distinct events): ids, envelopes and compression behave as with
 // real traffic, not as with one body sent again and again.
@@ -33,7 +38,8 @@ const limits = {
   maxEvents: 5000,
   maxBytes: 8 << 20,
   maxAgeMs: 1000,
-  codec: opt.codec,
+  // As typed on the command line: compress() throws for a name that is not a codec.
+  codec: /** @type {import('../src/pipeline/batch.js').Codec} */ (opt.codec),
   level: Number(opt.level),
   archive: true,
   rows: opt.rows,
@@ -44,6 +50,7 @@ const batcher = new Batcher(limits, (s) => {
   sealedBytes += (s.batch.archive?.body.byteLength ?? 0) + (s.batch.rows?.body.byteLength ?? 0);
 });
 
+/** @param {number} events */
 function round(events) {
   let n = 0;
   let req = 0;

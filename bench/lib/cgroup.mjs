@@ -5,6 +5,14 @@ import { execFileSync } from 'node:child_process';
 
 const PERIOD_US = 100000;
 
+/**
+ * @typedef {object} CpuQuota
+ * @property {string} how how the quota is set, for the report
+ * @property {(argv: string[]) => string[]} wrap the command that runs argv under the quota
+ * @property {() => void} close removes the quota's cgroup (if any)
+ */
+
+/** @returns {{ kind: 'v2' | 'v1', root: string } | { kind: 'systemd' } | undefined} */
 function detect() {
   const v2 = '/sys/fs/cgroup';
   if (
@@ -28,6 +36,8 @@ function detect() {
 /**
  * A quota of `vcpus` CPUs: { how, wrap(argv) → argv, close() }. Throws with the reason when
  * this machine offers no way to set one (not root, no cgroup fs, no systemd).
+ * @param {number} vcpus
+ * @returns {CpuQuota}
  */
 export function cpuQuota(vcpus) {
   const d = detect();

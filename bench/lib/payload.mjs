@@ -26,7 +26,10 @@ export function events(n = EVENTS_PER_REQ, from = 0) {
   return out;
 }
 
-/** Writes the W1 and W2 bodies into dir; returns their paths and the mean event size. */
+/**
+ * Writes the W1 and W2 bodies into dir; returns their paths and the mean event size.
+ * @param {string} dir
+ */
 export function writeBodies(dir) {
   const evs = events();
   const w1 = join(dir, 'w1.ndjson');
@@ -36,7 +39,10 @@ export function writeBodies(dir) {
   return { w1, w2, avgEventBytes: Math.round(readFileSync(w1).length / EVENTS_PER_REQ) };
 }
 
-/** k different W1 bodies (distinct events, so distinct event_ids), as NDJSON bytes. */
+/**
+ * k different W1 bodies (distinct events, so distinct event_ids), as NDJSON bytes.
+ * @param {number} k
+ */
 export function variedBodies(k) {
   const out = [];
   for (let b = 0; b < k; b++)

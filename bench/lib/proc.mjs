@@ -13,20 +13,38 @@ export const FERRY_NODE_FLAGS =
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-/** utime + stime of every thread of pid, in seconds. */
+/**
+ * utime + stime of every thread of pid, in seconds.
+ * @param {number} pid
+ */
 export function cpuSeconds(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
 }
 
+/** @param {number} pid */
 export function peakRssMiB(pid) {
-  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+  const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`/proc/${pid}/status has no VmHWM line`);
+  return Number(m[1]) / 1024;
 }
+
+/**
+ * A started server: spawned and ready, so it has a pid.
+ * @typedef {import('node:child_process').ChildProcessByStdio<null, import('node:stream').Readable, null> & { pid: number }} Server
+ */
 
 /**
  * Start argv and resolve once its stdout shows readyMsg. `wrap` (e.g. a cgroup quota) turns
  * argv into the command actually run; the returned pid is the server's own (exec'd).
+ * @param {object} o
+ * @param {string[]} o.argv
+ * @param {Record<string, string | undefined>} [o.env]
+ * @param {string} [o.cwd]
+ * @param {string} o.readyMsg
+ * @param {(argv: string[]) => string[]} [o.wrap]
+ * @returns {Promise<Server>}
  */
 export async function startServer({ argv, env = {}, cwd, readyMsg, wrap = (a) => a }) {
   const cmd = wrap(argv);
@@ -35,7 +53,8 @@ export async function startServer({ argv, env = {}, cwd, readyMsg, wrap = (a) =>
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await new Promise((res, rej) => {
+  /** @type {Promise<void>} */
+  const ready = new Promise((res, rej) => {
     let buf = '';
     const timer = setTimeout(
       () => rej(new Error(`${argv.join(' ')}: not ready after 30 s`)),
@@ -53,13 +72,17 @@ export async function startServer({ argv, env = {}, cwd, readyMsg, wrap = (a) =>
       rej(new Error(`${argv.join(' ')} exited ${c}`));
     });
   });
+  await ready;
   p.stdout.resume();
-  return p;
+  // It printed readyMsg, so it was spawned: it has a pid.
+  return /** @type {Server} */ (p);
 }
 
+/** @param {import('node:child_process').ChildProcess} p */
 export async function stopServer(p) {
   p.kill('SIGTERM');
-  await new Promise((res) => {
+  /** @type {Promise<void>} */
+  const exited = new Promise((res) => {
     if (p.exitCode !== null) return res();
     const t = setTimeout(() => {
       p.kill('SIGKILL');
@@ -70,4 +93,5 @@ export async function stopServer(p) {
       res();
     });
   });
+  await exited;
 }

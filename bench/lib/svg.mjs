@@ -1,14 +1,32 @@
 // A dependency-free SVG line chart (the bench runs on a bare machine).
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd'];
+/** @param {unknown} s */
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
+/**
+ * @typedef {object} Series
+ * @property {string} name
+ * @property {{ x: number, y: number }[]} points
+ */
+
+/**
+ * @param {object} o
+ * @param {string} o.title
+ * @param {string} o.xLabel
+ * @param {string} o.yLabel
+ * @param {Series[]} o.series
+ * @param {number} [o.width]
+ * @param {number} [o.height]
+ */
 export function lineChart({ title, xLabel, yLabel, series, width = 640, height = 400 }) {
   const pad = { l: 80, r: 20, t: 40, b: 90 };
   const xs = series.flatMap((s) => s.points.map((p) => p.x));
   const ys = series.flatMap((s) => s.points.map((p) => p.y)).filter(Number.isFinite);
   const xMax = Math.max(...xs, 1);
   const yMax = niceMax(Math.max(...ys, 1));
+  /** @param {number} x */
   const X = (x) => pad.l + (x / xMax) * (width - pad.l - pad.r);
+  /** @param {number} y */
   const Y = (y) => height - pad.b - (y / yMax) * (height - pad.t - pad.b);
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
@@ -45,6 +63,7 @@ export function lineChart({ title, xLabel, yLabel, series, width = 640, height =
   return out.join('\n') + '\n';
 }
 
+/** @param {number} v */
 function niceMax(v) {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;

@@ -8,7 +8,7 @@ export function requireWrk() {
   try {
     execFileSync('wrk', ['--version'], { stdio: 'ignore' });
   } catch (e) {
-    if (e.code === 'ENOENT') {
+    if (e instanceof Error && 'code' in e && e.code === 'ENOENT') {
       console.error(
         'bench: wrk is required (apt-get install wrk, or bash scripts/setup-test-deps.sh)',
       );
@@ -17,13 +17,28 @@ export function requireWrk() {
   }
 }
 
+/** @param {string | undefined} s */
 const toMs = (s) => {
   if (!s) return NaN;
   const v = parseFloat(s);
   return s.endsWith('us') ? v / 1000 : s.endsWith('ms') ? v : s.endsWith('s') ? v * 1000 : v;
 };
 
-/** One wrk run: requests, non-2xx, socket errors, p50/p99 latency in ms. */
+/**
+ * @typedef {object} WrkOptions
+ * @property {string} url
+ * @property {number} seconds
+ * @property {number} [connections]
+ * @property {number} [threads]
+ * @property {string} bodyFile
+ * @property {string} [contentType] default application/x-ndjson
+ * @property {string} [contentEncoding] default none
+ */
+
+/**
+ * One wrk run: requests, non-2xx, socket errors, p50/p99 latency in ms.
+ * @param {WrkOptions} o
+ */
 export function wrk({
   url,
   seconds,
@@ -46,6 +61,7 @@ export function wrk({
       encoding: 'utf8',
     },
   );
+  /** @param {RegExp} re */
   const num = (re) => re.exec(out)?.[1];
   return {
     requests: Number(num(/(\d+) requests in/)),
