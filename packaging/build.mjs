@@ -12,7 +12,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { ARCHES, ROOT, packageJson, say } from './lib/common.mjs';
+import { ARCHES, ROOT, isArch, packageJson, say } from './lib/common.mjs';
 import { buildDeb } from './lib/deb.mjs';
 import { buildTarball } from './lib/tarball.mjs';
 
@@ -27,9 +27,10 @@ const { values } = parseArgs({
 const version = values.version ?? packageJson().version;
 if (!/^[0-9][0-9A-Za-z.+~]*$/.test(version))
   throw new Error(`not a usable package version: ${version}`);
-const arches = values.arch.split(',');
-for (const a of arches)
-  if (!ARCHES[a]) throw new Error(`unknown arch ${a} (known: ${Object.keys(ARCHES).join(', ')})`);
+const arches = values.arch.split(',').map((a) => {
+  if (!isArch(a)) throw new Error(`unknown arch ${a} (known: ${Object.keys(ARCHES).join(', ')})`);
+  return a;
+});
 const formats = values.format.split(',');
 const outDir = resolve(values.out);
 mkdirSync(outDir, { recursive: true });

@@ -23,11 +23,21 @@ const OUT = join(NATIVE, 'build', 'Release', 'sd_notify.node');
 const required = process.env.FERRY_NATIVE_REQUIRED === '1';
 const require = createRequire(import.meta.url);
 
+/** @param {string} msg */
 const say = (msg) => process.stderr.write(`build:native: ${msg}\n`);
+/**
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {import('node:child_process').SpawnSyncOptions} [opts]
+ */
 const run = (cmd, args, opts = {}) => {
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...opts });
   return r.status === 0;
 };
+/**
+ * @param {string} why
+ * @returns {never}
+ */
 function giveUp(why) {
   say(`${why}; ferry will use its sd_notify fallback`);
   process.exit(required ? 1 : 0);
@@ -46,7 +56,13 @@ function viaNodeGyp() {
   const candidates = [
     process.env.npm_config_node_gyp,
     join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-  ].filter((p) => p && existsSync(p));
+  ].filter(
+    /**
+     * @param {string | undefined} p
+     * @returns {p is string}
+     */
+    (p) => !!p && existsSync(p),
+  );
   if (candidates.length === 0) {
     say('node-gyp not found (npm ships it; run this through `npm run build:native`)');
     return false;
@@ -91,6 +107,6 @@ try {
   if (typeof addon.send !== 'function') throw new Error('no send() export');
 } catch (err) {
   rmSync(OUT, { force: true });
-  giveUp(`built addon does not load: ${err.message}`);
+  giveUp(`built addon does not load: ${err instanceof Error ? err.message : err}`);
 }
 say(`ok: ${OUT}`);

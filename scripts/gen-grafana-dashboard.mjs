@@ -8,15 +8,31 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 const sel = 'job="ferry", instance=~"$instance"';
+/**
+ * @param {string} name
+ * @param {string} [extra] more label matchers
+ */
 const m = (name, extra = '') => `${name}{${sel}${extra ? `, ${extra}` : ''}}`;
+/**
+ * @param {string} name
+ * @param {string} [by] labels to keep besides instance
+ * @param {string} [w] the range
+ */
 const rate = (name, by = '', w = '$__rate_interval') =>
   `sum by (instance${by ? `, ${by}` : ''}) (rate(${m(name)}[${w}]))`;
+/**
+ * @param {number} p the quantile
+ * @param {string} name a histogram
+ * @param {string} [by] labels to keep besides instance
+ */
 const q = (p, name, by = '') =>
   `histogram_quantile(${p}, sum by (le, instance${by ? `, ${by}` : ''}) (rate(${m(`${name}_bucket`)}[$__rate_interval])))`;
 
 let id = 0;
 let y = 0;
+/** @type {Record<string, unknown>[]} Grafana panel JSON, written as is */
 const panels = [];
+/** @param {string} title */
 const row = (title) => {
   panels.push({
     type: 'row',
@@ -29,6 +45,10 @@ const row = (title) => {
 };
 let x = 0;
 let rowH = 0;
+/**
+ * @param {number} w
+ * @param {number} h
+ */
 const place = (w, h) => {
   if (x + w > 24) {
     x = 0;
@@ -46,6 +66,9 @@ const endRow = () => {
   rowH = 0;
 };
 const ds = { type: 'prometheus', uid: '${datasource}' };
+/** @typedef {[expr: string, legend: string]} Query */
+
+/** @param {Query[]} exprs */
 const targets = (exprs) =>
   exprs.map(([expr, legend], i) => ({
     datasource: ds,
@@ -53,6 +76,13 @@ const targets = (exprs) =>
     legendFormat: legend,
     refId: String.fromCharCode(65 + i),
   }));
+/**
+ * @param {string} title
+ * @param {string} unit
+ * @param {Query[]} exprs
+ * @param {string} [description]
+ * @param {number} [w]
+ */
 const ts = (title, unit, exprs, description = '', w = 8) =>
   panels.push({
     type: 'timeseries',
@@ -65,6 +95,13 @@ const ts = (title, unit, exprs, description = '', w = 8) =>
     options: { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi' } },
     targets: targets(exprs),
   });
+/**
+ * @param {string} title
+ * @param {string} unit
+ * @param {string} expr
+ * @param {[value: number, color: string][]} thresholds
+ * @param {string} [description]
+ */
 const stat = (title, unit, expr, thresholds, description = '') =>
   panels.push({
     type: 'stat',

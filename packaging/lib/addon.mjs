@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { ARCHES, ROOT, run, say } from './common.mjs';
 
-/** Builds into `outFile`; returns false (with a message) when no compiler for `arch` is here. */
+/**
+ * Builds into `outFile`; returns false (with a message) when no compiler for `arch` is here.
+ * @param {import('./common.mjs').Arch} arch
+ * @param {string} outFile
+ */
 export function buildAddon(arch, outFile) {
   // The triplet-named gcc (the cross compiler, or the host's own under that name), else plain cc on the same arch.
   const candidates = [ARCHES[arch].cc, ...(process.arch === arch ? [process.env.CC || 'cc'] : [])];

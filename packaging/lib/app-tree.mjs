@@ -29,9 +29,15 @@ import { nodeRuntime } from './runtime.mjs';
 import { productionModules } from './modules.mjs';
 import { buildAddon } from './addon.mjs';
 
+/** @param {string} src */
 const noMaps = (src) => !src.endsWith('.map');
 
-/** Fills `<dest>/lib/ferry` and `<dest>/bin/ferry`; returns whether the sd_notify addon is in. */
+/**
+ * Fills `<dest>/lib/ferry` and `<dest>/bin/ferry`; returns whether the sd_notify addon is in.
+ * @param {string} dest
+ * @param {import('./common.mjs').Arch} arch
+ * @param {string} version
+ */
 export function buildAppTree(dest, arch, version) {
   if (!existsSync(join(ROOT, 'dist', 'src', 'cli.js')))
     throw new Error(
@@ -81,7 +87,10 @@ export function buildAppTree(dest, arch, version) {
   return addon;
 }
 
-/** npm's bookkeeping and .bin links mean nothing in an installed tree. */
+/**
+ * npm's bookkeeping and .bin links mean nothing in an installed tree.
+ * @param {string} dir
+ */
 function pruneModules(dir) {
   for (const p of ['.bin', '.package-lock.json'])
     rmSync(join(dir, p), { recursive: true, force: true });
@@ -105,6 +114,7 @@ const JUNK_DIRS = new Set([
   'examples',
 ]);
 
+/** @param {string} dir */
 function pruneJunk(dir) {
   for (const ent of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, ent.name);
@@ -117,7 +127,9 @@ function pruneJunk(dir) {
   }
 }
 
+/** @param {string} dir */
 function nativeObjects(dir) {
+  /** @type {string[]} */
   const out = [];
   for (const ent of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (ent.isFile() && ent.name.endsWith('.node'))
@@ -130,6 +142,7 @@ function nativeObjects(dir) {
  * 0755 dirs, 0644 files, 0755 for node only (.node objects are 0644 like any .so). JS files
  * with a `#!/usr/bin/env node` line stay 0644: the bundled node loads them, and as programs
  * they would run a system `node` the package does not depend on (lintian override).
+ * @param {string} dir
  */
 function normaliseModes(dir) {
   for (const name of readdirSync(dir)) {

@@ -24,6 +24,15 @@ export const ARCHES = {
   },
 };
 
+/** @typedef {keyof typeof ARCHES} Arch */
+
+/**
+ * Whether `a` (from the command line) names one of ARCHES.
+ * @param {string} a
+ * @returns {a is Arch}
+ */
+export const isArch = (a) => Object.hasOwn(ARCHES, a);
+
 /**
  * Downloads (Node runtime, production node_modules) are cached in the checkout's own
  * .cache/packaging (gitignored, owned by these scripts); FERRY_PKG_CACHE moves it.
@@ -32,13 +41,24 @@ export function cacheDir() {
   return process.env.FERRY_PKG_CACHE || join(ROOT, '.cache', 'packaging');
 }
 
+/**
+ * The fields of the checkout's package.json the packaging reads.
+ * @returns {{ name: string, version: string, description: string, license: string, type: string, dependencies: Record<string, string> }}
+ */
 export function packageJson() {
   return JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 }
 
+/** @param {string} msg */
 export const say = (msg) => process.stderr.write(`package: ${msg}\n`);
 
-/** Run a command; throw with its output when it fails. */
+/**
+ * Run a command; throw with its output when it fails. Returns its stdout (as utf8 text).
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {Omit<import('node:child_process').SpawnSyncOptions, 'encoding'>} [opts]
+ * @returns {string}
+ */
 export function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
@@ -58,7 +78,11 @@ export function sourceDateEpoch() {
   return r.status === 0 && t > 0 ? t : Math.floor(Date.now() / 1000);
 }
 
-/** Strips symbols from ELF files of `arch` with that arch's binutils (the cross `strip` for arm64). */
+/**
+ * Strips symbols from ELF files of `arch` with that arch's binutils (the cross `strip` for arm64).
+ * @param {Arch} arch
+ * @param {string[]} files
+ */
 export function stripBinaries(arch, files) {
   if (!files.length) return;
   const triplet = ARCHES[arch].triplet;

@@ -30,6 +30,13 @@ const DEPENDS = 'adduser, libc6 (>= 2.28), libgcc-s1 (>= 4.2), libstdc++6 (>= 5)
 // FERRY_PKG_MAINTAINER names whoever builds a release; the default is a placeholder on a reserved domain.
 const MAINTAINER = process.env.FERRY_PKG_MAINTAINER || 'ferry maintainers <ferry@example.org>';
 
+/**
+ * @param {object} o
+ * @param {import('./common.mjs').Arch} o.arch
+ * @param {string} o.version
+ * @param {string} o.outDir where the .deb goes
+ * @param {string} o.workDir scratch space (the caller removes it)
+ */
 export function buildDeb({ arch, version, outDir, workDir }) {
   const debArch = ARCHES[arch].deb;
   const tree = join(workDir, `deb-${debArch}`);
@@ -81,6 +88,12 @@ export function buildDeb({ arch, version, outDir, workDir }) {
   return out;
 }
 
+/**
+ * @param {object} o
+ * @param {string} o.version
+ * @param {string} o.debArch
+ * @param {number} o.installedKb
+ */
 function controlFile({ version, debArch, installedKb }) {
   const pkg = packageJson();
   return [
@@ -102,7 +115,10 @@ function controlFile({ version, debArch, installedKb }) {
   ].join('\n');
 }
 
-/** Debian-format changelog for the package; the project's own history is CHANGELOG.md.gz. */
+/**
+ * Debian-format changelog for the package; the project's own history is CHANGELOG.md.gz.
+ * @param {string} version
+ */
 function debianChangelog(version) {
   const date = new Date(sourceDateEpoch() * 1000).toUTCString().replace(/GMT$/, '+0000');
   return `ferry (${version}) unstable; urgency=medium\n\n  * Release ${version}; the changes are listed in\n    /usr/share/doc/ferry/CHANGELOG.md.gz.\n\n -- ${MAINTAINER}  ${date}\n`;
@@ -118,6 +134,11 @@ function overrides() {
   );
 }
 
+/**
+ * @param {string} tree
+ * @param {string} path under tree
+ * @param {string | Uint8Array} data
+ */
 function put(tree, path, data) {
   const p = join(tree, path);
   mkdirSync(join(p, '..'), { recursive: true });
@@ -125,6 +146,11 @@ function put(tree, path, data) {
   chmodSync(p, 0o644);
 }
 
+/**
+ * Every file under dir (sorted, depth first) with its stat.
+ * @param {string} dir
+ * @returns {Generator<[string, import('node:fs').Stats]>}
+ */
 function* files(dir) {
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
@@ -134,6 +160,7 @@ function* files(dir) {
   }
 }
 
+/** @param {string} tree */
 function md5sums(tree) {
   let out = '';
   for (const [p] of files(tree)) {
@@ -144,6 +171,7 @@ function md5sums(tree) {
   return out;
 }
 
+/** @param {string} tree */
 function duKb(tree) {
   let kb = 0;
   for (const [, st] of files(tree)) kb += Math.ceil(st.size / 1024);

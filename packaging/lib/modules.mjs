@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { ROOT, cacheDir, packageJson, run, say } from './common.mjs';
 
+/** @param {import('./common.mjs').Arch} arch */
 export function productionModules(arch) {
   const pkg = packageJson();
   const lock = readFileSync(join(ROOT, 'package-lock.json'));

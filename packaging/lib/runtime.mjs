@@ -6,7 +6,10 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE_VERSION, cacheDir, run, say } from './common.mjs';
 
-/** Directory holding bin/node and LICENSE of the pinned runtime for `arch`. */
+/**
+ * Directory holding bin/node and LICENSE of the pinned runtime for `arch`.
+ * @param {import('./common.mjs').Arch} arch
+ */
 export function nodeRuntime(arch) {
   const name = `node-linux-${arch}`;
   const dir = join(cacheDir(), 'node', `${name}-${NODE_VERSION}`);
@@ -15,10 +18,11 @@ export function nodeRuntime(arch) {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   say(`npm pack ${name}@${NODE_VERSION}`);
-  const file = run('npm', ['pack', '--silent', `${name}@${NODE_VERSION}`], { cwd: tmp })
+  // npm pack prints the tarball's name last.
+  const packed = run('npm', ['pack', '--silent', `${name}@${NODE_VERSION}`], { cwd: tmp })
     .trim()
-    .split('\n')
-    .pop();
+    .split('\n');
+  const file = packed[packed.length - 1];
   // Only the binary and its licence: headers, man page and docs are not needed at run time.
   run('tar', ['-xzf', file, '--strip-components=1', 'package/bin/node', 'package/LICENSE'], {
     cwd: tmp,

@@ -10,11 +10,23 @@ import { join, relative } from 'node:path';
 import { ARCHES, PACKAGING, ROOT, run, say, sourceDateEpoch } from './common.mjs';
 import { buildAppTree } from './app-tree.mjs';
 
+/**
+ * @param {object} o
+ * @param {import('./common.mjs').Arch} o.arch
+ * @param {string} o.version
+ * @param {string} o.outDir where the tarball goes
+ * @param {string} o.workDir scratch space (the caller removes it)
+ */
 export function buildTarball({ arch, version, outDir, workDir }) {
   const name = `ferry-${version}-${ARCHES[arch].tar}`;
   const top = join(workDir, name);
   rmSync(top, { recursive: true, force: true });
   const addon = buildAppTree(top, arch, version);
+  /**
+   * @param {string} from
+   * @param {string} to under the top directory
+   * @param {number} [mode]
+   */
   const copy = (from, to, mode = 0o644) => {
     mkdirSync(join(top, to, '..'), { recursive: true });
     copyFileSync(from, join(top, to));

@@ -13,19 +13,27 @@ const s3 = new S3Client({
   forcePathStyle: true,
   credentials: { accessKeyId, secretAccessKey },
 });
+/**
+ * What an AWS SDK error carries; whatever else may be thrown (a network error) is read through
+ * optional chaining, so a missing field is just undefined.
+ * @typedef {{ name?: string, message?: string, $metadata?: { httpStatusCode?: number } } | null | undefined} SdkError
+ */
+/** @type {SdkError} */
 let last;
 for (let attempt = 0; attempt < 20; attempt++) {
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
     process.exit(0);
-  } catch (err) {
+  } catch (caught) {
+    const err = /** @type {SdkError} */ (caught);
     last = err;
     const status = err?.$metadata?.httpStatusCode;
     if (status === 404) {
       try {
         await s3.send(new CreateBucketCommand({ Bucket: bucket }));
         process.exit(0);
-      } catch (e) {
+      } catch (caught2) {
+        const e = /** @type {SdkError} */ (caught2);
         if (e?.name === 'BucketAlreadyOwnedByYou') process.exit(0);
         last = e;
       }
