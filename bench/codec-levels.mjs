@@ -33,7 +33,7 @@ const batcher = new Batcher(
     rows: false,
     compressRows: false,
   },
-  (s) => (batch = s.batch.archive.body),
+  (s) => (batch = s.batch.archive?.body), // archive: true, so every batch has one
 );
 for (const [i, body] of variedBodies(50).entries()) {
   const parsed = parseBody(1 /* BodyFormat.Ndjson */, new Uint8Array(body));
@@ -41,7 +41,7 @@ for (const [i, body] of variedBodies(50).entries()) {
   batcher.appendRequest(i, parsed.events, Date.now(), 'http');
 }
 if (!batch) throw new Error('the batch did not seal at 5000 events');
-/** @type {[import('../src/pipeline/batch.js').Codec, number?][]} */
+/** @type {[import('../src/codecs/index.js').Codec, number?][]} */
 const CASES = [
   ['lz4'],
   ['gzip', 1],

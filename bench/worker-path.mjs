@@ -39,7 +39,7 @@ const limits = {
   maxBytes: 8 << 20,
   maxAgeMs: 1000,
   // As typed on the command line: compress() throws for a name that is not a codec.
-  codec: /** @type {import('../src/pipeline/batch.js').Codec} */ (opt.codec),
+  codec: /** @type {import('../src/codecs/index.js').Codec} */ (opt.codec),
   level: Number(opt.level),
   archive: true,
   rows: opt.rows,
