@@ -227,7 +227,11 @@ export class WorkerPool implements Dispatcher {
     };
     slot.task = this.piscina.run(task, { transferList: [port2] as never }).then(
       async () => {
-        await Promise.race([drained, new Promise((r) => setTimeout(r, 5000))]);
+        // The fallback timer is cleared once the port drains: left pending, it held the
+        // process open ~5 s after `shutdown complete`.
+        let fallback: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([drained, new Promise((r) => (fallback = setTimeout(r, 5000)))]);
+        clearTimeout(fallback);
         port1.close();
       },
       (err: Error) => {
