@@ -38,6 +38,20 @@ export interface ScanResult {
   idHigh: boolean;
   /** Index just after the object's closing brace. */
   end: number;
+  /** A top-level key spelt with escapes (it could mean event_id): the caller decodes the id itself. */
+  idUnsure: boolean;
+  /** A newline appeared (as whitespace) inside the object: only possible with multiline scans. */
+  newlines: boolean;
+  /** When !ok because a limit was passed: which one (else undefined: a syntax error). */
+  limit: 'depth' | 'keys' | undefined;
+}
+
+/** Per-event limits the scanner enforces (see parse.ts for the values and docs/api.md). */
+export interface ScanLimits {
+  /** Most containers open at once, the event's own braces included. */
+  maxDepth: number;
+  /** Most keys in one event, counted over every object in it. */
+  maxKeys: number;
 }
 
 const result: ScanResult = {
@@ -47,18 +61,24 @@ const result: ScanResult = {
   idEnd: 0,
   idHigh: false,
   end: 0,
+  idUnsure: false,
+  newlines: false,
+  limit: undefined,
 };
+
+const NO_LIMITS: ScanLimits = { maxDepth: Infinity, maxKeys: Infinity };
+
+/** Whitespace classes: 1 = space, tab, CR; 2 = newline (whitespace only in multiline scans). */
+const WS_LINE = new Uint8Array(256);
+WS_LINE[0x20] = WS_LINE[0x09] = WS_LINE[0x0d] = 1;
+const WS_ANY = WS_LINE.slice();
+WS_ANY[0x0a] = 2;
 
 // Container stack: 1 = object, 2 = array. Grows if a line nests deeper.
 let stack = new Uint8Array(64);
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-
-/** Whitespace inside an NDJSON event: JSON's, less the newline that would end the line. */
-function isWs(c: number): boolean {
-  return c === 0x20 || c === 0x0d || c === 0x09;
-}
 
 function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
@@ -177,14 +197,31 @@ function isEventIdKey(b: Uint8Array, from: number, to: number): boolean {
 
 /**
  * Validate the JSON object that starts at b[start] (no leading whitespace) and ends
- * at or before `end`, on one line (a newline inside it is an error, as in NDJSON); r.end is where it ended — what follows is the caller's business.
+ * at or before `end`; r.end is where it ended — what follows is the caller's business.
+ * Without `multiline` it must sit on one line (a newline inside is an error, as in
+ * NDJSON); with it, newlines are whitespace (an element of a JSON array) and
+ * r.newlines says whether there were any. Nesting and key counts are checked against
+ * `limits` as it goes, so depth costs a byte per level and never the call stack.
  * Returns the shared result; read it before the next call.
  */
-export function scanObject(b: Uint8Array, start: number, end: number): ScanResult {
+export function scanObject(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  limits: ScanLimits = NO_LIMITS,
+  multiline = false,
+): ScanResult {
   const r = result;
   r.ok = false;
   r.idKind = IdKind.None;
   r.idHigh = false;
+  r.idUnsure = false;
+  r.newlines = false;
+  r.limit = undefined;
+  const ws = multiline ? WS_ANY : WS_LINE;
+  let nl = 0;
+  let keys = 0;
+  const { maxDepth, maxKeys } = limits;
   let i = start;
   if (i >= end || b[i] !== 0x7b) return r; // not an object: let JSON.parse say what it is
   let depth = 0;
@@ -195,7 +232,11 @@ export function scanObject(b: Uint8Array, start: number, end: number): ScanResul
   // 0 = a value, 1 = first key or '}', 2 = after a value, 3 = first value or ']', 4 = a key (after ',')
   let state = 1;
   while (true) {
-    while (i < end && isWs(b[i])) i++;
+    let k: number;
+    while (i < end && (k = ws[b[i]]) !== 0) {
+      nl |= k;
+      i++;
+    }
     if (i >= end) return r;
     const c = b[i];
     if (state === 1 || state === 4) {
@@ -210,13 +251,22 @@ export function scanObject(b: Uint8Array, start: number, end: number): ScanResul
       if (c !== QUOTE) return r;
       const keyEnd = scanString(b, i, end);
       if (keyEnd < 0) return r;
+      if (++keys > maxKeys) {
+        r.limit = 'keys';
+        return r;
+      }
       if (depth === 1) {
-        // A top-level key spelt with escapes could still mean event_id: leave those to JSON.parse.
-        if (lastStrEscaped) return r;
-        idNext = isEventIdKey(b, i, keyEnd);
+        // A top-level key spelt with escapes could still mean event_id: the caller decodes those.
+        if (lastStrEscaped) {
+          r.idUnsure = true;
+          idNext = false;
+        } else idNext = isEventIdKey(b, i, keyEnd);
       }
       i = keyEnd;
-      while (i < end && isWs(b[i])) i++;
+      while (i < end && (k = ws[b[i]]) !== 0) {
+        nl |= k;
+        i++;
+      }
       if (i >= end || b[i] !== 0x3a) return r;
       i++;
       state = 0;
@@ -239,6 +289,10 @@ export function scanObject(b: Uint8Array, start: number, end: number): ScanResul
           r.idHigh = lastStrHigh;
         }
       } else if (c === 0x7b || c === 0x5b) {
+        if (depth >= maxDepth) {
+          r.limit = 'depth';
+          return r;
+        }
         if (depth === stack.length) {
           const next = new Uint8Array(stack.length * 2);
           next.set(stack);
@@ -290,5 +344,6 @@ export function scanObject(b: Uint8Array, start: number, end: number): ScanResul
   }
   r.ok = true;
   r.end = i;
+  r.newlines = (nl & 2) !== 0;
   return r;
 }

@@ -4,7 +4,8 @@ import { Unpackr, C1 } from 'msgpackr';
 import { locateJsonError } from './json-locate.js';
 import { BodyFormat } from '../src/rings/record.js';
 import { eventIdOf, sha256Hex, MAX_EVENT_ID_LENGTH } from './event-id.js';
-import { scanObject, IdKind } from './json-scan.js';
+import { scanObject, IdKind, type ScanLimits, type ScanResult } from './json-scan.js';
+import { toLosslessJson, msgpackTooDeep } from './msgpack-json.js';
 
 /** One validated event: its JSON (as text, or as the body's bytes) and its event_id. */
 export interface ParsedEvent {
@@ -44,7 +45,34 @@ const isUtf8: (b: Uint8Array) => boolean =
 export function eventText(ev: ParsedEvent): string {
   return ev.text ?? utf8Lax.decode(ev.bytes!);
 }
-const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
+// int64/uint64 beyond 2^53 come back as BigInt (written as their exact digits), smaller ones as numbers.
+const unpackr = new Unpackr({
+  mapsAsObjects: true,
+  useRecords: false, // 'auto' (msgpackr ≥ 1.10) is missing from its type definitions.
+  int64AsType: 'auto' as 'bigint',
+});
+
+/**
+ * Per-event limits, the same for every Content-Type (docs/api.md, "Limits"). A body
+ * passing one is refused with 400 and a message naming the limit.
+ */
+export const MAX_EVENT_DEPTH = 512;
+export const MAX_EVENT_KEYS = 10_000;
+export const MAX_EVENT_BYTES = 1 << 20;
+const LIMITS: ScanLimits = { maxDepth: MAX_EVENT_DEPTH, maxKeys: MAX_EVENT_KEYS };
+
+function limitMessage(limit: 'depth' | 'keys' | 'bytes', bytes = 0): string {
+  if (limit === 'depth') return `nested deeper than ${MAX_EVENT_DEPTH} levels (max_event_depth)`;
+  if (limit === 'keys') return `more than ${MAX_EVENT_KEYS} keys (max_event_keys)`;
+  return `${bytes} bytes, over ${MAX_EVENT_BYTES} (max_event_bytes)`;
+}
+
+/** Line number (1-based) of byte offset `at`: counted only on the error path. */
+function lineAt(body: Uint8Array, at: number): number {
+  let line = 1;
+  for (let i = 0; i < at; i++) if (body[i] === 0x0a) line++;
+  return line;
+}
 
 function fail(message: string, line?: number, offset?: number): ParseResult {
   return { ok: false, error: 'malformed_body', message, line, offset };
@@ -60,7 +88,7 @@ export function parseBody(format: BodyFormat, body: Uint8Array): ParseResult {
     case BodyFormat.Ndjson:
       return scanNdjson(body) ?? parseNdjson(body);
     case BodyFormat.Json:
-      return parseJson(body);
+      return scanJson(body);
     case BodyFormat.Msgpack:
       return parseMsgpack(body);
     default:
@@ -88,9 +116,11 @@ export function scanNdjson(body: Uint8Array): ParseResult | undefined {
     while (i < n && isJsonWs(body[i])) i++;
     if (i >= n) break;
     const s = i;
-    const r = scanObject(body, s, n);
-    if (!r.ok) return undefined;
+    const r = scanObject(body, s, n, LIMITS);
+    if (!r.ok) return r.limit === undefined ? undefined : ndjsonLimit(body, s, r.limit);
     const e = r.end;
+    if (e - s > MAX_EVENT_BYTES) return ndjsonLimit(body, s, 'bytes', e - s);
+    if (r.idUnsure) return undefined;
     i = e;
     while (i < n && (body[i] === 0x20 || body[i] === 0x09 || body[i] === 0x0d)) i++;
     if (i < n && body[i] !== 0x0a) return undefined; // more on the same line
@@ -128,6 +158,38 @@ export function scanNdjson(body: Uint8Array): ParseResult | undefined {
   return { ok: true, events };
 }
 
+function ndjsonLimit(
+  body: Uint8Array,
+  s: number,
+  limit: 'depth' | 'keys' | 'bytes',
+  bytes = 0,
+): ParseResult {
+  const line = lineAt(body, s);
+  return fail(`line ${line} (byte offset ${s}): event ${limitMessage(limit, bytes)}`, line, s);
+}
+
+/**
+ * The per-event limits over an NDJSON body, line by line with the scanner, for the
+ * JSON.parse path: it refuses what scanNdjson refuses, in the same words, and
+ * JSON.parse never sees an event deeper than the limit.
+ */
+function ndjsonLimitFailure(body: Uint8Array): ParseResult | undefined {
+  const n = body.length;
+  let i = n >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  while (i < n) {
+    while (i < n && (body[i] === 0x20 || body[i] === 0x09 || body[i] === 0x0d)) i++;
+    if (i < n && body[i] === 0x7b) {
+      const r = scanObject(body, i, n, LIMITS);
+      if (r.limit !== undefined) return ndjsonLimit(body, i, r.limit);
+      if (r.ok && r.end - i > MAX_EVENT_BYTES) return ndjsonLimit(body, i, 'bytes', r.end - i);
+    }
+    const nl = body.indexOf(0x0a, i);
+    if (nl < 0) break;
+    i = nl + 1;
+  }
+  return undefined;
+}
+
 function isJsonWs(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
 }
@@ -145,6 +207,8 @@ export function parseNdjson(body: Uint8Array): ParseResult {
     const at = locateInvalidUtf8(body);
     return fail(`line ${at.line} (byte offset ${at.offset}): invalid UTF-8`, at.line, at.offset);
   }
+  const limited = ndjsonLimitFailure(body);
+  if (limited) return limited;
   const events: ParsedEvent[] = [];
   const n = text.length;
   // UTF-8 of pure ASCII has one byte per character: payload bytes can then be sliced from the body.
@@ -191,13 +255,116 @@ export function parseNdjson(body: Uint8Array): ParseResult {
   return { ok: true, events };
 }
 
-function parseJson(body: Uint8Array): ParseResult {
+/**
+ * application/json: one object, or an array of objects, each element validated in
+ * place by the same scanner as NDJSON and archived as the bytes it arrived as. The
+ * one change: a line break between an element's tokens becomes a space (same length,
+ * same value), as the archive holds one event per line. Anything the scanner does not
+ * accept goes to parseJsonError, which only words the refusal.
+ */
+export function scanJson(body: Uint8Array): ParseResult {
+  if (!isUtf8(body)) return parseJsonError(body);
+  const n = body.length;
+  let i = n >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  while (i < n && isJsonWs(body[i])) i++;
+  const array = body[i] === 0x5b;
+  if (array) {
+    i++;
+    while (i < n && isJsonWs(body[i])) i++;
+    if (body[i] === 0x5d) {
+      i++;
+      while (i < n && isJsonWs(body[i])) i++;
+      return i === n ? fail('empty body: no events') : parseJsonError(body);
+    }
+  }
+  const events: ParsedEvent[] = [];
+  for (;;) {
+    const s = i;
+    const where = array ? `event ${events.length}` : 'event';
+    const r = scanObject(body, s, n, LIMITS, true);
+    if (!r.ok) {
+      if (r.limit === undefined) return parseJsonError(body);
+      return fail(`${where} (byte offset ${s}): ${limitMessage(r.limit)}`, lineAt(body, s), s);
+    }
+    const e = r.end;
+    if (e - s > MAX_EVENT_BYTES)
+      return fail(
+        `${where} (byte offset ${s}): ${limitMessage('bytes', e - s)}`,
+        lineAt(body, s),
+        s,
+      );
+    let bytes = body.subarray(s, e);
+    if (r.newlines) bytes = bytes.map((c) => (c === 0x0a ? 0x20 : c));
+    const ev = scannedEvent(r, body, bytes);
+    if (typeof ev === 'string')
+      return fail(`${where} (byte offset ${s}): ${ev}`, lineAt(body, s), s);
+    events.push(ev);
+    i = e;
+    while (i < n && isJsonWs(body[i])) i++;
+    if (!array) break;
+    if (body[i] === 0x2c) {
+      i++;
+      while (i < n && isJsonWs(body[i])) i++;
+      continue;
+    }
+    if (body[i] !== 0x5d) return parseJsonError(body);
+    i++;
+    while (i < n && isJsonWs(body[i])) i++;
+    break;
+  }
+  if (i !== n) return parseJsonError(body);
+  return { ok: true, events };
+}
+
+/**
+ * The event_id of a scanned event (bytes: the event as archived). The scanner's plain
+ * cases are read from the bytes; escaped ids and keys are decoded by JSON.parse of the
+ * event alone (its depth already bounded), under the same rules (eventIdOf).
+ */
+function scannedEvent(r: ScanResult, body: Uint8Array, bytes: Uint8Array): ParsedEvent | string {
+  if (!r.idUnsure) {
+    switch (r.idKind) {
+      case IdKind.None:
+      case IdKind.Null:
+        return { id: sha256Hex(bytes), bytes, hashed: true };
+      case IdKind.Plain: {
+        const len = r.idEnd - r.idStart - 2;
+        if (len > 0 && len <= MAX_EVENT_ID_LENGTH)
+          return { id: utf8Lax.decode(body.subarray(r.idStart + 1, r.idEnd - 1)), bytes };
+        break;
+      }
+      case IdKind.Number: {
+        const v = Number(utf8Lax.decode(body.subarray(r.idStart, r.idEnd)));
+        if (Number.isSafeInteger(v)) return { id: String(v), bytes };
+        break;
+      }
+    }
+  }
+  const value = JSON.parse(utf8Lax.decode(bytes)) as Record<string, unknown>;
+  const id = eventIdOf(value, bytes);
+  if (typeof id !== 'string') return id.error;
+  return { id, bytes, hashed: value.event_id == null };
+}
+
+/** Words why scanJson refused a body (JSON.parse's reading, or not an object). */
+function parseJsonError(body: Uint8Array): ParseResult {
+  const r = parseJson(body);
+  return r.ok ? fail('not a JSON object or an array of JSON objects') : r;
+}
+
+/** The reference reading of a JSON body: scanJson's error wording, and tests' differential. */
+export function parseJson(body: Uint8Array): ParseResult {
   let text: string;
   try {
     text = utf8.decode(body);
   } catch {
     const at = locateInvalidUtf8(body);
     return fail(`line ${at.line} (byte offset ${at.offset}): invalid UTF-8`, at.line, at.offset);
+  }
+  const deep = tooDeepAt(body, MAX_EVENT_DEPTH + 1);
+  if (deep >= 0) {
+    const line = lineAt(body, deep);
+    return fail(`line ${line} (byte offset ${deep}): ${limitMessage('depth')}`, line, deep);
   }
   let value: unknown;
   try {
@@ -216,6 +383,10 @@ function parseJson(body: Uint8Array): ParseResult {
 }
 
 function parseMsgpack(body: Uint8Array): ParseResult {
+  // msgpackr decodes recursively: bound the depth first (one level more for a wrapping array).
+  const deep = msgpackTooDeep(body, MAX_EVENT_DEPTH + 1);
+  if (deep === 'malformed') return fail('msgpack: truncated or malformed body');
+  if (deep) return fail(`msgpack: ${limitMessage('depth')}`);
   let values: unknown[];
   try {
     values = unpackr.unpackMultiple(
@@ -227,8 +398,48 @@ function parseMsgpack(body: Uint8Array): ParseResult {
   if (values.some((v) => v === C1 || (v as object)?.constructor === (C1 as object).constructor))
     return fail('msgpack: reserved byte 0xc1 in body');
   if (values.length === 1 && Array.isArray(values[0]))
-    return fromValues(values[0] as unknown[], true);
-  return fromValues(values, values.length > 1);
+    return fromMsgpack(values[0] as unknown[], true);
+  return fromMsgpack(values, values.length > 1);
+}
+
+/** Decoded msgpack values → events, through the one lossless conversion (msgpack-json.ts). */
+function fromMsgpack(values: unknown[], indexed: boolean): ParseResult {
+  if (values.length === 0) return fail('empty body: no events');
+  const events: ParsedEvent[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const where = indexed ? `event ${i}` : 'event';
+    const v = values[i];
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array)
+      return fail(`${where}: an event must be a map (a JSON object)`);
+    const json = toLosslessJson(v, LIMITS);
+    if (typeof json !== 'string') {
+      const why = 'limit' in json ? limitMessage(json.limit) : json.error;
+      return fail(`${where}: ${why}`);
+    }
+    const size = Buffer.byteLength(json);
+    if (size > MAX_EVENT_BYTES) return fail(`${where}: ${limitMessage('bytes', size)}`);
+    const r = toEvent(v, json, where);
+    if (typeof r === 'string') return fail(r);
+    events[i] = r;
+  }
+  return { ok: true, events };
+}
+
+/**
+ * Byte offset where JSON text nests deeper than `max` (strings skipped), or -1.
+ * Iterative: guards JSON.parse (and the error locator) against deep bodies.
+ */
+function tooDeepAt(b: Uint8Array, max: number): number {
+  let depth = 0;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c === 0x22) {
+      for (i++; i < b.length && b[i] !== 0x22; i++) if (b[i] === 0x5c) i++;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return i;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return -1;
 }
 
 function fromValues(values: unknown[], indexed: boolean): ParseResult {

@@ -103,9 +103,10 @@ describe('parseBody', () => {
 
   it('parses a JSON array and a single object', () => {
     const arr = texts(parseBody(BodyFormat.Json, enc.encode('[{"a":1},\n {"b": 2}]')));
-    expect(arr).toMatchObject({ ok: true, events: [{ text: '{"a":1}' }, { text: '{"b":2}' }] });
+    // Each element's bytes as they came (issue 18); a line break inside one becomes a space.
+    expect(arr).toMatchObject({ ok: true, events: [{ text: '{"a":1}' }, { text: '{"b": 2}' }] });
     const one = texts(parseBody(BodyFormat.Json, enc.encode('{\n  "event_id": "e1"\n}')));
-    expect(one).toEqual({ ok: true, events: [{ text: '{"event_id":"e1"}', id: 'e1' }] });
+    expect(one).toEqual({ ok: true, events: [{ text: '{   "event_id": "e1" }', id: 'e1' }] });
   });
 
   it('locates a JSON syntax error by line and byte offset', () => {
