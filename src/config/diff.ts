@@ -18,6 +18,7 @@ const RESTART_PREFIXES = [
   'listen.host',
   'listen.port',
   'listen.path',
+  'http.timeouts',
   'workers',
   'state_dir',
   'host_id',

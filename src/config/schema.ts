@@ -156,6 +156,34 @@ export const configSchema = {
           default: 1,
           description: 'Seconds sent in Retry-After with a 503.',
         },
+        timeouts: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description:
+            'The HTTP server timeouts (README "Timeouts and early answers": what each runtime supports). Restart to change.',
+          properties: {
+            headers_ms: {
+              type: 'integer',
+              minimum: 100,
+              default: 10000,
+              description: 'Request line and headers must arrive within this (408 after).',
+            },
+            request_ms: {
+              type: 'integer',
+              minimum: 100,
+              default: 60000,
+              description:
+                'The whole request, headers and body, must arrive within this (408 after).',
+            },
+            keep_alive_ms: {
+              type: 'integer',
+              minimum: 100,
+              default: 5000,
+              description: 'An idle keep-alive connection is closed after this.',
+            },
+          },
+        },
       },
     },
     workers: {

@@ -94,6 +94,7 @@ export async function startFerry(
     ingestPath: cfg.listen.path,
     ingest,
     tls: tls.current,
+    timeouts: cfg.http.timeouts,
   });
   metrics.configLastReloadSuccess.set(Date.now() / 1000);
   const exposed = openListenerWarning(cfg);

@@ -3,6 +3,8 @@ import type { Hono } from 'hono';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IngestRequest, IngestResponse } from './ingest.js';
 import { readIncomingLimited } from './body.js';
+import { answerClientError, lingeringClose } from './linger.js';
+import type { Socket } from 'node:net';
 import type { TlsMaterial } from './tls.js';
 
 export interface Listener {
@@ -47,6 +49,8 @@ export interface ListenOptions {
   ingest: (req: IngestRequest) => Promise<IngestResponse>;
   /** Serve HTTPS with this certificate and key. */
   tls?: TlsMaterial;
+  /** http.timeouts (docs/api.md, "Timeouts": what each runtime applies). */
+  timeouts: { headers_ms: number; request_ms: number; keep_alive_ms: number };
 }
 
 /**
@@ -56,16 +60,19 @@ export interface ListenOptions {
  * of ferry's own main-thread work per request); every other route goes through hono.
  */
 export async function listen(app: Hono, opts: ListenOptions): Promise<Listener> {
-  const { host, port, maxBodyBytes } = opts;
+  const { host, port, maxBodyBytes, timeouts } = opts;
   const g = globalThis as { Bun?: { serve: BunServe }; Deno?: { serve: DenoServe } };
   if (g.Bun) {
     // Bun enforces its own body cap before our handler: keep it just above ours so we answer 413.
+    // Bun has one timeout, idleTimeout (whole seconds, at most 255), which also runs while a
+    // durable request waits for its answer: never below the 120 s it always had.
+    const longest = Math.max(timeouts.headers_ms, timeouts.request_ms, timeouts.keep_alive_ms);
     const server = g.Bun.serve({
       hostname: host,
       port,
       fetch: app.fetch,
       maxRequestBodySize: maxBodyBytes + 65536,
-      idleTimeout: 120,
+      idleTimeout: Math.min(255, Math.max(120, Math.ceil(longest / 1000))),
       ...(opts.tls ? { tls: opts.tls } : {}),
     });
     return {
@@ -93,9 +100,22 @@ export async function listen(app: Hono, opts: ListenOptions): Promise<Listener> 
       void ingestOnNode(req, res, opts.ingest);
     else void viaHono(req, res);
   };
+  // node:http wants headersTimeout ≤ requestTimeout, and checks both on an interval
+  // (30 s by default, which would stretch a 10 s header timeout to 40 s).
+  const serverOptions = {
+    headersTimeout: Math.min(timeouts.headers_ms, timeouts.request_ms),
+    requestTimeout: timeouts.request_ms,
+    keepAliveTimeout: timeouts.keep_alive_ms,
+    connectionsCheckingInterval: Math.max(
+      100,
+      Math.min(1000, Math.floor(Math.min(timeouts.headers_ms, timeouts.request_ms) / 4)),
+    ),
+  };
   const server = opts.tls
-    ? (await import('node:https')).createServer({ ...opts.tls }, handler)
-    : (await import('node:http')).createServer(handler);
+    ? (await import('node:https')).createServer({ ...opts.tls, ...serverOptions }, handler)
+    : (await import('node:http')).createServer(serverOptions, handler);
+  // 431 for oversized headers, 408 for slow ones: answered, then a lingering close.
+  server.on('clientError', answerClientError);
   return await new Promise<Listener>((resolve, reject) => {
     server.listen(port, host, () => {
       const info = server.address() as { port: number };
@@ -145,6 +165,12 @@ async function ingestOnNode(
     });
   } catch (err) {
     r = { status: 500, body: { error: 'internal', message: (err as Error).message } };
+  }
+  if (r.headers?.Connection === 'close' && !req.complete) {
+    // Answered before the body was read (413): node:http destroys the socket once the answer
+    // is written, resetting a client still sending. Linger instead, so it reads the status.
+    const socket = req.socket as Socket & { destroySoon?: () => void };
+    socket.destroySoon = () => lingeringClose(socket);
   }
   const payload = JSON.stringify(r.body);
   res.writeHead(r.status, {
