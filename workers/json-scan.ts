@@ -46,7 +46,7 @@ export interface ScanResult {
   limit: 'depth' | 'keys' | undefined;
 }
 
-/** Per-event limits the scanner enforces (see parse.ts for the values and docs/api.md). */
+/** Per-event limits the scanner enforces (see parse.ts for the values, README "Sending events"). */
 export interface ScanLimits {
   /** Most containers open at once, the event's own braces included. */
   maxDepth: number;

@@ -1,6 +1,6 @@
 /**
  * msgpack is not JSON on the wire, so its events are archived through one documented,
- * lossless conversion (docs/api.md, "msgpack"):
+ * lossless conversion (README, "Sending events"):
  *
  * - integers: exact decimal digits, int64/uint64 beyond 2^53 included (decoded as BigInt);
  * - floats: the shortest decimal that reads back as the same double; NaN and ±Infinity

@@ -53,7 +53,7 @@ const unpackr = new Unpackr({
 });
 
 /**
- * Per-event limits, the same for every Content-Type (docs/api.md, "Limits"). A body
+ * Per-event limits, the same for every Content-Type (README, "Sending events"). A body
  * passing one is refused with 400 and a message naming the limit.
  */
 export const MAX_EVENT_DEPTH = 512;

@@ -49,7 +49,7 @@ export interface ListenOptions {
   ingest: (req: IngestRequest) => Promise<IngestResponse>;
   /** Serve HTTPS with this certificate and key. */
   tls?: TlsMaterial;
-  /** http.timeouts (docs/api.md, "Timeouts": what each runtime applies). */
+  /** http.timeouts (README, "Timeouts and early answers": what each runtime applies). */
   timeouts: { headers_ms: number; request_ms: number; keep_alive_ms: number };
 }
 
