@@ -11,8 +11,12 @@ import type { Socket } from 'node:net';
 export const LINGER_MS = 2000;
 export const LINGER_BYTES = 64 * 1024 * 1024;
 
+/** Sockets already lingering: node:http reports each later chunk as a new parse error. */
+const lingering = new WeakSet<Socket>();
+
 export function lingeringClose(socket: Socket): void {
-  if (socket.destroyed) return;
+  if (socket.destroyed || lingering.has(socket)) return;
+  lingering.add(socket);
   const readBefore = socket.bytesRead;
   const done = () => {
     clearTimeout(timer);
@@ -59,6 +63,8 @@ const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
  */
 export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
   const s = socket as Socket & { _httpMessage?: { headersSent?: boolean } };
+  // Answered already: the parser, still attached, fails again on every chunk that follows.
+  if (lingering.has(socket)) return;
   if (err.code === 'ECONNRESET' || !socket.writable || s._httpMessage?.headersSent) {
     socket.destroy();
     return;
