@@ -19,6 +19,11 @@ const body = Array.from({ length: 100 }, (_, i) =>
   JSON.stringify({ ts: 1732350000000 + i, user: `u${i}`, pad: 'x'.repeat(300) }),
 ).join('\n');
 
+/**
+ * @param {'node' | 'bun' | 'deno'} runtime
+ * @param {boolean} loaded
+ * @returns {Promise<{ total: number; tail: number }>}
+ */
 async function once(runtime, loaded) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-shutdown-'));
   writeFileSync(
@@ -72,10 +77,12 @@ async function once(runtime, loaded) {
 }
 
 const rows = [];
-for (const runtime of ['node', 'bun', 'deno'])
+for (const runtime of /** @type {const} */ (['node', 'bun', 'deno']))
   for (const loaded of [false, true]) {
+    /** @type {{ total: number; tail: number }[]} */
     const r = [];
     for (let i = 0; i < RUNS; i++) r.push(await once(runtime, loaded));
+    /** @param {'total' | 'tail'} k */
     const med = (k) => r.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(r.length / 2)];
     rows.push(
       `| ${runtime} | ${loaded ? `loaded (${CLIENTS} clients)` : 'idle'} | ${med('total').toFixed(0)} | ${med('tail').toFixed(0)} |`,

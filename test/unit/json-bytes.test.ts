@@ -17,7 +17,9 @@ import { BodyFormat } from '../../src/rings/record.js';
  * msgpack goes through one lossless conversion; the same limits hold for every type.
  */
 const enc = new TextEncoder();
-const packr = new Packr({ useRecords: false, useBigInt64: true });
+// useBigInt64 (pack BigInt as int64/uint64) is missing from msgpackr's Options type.
+const packOptions = { useRecords: false, useBigInt64: true };
+const packr = new Packr(packOptions);
 const FORMATS = [BodyFormat.Ndjson, BodyFormat.Json, BodyFormat.Msgpack] as const;
 
 const texts = (r: ParseResult): string[] => {
