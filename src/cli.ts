@@ -103,7 +103,11 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     if (err instanceof ConfigError) process.stderr.write(err.message + '\n');
-    else createLogger().fatal({ err: (err as Error).stack ?? String(err) }, 'ferry failed');
+    else
+      createLogger().fatal(
+        { err: (err instanceof Error && err.stack) || String(err) },
+        'ferry failed',
+      );
     process.exit(1);
   },
 );

@@ -9,6 +9,7 @@ import { ByteRing } from '../src/rings/ring.js';
 import { decodeHeader, BodyEncoding, BodyFormat } from '../src/rings/record.js';
 import { decompress } from '../src/codecs/index.js';
 import type { Codec } from '../src/contracts/batch.js';
+import { isTooLarge } from '../src/codecs/errors.js';
 import { parseBody } from './parse.js';
 import { Batcher, type SealedBatch } from './batcher.js';
 import {
@@ -25,6 +26,8 @@ import {
   STAT_BATCHES,
   STAT_REQUESTS,
 } from './protocol.js';
+import { errorMessage } from '../src/util/errors.js';
+import { sleep } from '../src/util/backoff.js';
 
 const ENCODING_CODEC: Record<number, Codec> = {
   [BodyEncoding.Identity]: 'none',
@@ -105,7 +108,7 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
       try {
         body = decompress(ENCODING_CODEC[header.encoding], body, maxDecompressedBytes);
       } catch (err) {
-        const tooLarge = (err as { code?: string }).code === 'too_large';
+        const tooLarge = isTooLarge(err);
         verdicts.push({
           reqId: header.reqId,
           ok: false,
@@ -113,7 +116,7 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
           error: tooLarge ? 'body_too_large' : 'bad_encoding',
           message: tooLarge
             ? `decompressed body exceeds http.max_decompressed_bytes (${maxDecompressedBytes})`
-            : `cannot decode ${ENCODING_CODEC[header.encoding]} body: ${(err as Error).message}`,
+            : `cannot decode ${ENCODING_CODEC[header.encoding]} body: ${errorMessage(err)}`,
         });
         return;
       }
@@ -162,7 +165,7 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
             ok: false,
             status: 400,
             error: 'malformed_body',
-            message: `could not process the body: ${(err as Error).message}`,
+            message: `could not process the body: ${errorMessage(err)}`,
           });
         }
         return true;
@@ -238,7 +241,7 @@ async function waitForChange(
     if (r.async) await r.value;
     return;
   }
-  await new Promise((r) => setTimeout(r, Math.max(1, Math.min(timeoutMs, 5))));
+  await sleep(Math.max(1, Math.min(timeoutMs, 5)));
 }
 
 function wedgeForever(): never {

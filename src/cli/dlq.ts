@@ -9,15 +9,16 @@ import { createLogger, type Logger } from '../observe/log.js';
 import { decompress } from '../codecs/index.js';
 import { createSinks } from '../sinks/factory.js';
 import { deliver } from '../sinks/retry.js';
-import { isSinkLevelError, SinkError } from '../sinks/sink.js';
 import type { Sink } from '../contracts/sink.js';
+import { isSinkLevelError, SinkError } from '../sinks/errors.js';
 import { dlqDir, storeLimits } from '../dlq/dlq.js';
 import { dlqInventory, parseAge, type SinkInventory } from '../dlq/inventory.js';
 import { dlqOwner } from '../dlq/owner.js';
 import { poisonBatch, removePoison } from '../dlq/poison.js';
 import { recoverSink } from '../dlq/recovery.js';
 import { SinkDlq } from '../dlq/sink-dlq.js';
-import { syncDir } from '../dlq/fsync.js';
+import { syncDir } from '../fs/durable.js';
+import { errorMessage } from '../util/errors.js';
 
 /** `ferry dlq …`. Exit codes: 0 ok, 1 failed (or not everything shipped), 2 usage. */
 export async function dlqCommand(argv: string[]): Promise<number> {
@@ -37,7 +38,7 @@ export async function dlqCommand(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    process.stderr.write(`ferry dlq: ${(err as Error).message}\n\n${DLQ_USAGE}`);
+    process.stderr.write(`ferry dlq: ${errorMessage(err)}\n\n${DLQ_USAGE}`);
     return 2;
   }
   const [sub, id] = positionals;
@@ -65,7 +66,7 @@ export async function dlqCommand(argv: string[]): Promise<number> {
       try {
         ms = parseAge(older);
       } catch (err) {
-        process.stderr.write(`ferry dlq purge: ${(err as Error).message}\n`);
+        process.stderr.write(`ferry dlq purge: ${errorMessage(err)}\n`);
         return 2;
       }
       return purge(root, sink, ms, values.poison === true, log);
@@ -207,7 +208,7 @@ async function replaySegments(
         const e =
           err instanceof SinkError
             ? err
-            : new SinkError((err as Error).message, { retryable: true, errorClass: 'internal' });
+            : new SinkError(errorMessage(err), { retryable: true, errorClass: 'internal' });
         if (!e.retryable && !isSinkLevelError(e)) {
           const where = await d.poison(await d.batchOf(r), e);
           await d.store.complete(r);
@@ -261,7 +262,7 @@ async function replayPoison(
       } catch (err) {
         failed += p.meta.events;
         process.stderr.write(
-          `poison → ${sink.name} refused again: ${(err as Error).message} (kept: ${p.metaPath})\n`,
+          `poison → ${sink.name} refused again: ${errorMessage(err)} (kept: ${p.metaPath})\n`,
         );
       }
     }

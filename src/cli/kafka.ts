@@ -4,6 +4,7 @@ import { loadConfig, ConfigError } from '../config/load.js';
 import type { KafkaConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observe/log.js';
 import { kafkaLogCreator, KAFKA_LOG_LEVEL } from '../sources/kafka/kafka-log.js';
+import { errorMessage } from '../util/errors.js';
 
 export interface TopicPlan {
   topic: string;
@@ -42,9 +43,7 @@ export async function kafkaCommand(
     hostLog = createLogger(config.log.level, process.stderr);
     verbose = config.log.level === 'debug' || config.log.level === 'trace';
   } catch (e) {
-    err(
-      e instanceof ConfigError ? `${e.message}\n` : `ferry kafka init: ${(e as Error).message}\n`,
-    );
+    err(e instanceof ConfigError ? `${e.message}\n` : `ferry kafka init: ${errorMessage(e)}\n`);
     return 1;
   }
   if (k.topics.length === 0) {
@@ -74,7 +73,7 @@ export async function kafkaCommand(
     }
     return 0;
   } catch (e) {
-    err(`ferry kafka init: ${(e as Error).message} (brokers ${k.brokers.join(', ')})\n`);
+    err(`ferry kafka init: ${errorMessage(e)} (brokers ${k.brokers.join(', ')})\n`);
     return 1;
   } finally {
     await admin.disconnect().catch(() => {});

@@ -7,6 +7,7 @@ import { replay, type ReplayReport } from '../replay/replay.js';
 import { verify } from '../replay/verify.js';
 import { createProgress } from '../replay/progress.js';
 import { createReplayMetrics, serveMetrics } from '../replay/metrics.js';
+import { errorMessage } from '../util/errors.js';
 
 const GiB = 1024 ** 3;
 
@@ -37,7 +38,7 @@ export async function replayCommand(cmd: 'replay' | 'verify', argv: string[]): P
   try {
     values = parseReplayArgs(argv);
   } catch (err) {
-    process.stderr.write(`ferry ${cmd}: ${(err as Error).message}\n\n${REPLAY_USAGE}`);
+    process.stderr.write(`ferry ${cmd}: ${errorMessage(err)}\n\n${REPLAY_USAGE}`);
     return 2;
   }
   if (!values.from) {
@@ -122,8 +123,8 @@ export async function replayCommand(cmd: 'replay' | 'verify', argv: string[]): P
     if (report.outcome === 'interrupted') return 130;
     return 0;
   } catch (err) {
-    log.error({ err: (err as Error).message }, `${cmd} failed`);
-    process.stderr.write(`ferry ${cmd}: ${(err as Error).message}\n`);
+    log.error({ err: errorMessage(err) }, `${cmd} failed`);
+    process.stderr.write(`ferry ${cmd}: ${errorMessage(err)}\n`);
     return 1;
   } finally {
     process.off('SIGINT', onInt);

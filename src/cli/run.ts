@@ -4,6 +4,7 @@ import { createLogger } from '../observe/log.js';
 import { startFerry } from '../lifecycle/start.js';
 import { createNotifier } from '../lifecycle/notify.js';
 import { superviseWithSystemd } from '../lifecycle/systemd.js';
+import { errorMessage } from '../util/errors.js';
 
 /** `ferry run`: start, then stop gracefully on SIGTERM/SIGINT; a second signal exits at once. */
 export async function runCommand(configPath: string | undefined): Promise<number> {
@@ -18,7 +19,7 @@ export async function runCommand(configPath: string | undefined): Promise<number
   process.on('SIGHUP', () => {
     reloads = reloads
       .then(() => onHup())
-      .catch((err) => log.error({ err: (err as Error).message }, 'reload failed'));
+      .catch((err) => log.error({ err: errorMessage(err) }, 'reload failed'));
   });
   // SIGTERM/SIGINT are taken from the start too: one arriving while ferry starts (it may already
   // be listening) stops it as soon as it is up, gracefully, instead of the default instant death.
@@ -54,7 +55,7 @@ export async function runCommand(configPath: string | undefined): Promise<number
     running.stop(sig).then(
       () => exitCode(0),
       (err) => {
-        log.error({ err: (err as Error).message }, 'shutdown failed');
+        log.error({ err: errorMessage(err) }, 'shutdown failed');
         exitCode(1);
       },
     );

@@ -34,6 +34,7 @@ import {
   zstdImplementation,
   zstdLoadError,
 } from './zstd.js';
+import { errorMessage } from '../util/errors.js';
 
 export { CODECS, type Codec };
 export { CodecError, type CodecErrorCode } from './errors.js';
@@ -109,7 +110,7 @@ export function decompress(codec: Codec, data: Uint8Array, maxOutputBytes: numbe
         return zlib.gunzipSync(data, { maxOutputLength: Math.max(1, maxOutputBytes) });
       } catch (err) {
         if (isBufferTooLarge(err)) throw tooLarge(maxOutputBytes);
-        throw corrupt('gzip', (err as Error).message);
+        throw corrupt('gzip', errorMessage(err));
       }
     case 'lz4':
       return lz4Decompress(data, maxOutputBytes);

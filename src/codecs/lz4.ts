@@ -13,6 +13,7 @@
 import { createRequire } from 'node:module';
 import { CodecError, corrupt, tooLarge } from './errors.js';
 import { xxh32 } from './xxh32.js';
+import { errorMessage } from '../util/errors.js';
 
 interface Lz4Napi {
   /** One LZ4 block, prefixed with its uncompressed size (u32 LE). */
@@ -29,7 +30,7 @@ const loaded: { lib: Lz4Napi } | { error: string } = (() => {
     }
     return { lib };
   } catch (err) {
-    return { error: (err as Error).message };
+    return { error: errorMessage(err) };
   }
 })();
 
@@ -182,7 +183,7 @@ export function lz4Decompress(input: Uint8Array, maxOutputBytes: number): Uint8A
               ? native.uncompressSync(framed)
               : native.uncompressSync(framed, lastWindow(chunks, produced));
         } catch (err) {
-          throw corrupt('lz4', (err as Error).message);
+          throw corrupt('lz4', errorMessage(err));
         }
         // The result keeps the allocation of `bound` bytes: release the slack of a big one.
         if (bound >= 256 << 10 && out.byteLength < bound >>> 2) out = new Uint8Array(out);

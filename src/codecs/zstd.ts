@@ -15,6 +15,7 @@
  */
 import * as zlib from 'node:zlib';
 import { CodecError, corrupt, tooLarge } from './errors.js';
+import { errorMessage } from '../util/errors.js';
 
 type ZlibWithZstd = {
   zstdCompressSync?: (b: Uint8Array, o?: { params?: Record<number, number> }) => Buffer;
@@ -53,7 +54,7 @@ if (!nativeZstd) {
     await lib.init();
     wasm = lib;
   } catch (err) {
-    wasmError = (err as Error).message;
+    wasmError = errorMessage(err);
   }
 }
 
@@ -100,7 +101,7 @@ export function zstdDecompress(input: Uint8Array, maxOutputBytes: number): Uint8
       out = z.zstdDecompressSync!(input, { maxOutputLength: Math.max(1, maxOutputBytes) });
     } catch (err) {
       if (isBufferTooLarge(err)) throw tooLarge(maxOutputBytes);
-      throw corrupt('zstd', (err as Error).message);
+      throw corrupt('zstd', errorMessage(err));
     }
     if (declared >= 0 && out.byteLength !== declared)
       throw corrupt('zstd', `frames declare ${declared} bytes but hold ${out.byteLength}`);
@@ -120,10 +121,10 @@ export function zstdDecompress(input: Uint8Array, maxOutputBytes: number): Uint8
       r = wasm.decompress(input.subarray(f.start, f.end), { defaultHeapSize: Math.max(cap, 1) });
     } catch (err) {
       // ZSTD_error_dstSize_tooSmall = 70: more output than the room we gave it
-      const code = /code (-?\d+)/.exec((err as Error).message)?.[1];
+      const code = /code (-?\d+)/.exec(errorMessage(err))?.[1];
       if (code === '-70' && f.contentSize === undefined && cap < f.bound)
         throw tooLarge(maxOutputBytes);
-      throw corrupt('zstd', `libzstd error ${code ?? (err as Error).message}`);
+      throw corrupt('zstd', `libzstd error ${code ?? errorMessage(err)}`);
     }
     if (f.contentSize !== undefined && r.byteLength !== f.contentSize) {
       throw corrupt('zstd', `frame declares ${f.contentSize} bytes but holds ${r.byteLength}`);

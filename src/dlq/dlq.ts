@@ -9,6 +9,7 @@ import { claimDlq, releaseDlq } from './owner.js';
 import { Reuploader } from './reupload.js';
 import { SinkDlq } from './sink-dlq.js';
 import type { StoreLimits } from './segment-store.js';
+import { errorMessage } from '../util/errors.js';
 
 export function dlqDir(cfg: FerryConfig): string {
   return cfg.dlq.dir || join(cfg.state_dir, 'dlq');
@@ -194,10 +195,7 @@ export class Dlq {
       await d.store
         .expire(ttl)
         .catch((err) =>
-          this.log.error(
-            { sink: d.sink.name, err: (err as Error).message },
-            'DLQ TTL sweep failed',
-          ),
+          this.log.error({ sink: d.sink.name, err: errorMessage(err) }, 'DLQ TTL sweep failed'),
         );
   }
 }

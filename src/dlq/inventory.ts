@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { scanSegment, type RecordHead } from './frame.js';
 import { listPoison, readPoison, type PoisonEntry } from './poison.js';
 import { listSegments } from './segment-store.js';
+import { errnoCode } from '../util/errors.js';
 
 export interface SegmentInfo {
   file: string;
@@ -31,7 +32,7 @@ export async function dlqInventory(root: string, onlySink?: string): Promise<Sin
       .map((d) => d.name)
       .sort();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (errnoCode(err) === 'ENOENT') return [];
     throw err;
   }
   const out: SinkInventory[] = [];

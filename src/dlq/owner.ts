@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import process from 'node:process';
+import { errnoCode } from '../util/errors.js';
 
 /**
  * `<dlq>/ferry.pid`: the running ferry owns the segment files (it appends and re-uploads), so
@@ -30,6 +31,6 @@ export async function dlqOwner(root: string): Promise<number | undefined> {
     return pid;
   } catch (err) {
     // EPERM: alive but another user's process — still an owner.
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+    return errnoCode(err) === 'EPERM' ? pid : undefined;
   }
 }

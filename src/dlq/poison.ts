@@ -1,8 +1,8 @@
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { partOf, type Codec, type EncodedBatch } from '../contracts/batch.js';
 import { ARCHIVE_EXTENSIONS } from '../sinks/keys.js';
-import { syncDir } from './fsync.js';
+import { atomicWrite, syncDir } from '../fs/durable.js';
 
 export interface PoisonMeta {
   batch: string;
@@ -30,7 +30,6 @@ export async function savePoison(
   meta: Omit<PoisonMeta, 'batch' | 'events' | 'part' | 'codec' | 'created_at' | 'poisoned_at'>,
 ): Promise<string> {
   const p = partOf(batch, part);
-  await mkdir(dir, { recursive: true });
   const base = join(dir, `${batch.id}-${part}`);
   const full: PoisonMeta = {
     ...meta,
@@ -41,12 +40,9 @@ export async function savePoison(
     created_at: batch.createdAt,
     poisoned_at: new Date().toISOString(),
   };
-  await writeDurably(payloadPath(base, part, p.codec), p.body);
-  await writeDurably(
-    `${base}.json`,
-    new TextEncoder().encode(JSON.stringify(full, null, 2) + '\n'),
-  );
-  await syncDir(dir);
+  // The payload first: a .json (what listPoison finds) never points at a missing payload.
+  await atomicWrite(payloadPath(base, part, p.codec), p.body);
+  await atomicWrite(`${base}.json`, JSON.stringify(full, null, 2) + '\n');
   return base;
 }
 
@@ -93,18 +89,6 @@ export async function removePoison(e: PoisonEntry): Promise<void> {
   await rm(e.payloadPath, { force: true });
   await rm(e.metaPath, { force: true });
   await syncDir(dirname(e.metaPath));
-}
-
-async function writeDurably(path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
 }
 
 export async function listPoison(dir: string): Promise<string[]> {

@@ -2,7 +2,7 @@ import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../observe/log.js';
 import { scanSegment } from './frame.js';
-import { syncDir } from './fsync.js';
+import { syncDir } from '../fs/durable.js';
 import { listSegments, type Segment } from './segment-store.js';
 
 export interface RecoveryReport {

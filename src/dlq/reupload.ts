@@ -2,9 +2,11 @@ import type { RetryConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import type { DlqMetrics } from '../observe/metrics.js';
 import { deliver } from '../sinks/retry.js';
-import { isSinkLevelError, SinkError } from '../sinks/sink.js';
+import { isSinkLevelError, SinkError } from '../sinks/errors.js';
 import { RateLimiter } from '../pipeline/rate-limiter.js';
 import type { SinkDlq } from './sink-dlq.js';
+import { errorMessage } from '../util/errors.js';
+import { sleep } from '../util/backoff.js';
 
 export interface ReuploadOptions {
   eventsPerSec: number;
@@ -54,15 +56,11 @@ export class Reuploader {
     await this.loop;
   }
 
+  /** Wait ms; poke() and stop() cut the wait short. */
   private sleep(ms: number): Promise<void> {
-    return new Promise((res) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        res();
-      }
-      this.wake = done;
-    });
+    const ac = new AbortController();
+    this.wake = () => ac.abort();
+    return sleep(ms, ac.signal);
   }
 
   private async run(): Promise<void> {
@@ -125,7 +123,7 @@ export class Reuploader {
         const e =
           err instanceof SinkError
             ? err
-            : new SinkError(String((err as Error)?.message ?? err), {
+            : new SinkError(errorMessage(err), {
                 retryable: true,
                 errorClass: 'internal',
               });

@@ -8,8 +8,9 @@ import {
   payloadOf,
   type RecordHead,
 } from './frame.js';
-import { syncDir } from './fsync.js';
+import { isOutOfSpace, syncDir, writeAll } from '../fs/durable.js';
 import { DlqFullError } from './errors.js';
+import { errnoCode, errorMessage } from '../util/errors.js';
 
 export interface StoreLimits {
   maxBytes: number;
@@ -224,7 +225,7 @@ export class SegmentStore {
         .then(() => syncDir(this.dir))
         .catch((err) =>
           this.log.error(
-            { sink: this.sink, file: oldest.path, err: (err as Error).message },
+            { sink: this.sink, file: oldest.path, err: errorMessage(err) },
             'DLQ: could not remove a dropped segment',
           ),
         );
@@ -269,17 +270,17 @@ export class SegmentStore {
         }
         this.events.changed();
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
+        const code = errnoCode(err);
         const e = new DlqFullError(
           this.sink,
-          code === 'ENOSPC' || code === 'EDQUOT' ? 'enospc' : 'io',
-          `local DLQ save failed for sink ${this.sink}: ${(err as Error).message}`,
+          isOutOfSpace(err) ? 'enospc' : 'io',
+          `local DLQ save failed for sink ${this.sink}: ${errorMessage(err)}`,
         );
         // The disk may free up on its own (another process): look again in a few seconds.
         this.refusedUntil = Math.max(this.refusedUntil, Date.now() + 5_000);
         this.log.error(
-          { sink: this.sink, err: (err as Error).message, code },
-          `local DLQ save failed: ${(err as Error).message}`,
+          { sink: this.sink, err: errorMessage(err), code },
+          `local DLQ save failed: ${errorMessage(err)}`,
         );
         // Nothing more goes after a failed write in that file: cut it back and start a new one next time.
         await this.abandonActive();
@@ -335,19 +336,10 @@ export class SegmentStore {
     if (i >= 0) this.segments.splice(i, 1);
     this.refusedUntil = 0;
     await unlink(seg.path).catch((err) => {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (errnoCode(err) !== 'ENOENT') throw err;
     });
     await syncDir(this.dir);
     this.events.changed();
-  }
-}
-
-async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  let off = 0;
-  while (off < data.length) {
-    const { bytesWritten } = await fh.write(data, off, data.length - off, position + off);
-    if (bytesWritten <= 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
-    off += bytesWritten;
   }
 }
 
@@ -359,7 +351,7 @@ export async function listSegments(
   try {
     names = await readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (errnoCode(err) === 'ENOENT') return [];
     throw err;
   }
   const out: { seq: number; path: string; mtimeMs: number }[] = [];

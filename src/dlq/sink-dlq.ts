@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
 import { partOf, type EncodedBatch } from '../contracts/batch.js';
 import type { Sink } from '../contracts/sink.js';
-import type { SinkError } from '../sinks/sink.js';
+import type { SinkError } from '../sinks/errors.js';
 import type { RecordHead } from './frame.js';
 import { SegmentStore, type StoreLimits, type StoredRecord } from './segment-store.js';
 import { CircuitBreaker } from './breaker.js';

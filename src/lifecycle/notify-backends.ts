@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import process from 'node:process';
+import { errorMessage } from '../util/errors.js';
 
 export type BackendName = 'addon' | 'bun-ffi' | 'deno-ffi' | 'systemd-notify';
 
@@ -69,7 +70,7 @@ function addonBackend(): NotifyBackend | string {
       monotonicUsec: () => addon.monotonicUsec(),
     };
   } catch (err) {
-    return `addon does not load: ${(err as Error).message}`;
+    return `addon does not load: ${errorMessage(err)}`;
   }
 }
 
@@ -139,7 +140,7 @@ async function bunFfiBackend(): Promise<NotifyBackend | string> {
       clockGettime: (c, ts) => Number(symbols.clock_gettime(c, ts)),
     });
   } catch (err) {
-    return `bun:ffi: ${(err as Error).message}`;
+    return `bun:ffi: ${errorMessage(err)}`;
   }
 }
 
@@ -171,7 +172,7 @@ function denoFfiBackend(): NotifyBackend | string {
       clockGettime: (c, ts) => Number(symbols.clock_gettime(c, ts)),
     });
   } catch (err) {
-    return `Deno.dlopen(libc.so.6): ${(err as Error).message} (run with --allow-ffi)`;
+    return `Deno.dlopen(libc.so.6): ${errorMessage(err)} (run with --allow-ffi)`;
   }
 }
 

@@ -6,6 +6,7 @@
 import process from 'node:process';
 import type { Logger } from '../observe/log.js';
 import { pickBackend, type BackendName, type NotifyBackend } from './notify-backends.js';
+import { errorMessage } from '../util/errors.js';
 
 export interface Notifier {
   /** 'off' when there is no $NOTIFY_SOCKET or no backend works. */
@@ -105,7 +106,7 @@ class SocketNotifier implements Notifier {
       if (this.failed) return;
       this.failed = true;
       this.log.error(
-        { notify_socket: this.socket, backend: this.impl.name, err: (err as Error).message },
+        { notify_socket: this.socket, backend: this.impl.name, err: errorMessage(err) },
         'sd_notify: send failed',
       );
     };

@@ -20,6 +20,7 @@ import type { LiveSink } from '../sinks/live-sink.js';
 import type { Sink } from '../contracts/sink.js';
 import type { Listener } from '../sources/http/serve.js';
 import { readTlsMaterial, type TlsMaterial } from '../sources/http/tls.js';
+import { errorMessage } from '../util/errors.js';
 
 export interface ReloadResult {
   ok: boolean;
@@ -95,7 +96,7 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
         issues,
       });
     }
-    return fail((err as Error).message);
+    return fail(errorMessage(err));
   }
   const diff = diffConfig(running, loaded);
   const next = liveConfig(running, loaded);
@@ -115,8 +116,8 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
     try {
       material = await readTlsMaterial(next.listen.tls);
     } catch (err) {
-      return fail((err as Error).message, {
-        issues: [{ path: 'listen.tls', message: (err as Error).message }],
+      return fail(errorMessage(err), {
+        issues: [{ path: 'listen.tls', message: errorMessage(err) }],
       });
     }
   }
@@ -141,7 +142,7 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
     }
   } catch (err) {
     await Promise.allSettled(rebuilt.map((r) => r.sink.close()));
-    return fail((err as Error).message);
+    return fail(errorMessage(err));
   }
 
   // Apply: nothing below throws on a valid config.

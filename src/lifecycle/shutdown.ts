@@ -8,6 +8,7 @@ import type { Listener } from '../sources/http/serve.js';
 import type { KafkaSource } from '../sources/kafka/source.js';
 import type { ConfigHolder } from './reload.js';
 import type { SinkHealth } from './sink-health.js';
+import { sleep } from '../util/backoff.js';
 
 /** What a running ferry is made of, in the order the stop sequence needs it. */
 export interface ShutdownParts {
@@ -45,7 +46,7 @@ export async function shutdown(reason: string, p: ShutdownParts): Promise<void> 
     );
     await uploader.drain();
     // Every durable request is answered now; keep-alive connections would hold close() open.
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     listener.forceClose();
     await listenerClosed;
   })();

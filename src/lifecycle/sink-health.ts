@@ -1,5 +1,6 @@
 import type { Logger } from '../observe/log.js';
 import type { Sink } from '../contracts/sink.js';
+import { errorMessage } from '../util/errors.js';
 
 /**
  * Probes every sink in the background so /readyz answers from memory and
@@ -36,7 +37,7 @@ export class SinkHealth {
           await s.probe(AbortSignal.timeout(Math.min(this.intervalMs, 3000)));
           if (this.down.delete(s.name)) this.log.info({ sink: s.name }, 'sink reachable again');
         } catch (err) {
-          const why = (err as Error).message;
+          const why = errorMessage(err);
           if (!this.down.has(s.name)) this.log.warn({ sink: s.name, err: why }, 'sink unreachable');
           this.down.set(s.name, why);
         }

@@ -22,6 +22,7 @@ import type { Dispatcher } from '../contracts/dispatch.js';
 import { effectiveSinks } from '../config/effective-sinks.js';
 import { partsFor } from '../sinks/kinds.js';
 import type { BatchJob } from '../contracts/job.js';
+import { sleep } from '../util/backoff.js';
 
 export interface PoolHandlers {
   onVerdicts(items: Verdict[]): void;
@@ -229,9 +230,9 @@ export class WorkerPool implements Dispatcher {
       async () => {
         // The fallback timer is cleared once the port drains: left pending, it held the
         // process open ~5 s after `shutdown complete`.
-        let fallback: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([drained, new Promise((r) => (fallback = setTimeout(r, 5000)))]);
-        clearTimeout(fallback);
+        const fallback = new AbortController();
+        await Promise.race([drained, sleep(5000, fallback.signal)]);
+        fallback.abort();
         port1.close();
       },
       (err: Error) => {

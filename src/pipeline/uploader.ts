@@ -1,8 +1,8 @@
 import type { FerryConfig, RetryConfig, SinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import type { DlqMetrics, PipelineMetrics, SinkMetrics } from '../observe/metrics.js';
-import { isSinkLevelError, SinkError } from '../sinks/sink.js';
 import type { Sink } from '../contracts/sink.js';
+import { isSinkLevelError, SinkError } from '../sinks/errors.js';
 import { deliver } from '../sinks/retry.js';
 import type { EncodedBatch } from '../contracts/batch.js';
 import type { BatchJob } from '../contracts/job.js';
@@ -10,6 +10,8 @@ import type { AckTracker } from './acks.js';
 import type { Dlq } from '../dlq/dlq.js';
 import { DlqFullError } from '../dlq/errors.js';
 import { anySignal } from './any-signal.js';
+import { isOutOfSpace } from '../fs/durable.js';
+import { errorMessage } from '../util/errors.js';
 
 /**
  * Moves sealed batches to every sink (in parallel, each with its own retries)
@@ -95,9 +97,7 @@ export class Uploader {
     const permanent = failures.some(
       (f) => f.r.reason instanceof SinkError && !f.r.reason.retryable,
     );
-    const detail = failures
-      .map((f) => `${f.sink.name}: ${(f.r.reason as Error).message}`)
-      .join('; ');
+    const detail = failures.map((f) => `${f.sink.name}: ${errorMessage(f.r.reason)}`).join('; ');
     // Nowhere durable to put it (no DLQ, or a full one): the producer must retry.
     this.acks.onBatchFailed(
       job.reqIds,
@@ -143,7 +143,7 @@ export class Uploader {
       const e =
         err instanceof SinkError
           ? err
-          : new SinkError(String((err as Error)?.message ?? err), {
+          : new SinkError(errorMessage(err), {
               retryable: true,
               errorClass: 'internal',
               cause: err,
@@ -197,7 +197,7 @@ export class Uploader {
           : new DlqFullError(
               sink.name,
               'io',
-              `local DLQ save failed for sink ${sink.name}: ${(e as Error).message}`,
+              `local DLQ save failed for sink ${sink.name}: ${errorMessage(e)}`,
             );
       this.metrics.dlqSaveFailures.inc({ sink: sink.name, reason: full.reason });
       this.log.error(
@@ -225,8 +225,8 @@ export class Uploader {
     } catch (pe) {
       const full = new DlqFullError(
         sink.name,
-        (pe as NodeJS.ErrnoException).code === 'ENOSPC' ? 'enospc' : 'io',
-        `poison save failed for sink ${sink.name}: ${(pe as Error).message}`,
+        isOutOfSpace(pe) ? 'enospc' : 'io',
+        `poison save failed for sink ${sink.name}: ${errorMessage(pe)}`,
       );
       this.metrics.dlqSaveFailures.inc({ sink: sink.name, reason: full.reason });
       this.log.error(

@@ -1,6 +1,8 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { atomicWrite } from '../fs/durable.js';
+import { errnoCode } from '../util/errors.js';
 
 /** Where a replay stands: objects are replayed in key order, so the last key done is enough. */
 export interface Checkpoint {
@@ -28,7 +30,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint | undefin
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
   }
   const c = JSON.parse(text) as Checkpoint;
@@ -36,24 +38,10 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint | undefin
   return c;
 }
 
-/** Atomic: temp file, fsync, rename, fsync the directory — a crash leaves the old or the new one. */
+/** Atomic (src/fs/durable.ts): a crash leaves the old checkpoint or the new one. */
 export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(
-      JSON.stringify({ ...c, updatedAt: new Date().toISOString() }, null, 2) + '\n',
-    );
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await atomicWrite(
+    path,
+    JSON.stringify({ ...c, updatedAt: new Date().toISOString() }, null, 2) + '\n',
+  );
 }

@@ -1,3 +1,5 @@
+import { errorMessage } from '../util/errors.js';
+
 /**
  * Archive envelopes → ClickHouse rows, byte for byte what the live pipeline inserts
  * (workers/batcher.ts): the envelope is `{"event_id":…,"received_at":"<ISO>","source":…,"payload":<event>}`
@@ -12,7 +14,9 @@ export interface ConvertedObject {
   ids: { id: string; receivedAt: number }[];
 }
 
-export class ArchiveFormatError extends Error {}
+export class ArchiveFormatError extends Error {
+  override readonly name = 'ArchiveFormatError';
+}
 
 const PAYLOAD = ',"payload":';
 
@@ -39,7 +43,7 @@ export function archiveToRows(ndjson: string, opts: { keepIds?: boolean } = {}):
       head = JSON.parse(text.slice(0, at) + '}');
     } catch (err) {
       throw new ArchiveFormatError(
-        `line ${line}: envelope head is not JSON (${(err as Error).message})`,
+        `line ${line}: envelope head is not JSON (${errorMessage(err)})`,
       );
     }
     const receivedAt = typeof head.received_at === 'string' ? Date.parse(head.received_at) : NaN;

@@ -18,6 +18,7 @@ import type { Progress, ProgressState } from './progress.js';
 import { RateLimiter } from '../pipeline/rate-limiter.js';
 import { resolveTargets, s3ClientFor } from './targets.js';
 import type { ReplayMetrics } from './metrics.js';
+import { errorMessage } from '../util/errors.js';
 
 export interface ReplayOptions {
   from: string;
@@ -100,7 +101,7 @@ export async function replay(
           events += n;
         } catch (err) {
           plan.push({ key: o.key, bytes: o.size });
-          skipped.push({ key: o.key, reason: (err as Error).message });
+          skipped.push({ key: o.key, reason: errorMessage(err) });
         }
       }
       return { ...base, outcome: 'dry-run', plan, eventsDone: events, objectsDone: 0, skipped };
@@ -152,7 +153,7 @@ export async function replay(
         } catch (err) {
           if (signal.aborted) break;
           // A corrupt or truncated object is reported and skipped; the rest of the archive goes on.
-          const reason = (err as Error).message;
+          const reason = errorMessage(err);
           log.error({ key: o.key, err: reason }, 'archive object unreadable: skipped');
           cp.skipped.push({ key: o.key, reason });
           metrics.skipped.inc();

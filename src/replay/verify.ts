@@ -5,6 +5,7 @@ import { listArchive, parseS3Url, parseTime, readArchiveObject } from './archive
 import { archiveToRows } from './convert.js';
 import { resolveTargets, s3ClientFor } from './targets.js';
 import type { ReplayMetrics } from './metrics.js';
+import { errorMessage } from '../util/errors.js';
 
 export interface VerifyOptions {
   from: string;
@@ -82,11 +83,8 @@ export async function verify(
           set.add(id);
         }
       } catch (err) {
-        log.error(
-          { key: o.key, err: (err as Error).message },
-          'archive object unreadable: not counted',
-        );
-        skipped.push({ key: o.key, reason: (err as Error).message });
+        log.error({ key: o.key, err: errorMessage(err) }, 'archive object unreadable: not counted');
+        skipped.push({ key: o.key, reason: errorMessage(err) });
       }
     }
   } finally {

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { createClient, ClickHouseLogLevel } from '@clickhouse/client';
 import type { ClickHouseSinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
+import { errorMessage } from '../util/errors.js';
 
 export interface MigrationResult {
   applied: string[];
@@ -46,7 +47,7 @@ export async function migrate(
   try {
     names = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
   } catch (err) {
-    throw new Error(`cannot read the migrations directory ${dir}: ${(err as Error).message}`);
+    throw new Error(`cannot read the migrations directory ${dir}: ${errorMessage(err)}`);
   }
   const files = await Promise.all(
     names.map(async (name) => {
@@ -68,9 +69,7 @@ export async function migrate(
     try {
       await client.command({ query });
     } catch (err) {
-      throw new Error(
-        `${context} on ${sink.name} (${sink.url}): ${firstLine((err as Error).message)}`,
-      );
+      throw new Error(`${context} on ${sink.name} (${sink.url}): ${firstLine(errorMessage(err))}`);
     }
   };
   try {

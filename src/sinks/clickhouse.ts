@@ -57,8 +57,9 @@ import type { ClickHouseSinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import type { SinkMetrics } from '../observe/metrics.js';
 import type { EncodedBatch } from '../contracts/batch.js';
-import { SinkError, isRetryableStatus } from './sink.js';
 import type { Sink, SinkReceipt } from '../contracts/sink.js';
+import { isRetryableStatus, networkCode, SinkError, type SinkErrorClass } from './errors.js';
+import { isTimeoutError } from '../util/errors.js';
 
 const REJECTED_CODES = new Set([
   6,
@@ -96,7 +97,7 @@ const REJECTED_CODES = new Set([
   81, // unknown table / database
 ]);
 const AUTH_CODES = new Set([164, 192, 193, 194, 195, 497, 516]);
-const RETRY_CLASS = new Map<number, string>([
+const RETRY_CLASS = new Map<number, SinkErrorClass>([
   [159, 'timeout'],
   [209, 'timeout'],
   [210, 'network'],
@@ -108,26 +109,8 @@ const RETRY_CLASS = new Map<number, string>([
   [203, 'throttled'],
   [252, 'throttled'],
   ...[236, 242, 243, 285, 286, 319, 394, 425, 473, 999].map(
-    (c) => [c, 'http_5xx'] as [number, string],
+    (c) => [c, 'http_5xx'] as [number, SinkErrorClass],
   ),
-]);
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EHOSTDOWN',
-  'ESOCKETTIMEDOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'ConnectionRefused',
 ]);
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -260,7 +243,7 @@ export class ClickHouseSink implements Sink {
     return this.request(`${query} FORMAT TabSeparated`, undefined, undefined, {}, signal);
   }
 
-  /** One HTTP request; resolves with the body of a 2xx without an exception, else throws a ServerError. */
+  /** One HTTP request; resolves with the body of a 2xx without an exception, else throws a ClickHouseServerError. */
   private async request(
     query: string,
     values: Readable | undefined,
@@ -293,19 +276,23 @@ export class ClickHouseSink implements Sink {
       !(bodyCode !== undefined && /^\s*Code: \d+/.test(text))
     )
       return text;
-    throw new ServerError(status, Number.isFinite(headerCode) ? headerCode : bodyCode, text);
+    throw new ClickHouseServerError(
+      status,
+      Number.isFinite(headerCode) ? headerCode : bodyCode,
+      text,
+    );
   }
 }
 
 /** A response from ClickHouse that is an error. */
-export class ServerError extends Error {
+export class ClickHouseServerError extends Error {
+  override readonly name = 'ClickHouseServerError';
   constructor(
     readonly status: number,
     readonly code: number | undefined,
     readonly body: string,
   ) {
     super(firstLine(body) || `HTTP ${status}`);
-    this.name = 'ClickHouseServerError';
   }
 }
 
@@ -330,7 +317,7 @@ export function classifyClickHouseError(
   let status: number | undefined;
   let code: number | undefined;
   let text: string;
-  if (err instanceof ServerError) {
+  if (err instanceof ClickHouseServerError) {
     status = err.status || undefined;
     code = err.code;
     text = err.body;
@@ -343,8 +330,7 @@ export function classifyClickHouseError(
   }
   if (code === undefined && status === undefined) {
     if (signal?.aborted || e.name === 'AbortError' || /aborted a request|timeout/i.test(text)) {
-      const timeout =
-        (signal?.reason as Error | undefined)?.name === 'TimeoutError' || /timeout/i.test(text);
+      const timeout = isTimeoutError(signal?.reason) || /timeout/i.test(text);
       return new SinkError(`${what}: ${timeout ? 'timed out' : 'aborted'}`, {
         retryable: true,
         errorClass: timeout ? 'timeout' : 'aborted',
@@ -377,19 +363,6 @@ export function classifyClickHouseError(
   }
   // A code we do not know and no status: retrying loses nothing.
   return new SinkError(msg, { retryable: true, errorClass: 'http_5xx', cause: err });
-}
-
-function networkCode(err: unknown): string | undefined {
-  let cur: unknown = err;
-  for (let depth = 0; cur && depth < 4; depth++) {
-    const c = (cur as { code?: unknown }).code;
-    if (typeof c === 'string' && NETWORK_CODES.has(c)) return c;
-    cur =
-      cur instanceof AggregateError && cur.errors.length > 0
-        ? cur.errors[0]
-        : (cur as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 async function readText(stream: Readable, limit: number): Promise<string> {

@@ -13,8 +13,10 @@
  */
 import type { RetryConfig } from '../config/types.js';
 import type { EncodedBatch } from '../contracts/batch.js';
-import { SinkError } from './sink.js';
 import type { Sink, SinkReceipt } from '../contracts/sink.js';
+import * as backoff from '../util/backoff.js';
+import { errorMessage, isTimeoutError } from '../util/errors.js';
+import { SinkError } from './errors.js';
 
 export interface DeliverHooks {
   /** Called before sleeping for a retry. */
@@ -25,18 +27,23 @@ export interface DeliverHooks {
   random?: () => number;
 }
 
-/** The jitter ceiling of the delay after `attempt` (1-based): min(max_ms, initial_ms · 2^(attempt−1)). */
+const policyOf = (p: RetryConfig): backoff.BackoffPolicy => ({
+  initialMs: p.initial_ms,
+  maxMs: p.max_ms,
+});
+
+/** The jitter ceiling of the delay after `attempt` (1-based), per src/util/backoff.ts. */
 export function backoffCeiling(policy: RetryConfig, attempt: number): number {
-  return Math.min(policy.max_ms, policy.initial_ms * 2 ** Math.min(Math.max(attempt - 1, 0), 40));
+  return backoff.backoffCeiling(policyOf(policy), attempt);
 }
 
-/** Full jitter: a delay drawn uniformly from [0, backoffCeiling]. */
+/** Full jitter: a delay drawn uniformly from [0, backoffCeiling), per src/util/backoff.ts. */
 export function backoffDelay(
   policy: RetryConfig,
   attempt: number,
   random: () => number = Math.random,
 ): number {
-  return Math.floor(random() * backoffCeiling(policy, attempt));
+  return backoff.backoffDelay(policyOf(policy), attempt, random);
 }
 
 export async function deliver(
@@ -65,7 +72,7 @@ export async function deliver(
       );
     }
     hooks.onRetry?.(last, attempt, delay);
-    await sleep(delay, outer);
+    await backoff.sleep(delay, outer);
   }
 }
 
@@ -119,7 +126,7 @@ function attemptOnce(
 function asSinkError(e: unknown, sinkName: string, attemptSignal: AbortSignal): SinkError {
   if (e instanceof SinkError) return e;
   if (attemptSignal.aborted) {
-    const timeout = (attemptSignal.reason as Error | undefined)?.name === 'TimeoutError';
+    const timeout = isTimeoutError(attemptSignal.reason);
     return new SinkError(`${sinkName}: ${timeout ? 'attempt timed out' : 'aborted'}`, {
       retryable: true,
       errorClass: timeout ? 'timeout' : 'aborted',
@@ -127,7 +134,7 @@ function asSinkError(e: unknown, sinkName: string, attemptSignal: AbortSignal): 
     });
   }
   // Not classified by the sink: a bug or an unexpected library error. Retrying loses nothing.
-  return new SinkError(`${sinkName}: unexpected error: ${(e as Error)?.message ?? String(e)}`, {
+  return new SinkError(`${sinkName}: unexpected error: ${errorMessage(e)}`, {
     retryable: true,
     errorClass: 'internal',
     cause: e,
@@ -147,17 +154,4 @@ function finish(err: SinkError, attempts: number, suffix = ''): SinkError {
   err.attempts = attempts;
   if (suffix && !err.message.endsWith(suffix)) err.message += suffix;
   return err;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -25,28 +25,10 @@ import type { S3SinkConfig } from '../config/types.js';
 import { partOf, type Codec, type EncodedBatch } from '../contracts/batch.js';
 import type { SinkMetrics } from '../observe/metrics.js';
 import { compileKeyTemplate, type KeyRenderer } from './keys.js';
-import { SinkError, isRetryableStatus } from './sink.js';
 import type { Sink, SinkReceipt } from '../contracts/sink.js';
+import { isRetryableStatus, networkCode, SinkError, type SinkErrorClass } from './errors.js';
+import { isTimeoutError } from '../util/errors.js';
 
-/** Socket-level failures: no (complete) response came back, so the request may be retried. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EHOSTDOWN',
-  'ESOCKETTIMEDOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'ERR_HTTP2_STREAM_ERROR',
-  'ConnectionRefused',
-]);
 /** S3 error codes that are transient whatever their HTTP status (S3 answers 400 RequestTimeout, 403 RequestTimeTooSkewed …). */
 const TRANSIENT_S3_CODES = new Set([
   'RequestTimeout',
@@ -187,8 +169,7 @@ export class S3Sink implements Sink {
 
 function abortError(signal: AbortSignal): Error {
   const e = new Error('aborted before the request was sent');
-  e.name =
-    (signal.reason as Error | undefined)?.name === 'TimeoutError' ? 'TimeoutError' : 'AbortError';
+  e.name = isTimeoutError(signal.reason) ? 'TimeoutError' : 'AbortError';
   return e;
 }
 
@@ -214,7 +195,7 @@ export function classifyS3Error(err: unknown, what: string, signal?: AbortSignal
   const e = (err ?? {}) as AwsError;
   const status = e.$metadata?.httpStatusCode;
   const s3code = e.Code ?? (status ? e.name : undefined);
-  const netCode = findNetworkCode(e);
+  const netCode = networkCode(e);
 
   if (
     signal?.aborted ||
@@ -222,8 +203,7 @@ export function classifyS3Error(err: unknown, what: string, signal?: AbortSignal
     e.name === 'TimeoutError' ||
     (e.name === 'RequestTimeout' && !status)
   ) {
-    const timeout =
-      e.name === 'TimeoutError' || (signal?.reason as Error | undefined)?.name === 'TimeoutError';
+    const timeout = e.name === 'TimeoutError' || isTimeoutError(signal?.reason);
     return new SinkError(
       `${what}: ${timeout ? 'timed out' : 'aborted'}${netCode ? ` (${netCode})` : ''}`,
       {
@@ -242,7 +222,7 @@ export function classifyS3Error(err: unknown, what: string, signal?: AbortSignal
       isRetryableStatus(status) ||
       throttled ||
       (s3code !== undefined && TRANSIENT_S3_CODES.has(s3code));
-    const cls = throttled
+    const cls: SinkErrorClass = throttled
       ? 'throttled'
       : status >= 500
         ? 'http_5xx'
@@ -270,19 +250,4 @@ export function classifyS3Error(err: unknown, what: string, signal?: AbortSignal
     errorClass: 'network',
     cause: err,
   });
-}
-
-function findNetworkCode(e: AwsError): string | undefined {
-  let cur: unknown = e;
-  for (let depth = 0; cur && depth < 4; depth++) {
-    const c =
-      (cur as AwsError).code ??
-      (typeof (cur as AwsError).errno === 'string'
-        ? ((cur as AwsError).errno as string)
-        : undefined);
-    if (c && NETWORK_CODES.has(c)) return c;
-    if (cur instanceof AggregateError && cur.errors.length > 0) cur = cur.errors[0];
-    else cur = (cur as AwsError).cause;
-  }
-  return undefined;
 }

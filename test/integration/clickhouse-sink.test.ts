@@ -10,8 +10,8 @@ import { rig, stopService, startService } from '../setup/rig.js';
 import { ClickHouseSink } from '../../src/sinks/clickhouse.js';
 import { migrate } from '../../src/sinks/clickhouse-migrate.js';
 import { deliver } from '../../src/sinks/retry.js';
-import { SinkError } from '../../src/sinks/sink.js';
 import type { EncodedBatch } from '../../src/contracts/batch.js';
+import { SinkError } from '../../src/sinks/errors.js';
 import type { ClickHouseSinkConfig } from '../../src/config/types.js';
 
 const log = pino({ level: 'silent' });

@@ -10,8 +10,8 @@ import {
 import { rig, stopService, startService } from '../setup/rig.js';
 import { S3Sink } from '../../src/sinks/s3.js';
 import { deliver } from '../../src/sinks/retry.js';
-import { SinkError } from '../../src/sinks/sink.js';
 import type { Codec, EncodedBatch } from '../../src/contracts/batch.js';
+import { SinkError } from '../../src/sinks/errors.js';
 import type { S3SinkConfig } from '../../src/config/types.js';
 
 // Every object of this file lives under its own prefix, so runs and files never collide.

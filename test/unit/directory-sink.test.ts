@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { DirectorySink, classifyFsError } from '../../src/sinks/directory.js';
 import { renderKey, DEFAULT_KEY_TEMPLATE } from '../../src/sinks/keys.js';
-import { SinkError } from '../../src/sinks/sink.js';
 import type { EncodedBatch } from '../../src/contracts/batch.js';
+import { SinkError } from '../../src/sinks/errors.js';
 import type { DirectorySinkConfig } from '../../src/config/types.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -1,8 +1,8 @@
 import { describe, it, expect, vi, afterEach } from 'vitest';
 import { deliver, backoffDelay, backoffCeiling } from '../../src/sinks/retry.js';
-import { SinkError } from '../../src/sinks/sink.js';
 import type { Sink, SinkReceipt } from '../../src/contracts/sink.js';
 import type { EncodedBatch } from '../../src/contracts/batch.js';
+import { SinkError } from '../../src/sinks/errors.js';
 import type { RetryConfig } from '../../src/config/types.js';
 
 // The retry loop is pure logic: an in-memory sink that fails on script is the right test double here.

@@ -2,6 +2,7 @@ import type { AckTracker, AckOutcome } from '../../pipeline/acks.js';
 import type { Dispatcher } from '../../contracts/dispatch.js';
 import { BodyFormat, BodyEncoding } from '../../rings/record.js';
 import type { SourceMessage, PoisonClass } from './mapping.js';
+import { sleep } from '../../util/backoff.js';
 
 /** Messages whose events go into the pipeline together, as one ring record ("request"). */
 export interface Piece {
@@ -29,7 +30,9 @@ export interface DeliverDeps {
 }
 
 /** Thrown when ferry stops while a piece is still undelivered: its offsets are never committed. */
-export class Abandoned extends Error {}
+export class Abandoned extends Error {
+  override readonly name = 'Abandoned';
+}
 
 const NEWLINE = new Uint8Array([0x0a]);
 
@@ -70,8 +73,6 @@ export function tryDispatch(
   if (worker < 0) return undefined;
   return deps.acks.register(id, worker, 'durable');
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function dispatchWhenRoom(deps: DeliverDeps, piece: Piece): Promise<AckOutcome> {
   for (;;) {

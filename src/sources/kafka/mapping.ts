@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { KafkaConfig } from '../../config/types.js';
+import { errorMessage } from '../../util/errors.js';
 
 /** The parts of a fetched Kafka message the source uses (kafkajs's KafkaMessage, narrowed). */
 export interface SourceMessage {
@@ -58,7 +59,7 @@ export function mapMessage(
       return {
         ok: false,
         class: 'malformed',
-        message: `value is not JSON: ${(err as Error).message}`,
+        message: `value is not JSON: ${errorMessage(err)}`,
       };
     }
   }

@@ -12,6 +12,7 @@ import { DlqTopicProducer, dlqPayload } from './dlq-topic.js';
 import { settle, tryDispatch, Abandoned, type DeliverDeps, type Poisoned } from './deliver.js';
 import { PauseGate, type PauseReason, type TopicPartition } from './pause-gate.js';
 import { kafkaLogCreator, KAFKA_LOG_LEVEL } from './kafka-log.js';
+import { backoffDelay, sleep as sleepFor } from '../../util/backoff.js';
 
 export interface KafkaSourceDeps {
   config: FerryConfig;
@@ -32,21 +33,7 @@ const STOP_STEP_MS = 5000;
 const REVOKE_WAIT_MS = 5000;
 
 /** A timer that an abort cuts short, and that never keeps the process alive by itself. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((r) => {
-    if (signal?.aborted) return r();
-    const t = setTimeout(r, ms) as { unref?: () => void };
-    t.unref?.();
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t as Parameters<typeof clearTimeout>[0]);
-        r();
-      },
-      { once: true },
-    );
-  });
-}
+const sleep = (ms: number, signal?: AbortSignal) => sleepFor(ms, signal, { unref: true });
 
 /** Waits for p at most ms; true when it settled in time (kafkajs calls can retry for minutes). */
 async function within(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
@@ -63,13 +50,12 @@ async function within(p: Promise<unknown> | undefined, ms: number): Promise<bool
 /** Connection attempts kafkajs makes itself before the source's own backoff loop takes over. */
 const CONNECT_RETRIES = 3;
 
-/** Full-jitter exponential backoff. */
+/** Full-jitter exponential backoff (src/util/backoff.ts); `attempt` counts from 0 here. */
 export function backoff(
   k: Pick<KafkaConfig, 'retry_initial_ms' | 'retry_max_ms'>,
   attempt: number,
 ): number {
-  const cap = Math.min(k.retry_max_ms, k.retry_initial_ms * 2 ** Math.min(attempt, 20));
-  return Math.max(1, Math.round(cap / 2 + (Math.random() * cap) / 2));
+  return backoffDelay({ initialMs: k.retry_initial_ms, maxMs: k.retry_max_ms }, attempt + 1);
 }
 
 /**
