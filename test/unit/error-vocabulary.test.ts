@@ -34,6 +34,7 @@ describe('isTooLarge: the worker answers 413 for these, 400 for other codec erro
       } catch (e) {
         return e;
       }
+      return undefined;
     })();
     expect(err).toBeInstanceOf(CodecError);
     expect(isTooLarge(err)).toBe(true);
@@ -46,6 +47,7 @@ describe('isTooLarge: the worker answers 413 for these, 400 for other codec erro
       } catch (e) {
         return e;
       }
+      return undefined;
     })();
     expect(corrupt).toMatchObject({ code: 'corrupt' });
     expect(isTooLarge(corrupt)).toBe(false);
