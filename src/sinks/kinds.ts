@@ -10,6 +10,7 @@ import type { Sink } from '../contracts/sink.js';
 import type { Logger } from '../observe/log.js';
 import type { SinkMetrics } from '../observe/metrics.js';
 import { validateKeyTemplate } from './keys.js';
+import { errorMessage } from '../util/errors.js';
 
 /** What every sink constructor may use besides its own config. */
 export interface SinkContext {
@@ -49,7 +50,7 @@ const checkKeyTemplate = (cfg: DirectorySinkConfig | S3SinkConfig): SinkConfigPr
     validateKeyTemplate(cfg.key_template);
     return [];
   } catch (err) {
-    return [{ key: 'key_template', message: (err as Error).message }];
+    return [{ key: 'key_template', message: errorMessage(err) }];
   }
 };
 
