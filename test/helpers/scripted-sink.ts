@@ -9,7 +9,7 @@ import type { FerryConfig } from '../../src/config/types.js';
 import { listSegments } from '../../src/dlq/segment-store.js';
 import { payloadOf, type RecordHead, scanSegment } from '../../src/dlq/frame.js';
 import { listPoison, readPoison, type PoisonMeta } from '../../src/dlq/poison.js';
-import { SinkError } from '../../src/sinks/sink.js';
+import { SinkError } from '../../src/sinks/errors.js';
 
 /**
  * Doubles for unit tests of the pipeline's logic (uploader, DLQ re-upload): an in-memory sink that

@@ -6,7 +6,7 @@ import { Dlq, dlqDir } from '../../src/dlq/dlq.js';
 import { createMetrics } from '../../src/observe/metrics.js';
 import type { BatchJob } from '../../src/contracts/job.js';
 import type { EncodedBatch } from '../../src/contracts/batch.js';
-import { SinkError } from '../../src/sinks/sink.js';
+import { SinkError } from '../../src/sinks/errors.js';
 import {
   ScriptedSink,
   batchOf,
