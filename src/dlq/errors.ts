@@ -9,3 +9,18 @@ export class DlqFullError extends Error {
     super(message);
   }
 }
+
+/**
+ * A DLQ record that cannot be read back as it was written (cut short, checksum mismatch): the
+ * disk's fault, not the sink's. It is quarantined and skipped; the sink is not marked down.
+ */
+export class DlqCorruptRecordError extends Error {
+  override readonly name = 'DlqCorruptRecordError';
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(`${file}: record at ${offset}: ${reason}`);
+  }
+}

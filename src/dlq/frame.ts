@@ -124,6 +124,20 @@ export function scanSegment(b: Uint8Array): ScanResult {
   return { records, corrupt, validEnd: off, tail: 'none' };
 }
 
+/**
+ * What is wrong with one whole record read back from disk (its length field, its CRC32C), or
+ * undefined when it is intact. Recovery checks every record at start-up; this is the same check
+ * for a record read later, which the disk may have damaged since.
+ */
+export function recordProblem(record: Uint8Array): string | undefined {
+  if (record.length < RECORD_OVERHEAD + 4) return 'cut short';
+  const dv = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  if (dv.getUint32(0, true) !== record.length - RECORD_OVERHEAD) return 'length field mismatch';
+  if (crc32c(record.subarray(RECORD_OVERHEAD)) !== dv.getUint32(4, true))
+    return 'checksum mismatch';
+  return undefined;
+}
+
 /** The payload of a record read back from disk (the bytes of one whole record). */
 export function payloadOf(record: Uint8Array): Uint8Array {
   const dv = new DataView(record.buffer, record.byteOffset, record.byteLength);

@@ -1,7 +1,7 @@
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { open, readFile, unlink } from 'node:fs/promises';
 import type { Logger } from '../observe/log.js';
 import { scanSegment } from './frame.js';
+import { quarantineBytes } from './quarantine.js';
 import { syncDir } from '../fs/durable.js';
 import { listSegments, type Segment } from './segment-store.js';
 
@@ -33,18 +33,8 @@ export async function recoverSink(sink: string, dir: string, log: Logger): Promi
     const bytes = new Uint8Array(await readFile(f.path));
     const scan = scanSegment(bytes);
     const quarantine = async (from: number, to: number, why: string) => {
-      const qdir = join(dir, 'quarantine');
-      await mkdir(qdir, { recursive: true });
-      const name = join(qdir, `${basename(f.path)}@${from}.bad`);
       // Durable before the segment is cut: the bad bytes stay for inspection whatever happens next.
-      const qf = await open(name, 'w');
-      try {
-        await qf.writeFile(bytes.subarray(from, to));
-        await qf.sync();
-      } finally {
-        await qf.close();
-      }
-      await syncDir(qdir);
+      const name = await quarantineBytes(dir, f.path, from, bytes.subarray(from, to));
       report.corrupt++;
       log.error(
         { sink, file: f.path, offset: from, bytes: to - from, reason: why, quarantined: name },

@@ -5,6 +5,8 @@ import { deliver } from '../sinks/retry.js';
 import { isSinkLevelError, SinkError } from '../sinks/errors.js';
 import { RateLimiter } from '../pipeline/rate-limiter.js';
 import type { SinkDlq } from './sink-dlq.js';
+import { DlqCorruptRecordError } from './errors.js';
+import type { EncodedBatch } from '../contracts/batch.js';
 import { errorMessage } from '../util/errors.js';
 import { sleep } from '../util/backoff.js';
 
@@ -98,8 +100,26 @@ export class Reuploader {
       if (d.store.isActive(r.segment)) await d.store.seal();
       await rate.take(r.head.events, this.ac.signal);
       if (this.stopped) break;
+      let batch: EncodedBatch;
       try {
-        const batch = await d.batchOf(r);
+        batch = await d.batchOf(r);
+      } catch (err) {
+        // The disk's fault, not the sink's: the breaker stays as it is.
+        if (err instanceof DlqCorruptRecordError) {
+          // Damaged for good: keep what is left of it aside and ship the records after it.
+          await d.store.quarantine(r, err.reason);
+          this.metrics.dlqCorruptRecords.inc({ sink: sink.name });
+        } else {
+          // An I/O error reading it (EIO, EMFILE, …): try again later.
+          this.log.error(
+            { sink: sink.name, batch: r.head.batch, file: r.segment.path, err: errorMessage(err) },
+            'DLQ record could not be read; retrying',
+          );
+          await this.sleep(backoff);
+        }
+        continue;
+      }
+      try {
         // One attempt per turn: a failure opens the breaker and the probe takes over.
         const receipt = await deliver(
           sink,
@@ -128,7 +148,6 @@ export class Reuploader {
                 errorClass: 'internal',
               });
         if (!e.retryable && !isSinkLevelError(e)) {
-          const batch = await d.batchOf(r);
           const where = await d.poison(batch, e);
           await d.store.complete(r);
           this.metrics.dlqPoisonBatches.inc({ sink: sink.name });

@@ -6,10 +6,12 @@ import {
   fileHeader,
   FILE_HEADER_BYTES,
   payloadOf,
+  recordProblem,
   type RecordHead,
 } from './frame.js';
 import { isOutOfSpace, syncDir, writeAll } from '../fs/durable.js';
-import { DlqFullError } from './errors.js';
+import { DlqCorruptRecordError, DlqFullError } from './errors.js';
+import { quarantineBytes } from './quarantine.js';
 import { errnoCode, errorMessage } from '../util/errors.js';
 
 export interface StoreLimits {
@@ -139,16 +141,50 @@ export class SegmentStore {
 
   /** Read a record's payload back from its segment. */
   async read(r: StoredRecord): Promise<Uint8Array> {
+    const buf = await this.readRecord(r);
+    // Checked again on every read: the disk may have damaged it since recovery checked it.
+    const problem = buf.length === r.length ? recordProblem(buf) : 'cut short';
+    if (problem) throw new DlqCorruptRecordError(r.segment.path, r.offset, problem);
+    return payloadOf(buf);
+  }
+
+  /** The record's bytes as they are on disk now (fewer than its length if the file was cut). */
+  private async readRecord(r: StoredRecord): Promise<Uint8Array> {
     const fh = await open(r.segment.path, 'r');
     try {
       const buf = new Uint8Array(r.length);
       const { bytesRead } = await fh.read(buf, 0, r.length, r.offset);
-      if (bytesRead !== r.length)
-        throw new Error(`${r.segment.path}: record at ${r.offset} is cut short`);
-      return payloadOf(buf);
+      return buf.subarray(0, bytesRead);
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * A record that cannot be read back (DlqCorruptRecordError): whatever is left of it goes to
+   * `quarantine/` and it counts as done, so the records after it still ship. Returns where it went.
+   */
+  async quarantine(r: StoredRecord, reason: string): Promise<string> {
+    const where = await quarantineBytes(
+      this.dir,
+      r.segment.path,
+      r.offset,
+      await this.readRecord(r),
+    );
+    this.log.error(
+      {
+        sink: this.sink,
+        file: r.segment.path,
+        offset: r.offset,
+        batch: r.head.batch,
+        events: r.head.events,
+        reason,
+        quarantined: where,
+      },
+      'DLQ corrupt record quarantined',
+    );
+    await this.complete(r);
+    return where;
   }
 
   /** A record was delivered (or dropped): remove its segment once nothing in it is left. */

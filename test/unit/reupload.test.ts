@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { FILE_HEADER_BYTES } from '../../src/dlq/frame.js';
 import { Reuploader, type ReuploadOptions } from '../../src/dlq/reupload.js';
 import { SinkDlq } from '../../src/dlq/sink-dlq.js';
 import { listSegments } from '../../src/dlq/segment-store.js';
@@ -185,6 +187,10 @@ describe('re-upload of a record that cannot be read back', () => {
     r.start();
     await vi.waitFor(() => expect(sink.delivered).toEqual(['u2']), { timeout: 3_000 });
     expect(d.breaker.open).toBe(false);
+    // What was left of u1 is kept aside for the operator, not silently dropped.
+    expect(readdirSync(join(d.dir, 'quarantine'))).toEqual([
+      `${basename(first.path)}@${FILE_HEADER_BYTES}.bad`,
+    ]);
   });
 
   // Also found: store.read() does not check the record's CRC32C (only start-up recovery does), so
@@ -200,5 +206,7 @@ describe('re-upload of a record that cannot be read back', () => {
     await vi.waitFor(() => expect(sink.delivered).toContain('c2'), { timeout: 3_000 });
     const original = batchOf('c1', 1).archive!.body;
     for (const w of sink.writes.filter((x) => x.batch === 'c1')) expect(w.body).toEqual(original);
+    expect(sink.delivered).toEqual(['c2']);
+    expect(readdirSync(join(d.dir, 'quarantine'))).toHaveLength(1);
   });
 });
