@@ -1,10 +1,11 @@
 /** `ferry kafka init`: create the configured topics and their DLQ topics (seed 004's `make kafka-init`). */
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
 import { loadConfig, ConfigError } from '../config/load.js';
 import type { KafkaConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observe/log.js';
 import { kafkaLogCreator, KAFKA_LOG_LEVEL } from '../sources/kafka/kafka-log.js';
 import { errorMessage } from '../util/errors.js';
+import { kafkaClient } from '../sources/kafka/client.js';
 
 export interface TopicPlan {
   topic: string;
@@ -52,7 +53,7 @@ export async function kafkaCommand(
   }
   // kafkajs's per-retry error lines only with log.level debug: the one line below says it all.
   const quiet = verbose ? KAFKA_LOG_LEVEL : logLevel.NOTHING;
-  const kafka = new Kafka({
+  const kafka = kafkaClient({
     clientId: `${k.client_id}-init`,
     brokers: k.brokers,
     logLevel: quiet,

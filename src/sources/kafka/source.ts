@@ -1,4 +1,4 @@
-import { Kafka, type Consumer, type EachBatchPayload } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { FerryConfig, KafkaConfig } from '../../config/types.js';
 import type { Logger } from '../../observe/log.js';
 import type { KafkaMetrics } from '../../observe/metrics.js';
@@ -13,6 +13,7 @@ import { settle, tryDispatch, Abandoned, type DeliverDeps, type Poisoned } from 
 import { PauseGate, type PauseReason, type TopicPartition } from './pause-gate.js';
 import { kafkaLogCreator, KAFKA_LOG_LEVEL } from './kafka-log.js';
 import { backoffDelay, sleep as sleepFor } from '../../util/backoff.js';
+import { kafkaClient } from './client.js';
 
 export interface KafkaSourceDeps {
   config: FerryConfig;
@@ -96,7 +97,7 @@ export class KafkaSource {
   constructor(private readonly deps: KafkaSourceDeps) {
     this.k = deps.config.kafka;
     this.format = this.k.format === 'msgpack' ? BodyFormat.Msgpack : BodyFormat.Ndjson;
-    this.kafka = new Kafka({
+    this.kafka = kafkaClient({
       clientId: this.k.client_id,
       brokers: this.k.brokers,
       logLevel: KAFKA_LOG_LEVEL,
