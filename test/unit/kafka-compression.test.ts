@@ -83,10 +83,11 @@ describe('kafka record-batch codecs', () => {
   });
 
   for (const [bin, args] of [
+    ['node', []],
     ['bun', []],
     ['deno', ['run', '-A']],
   ] as const) {
-    const exe = join(ROOT, 'node_modules', '.bin', bin);
+    const exe = bin === 'node' ? process.execPath : join(ROOT, 'node_modules', '.bin', bin);
     it.skipIf(!existsSync(exe) || !existsSync(join(ROOT, 'dist', 'src', 'sources', 'kafka')))(
       `${bin}: every codec round-trips`,
       () => {

@@ -8,7 +8,7 @@
  * Decompression is bounded: a record batch that would inflate past KAFKA_MAX_DECOMPRESSED_BYTES
  * fails like a corrupt one (see undecodable.ts) rather than exhausting memory.
  */
-import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { decompress as ferryDecompress, compress as ferryCompress } from '../../codecs/index.js';
 import { snappyCompress, snappyDecompress } from '../../codecs/snappy.js';
 
@@ -33,6 +33,9 @@ function codec(
   };
   return () => c;
 }
+
+// kafkajs is CommonJS and Node's ESM loader does not see these two as named exports.
+const { CompressionCodecs, CompressionTypes } = kafkajs;
 
 let registered = false;
 
