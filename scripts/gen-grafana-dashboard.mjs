@@ -348,7 +348,18 @@ ts(
   'Partition pauses /s by reason',
   'short',
   [[rate('kafka_partition_pauses_total', 'reason'), '{{instance}} {{reason}}']],
-  'rings: workers full; inflight: per-partition byte limit; dlq_full: a sink is down and its DLQ is full; retry: a batch is being re-sent.',
+  'rings: workers full; inflight: per-partition byte limit; dlq_full: a sink is down and its DLQ is full; retry: a batch is being re-sent; undecodable: a record batch ferry cannot decode.',
+);
+ts(
+  'Undecodable record batches by partition',
+  'short',
+  [
+    [
+      `sum by (instance, topic, partition) (increase(${m('kafka_undecodable_batches_total')}[$__rate_interval]))`,
+      '{{instance}} {{topic}}/{{partition}}',
+    ],
+  ],
+  'A batch ferry cannot decode (unknown codec, corrupt): its partition is held at that offset, retried with backoff (FerryKafkaUndecodableBatch, docs/kafka.md).',
 );
 ts('Rebalances and consumer restarts', 'short', [
   [

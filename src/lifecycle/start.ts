@@ -74,6 +74,8 @@ export async function startFerry(
     refusal: () => dlq?.refusal(),
   };
   const ingest = createIngest(ingestDeps);
+  // Set once the Kafka source exists (it starts after the listener).
+  let kafkaProblems: (() => string[]) | undefined;
   const app = createApp(cfg.listen.path, {
     ...ingestDeps,
     metrics,
@@ -84,7 +86,10 @@ export async function startFerry(
       metrics.pendingAcks.set(acks.size);
     },
     readiness: {
-      problems: () => readinessProblems({ stopping, pool, health, dlq }),
+      problems: () => [
+        ...readinessProblems({ stopping, pool, health, dlq }),
+        ...(kafkaProblems?.() ?? []),
+      ],
     },
   });
   const listener: Listener = await listen(app, {
@@ -129,6 +134,7 @@ export async function startFerry(
         refusal: () => dlq?.refusal(),
       })
     : undefined;
+  kafkaProblems = kafka && (() => kafka.problems());
   kafka?.start();
   log.info(
     {

@@ -10,6 +10,8 @@ import { rig } from '../setup/rig.js';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const RIG = process.env.FERRY_RIG_DIR ?? join(ROOT, '.rig');
 export const KAFKA_LIBS = join(RIG, 'kafka', 'libs');
+/** The rig broker's log directory: <topic>-<partition>/<segment>.log */
+export const KAFKA_DATA = join(RIG, 'kafka', 'data');
 
 export type KafkaCodec = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 

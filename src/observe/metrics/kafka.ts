@@ -32,12 +32,17 @@ export function createKafkaMetrics({ c, g }: MetricFactory) {
     ),
     kafkaPauses: c(
       'kafka_partition_pauses_total',
-      'Partitions paused, by reason (rings full, in-flight limit, DLQ full, a batch being retried).',
+      'Partitions paused, by reason (rings full, in-flight limit, DLQ full, a batch being retried, an undecodable batch).',
       ['reason'],
     ),
     kafkaConsumerRestarts: c(
       'kafka_consumer_restarts_total',
       'Consumer crashes followed by a restart with backoff.',
+    ),
+    kafkaUndecodableBatches: c(
+      'kafka_undecodable_batches_total',
+      'Fetches of a record batch ferry cannot decode (unknown codec, corrupt): its partition is held at that offset and retried with backoff.',
+      ['topic', 'partition'],
     ),
     kafkaInflightBytes: g(
       'kafka_inflight_bytes',

@@ -1,5 +1,5 @@
 /** Why a partition is not being fetched. */
-export type PauseReason = 'rings' | 'inflight' | 'dlq_full' | 'retry';
+export type PauseReason = 'rings' | 'inflight' | 'dlq_full' | 'retry' | 'undecodable';
 
 export interface TopicPartition {
   topic: string;

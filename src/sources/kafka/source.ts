@@ -14,6 +14,8 @@ import { PauseGate, type PauseReason, type TopicPartition } from './pause-gate.j
 import { kafkaLogCreator, KAFKA_LOG_LEVEL } from './kafka-log.js';
 import { backoffDelay, sleep as sleepFor } from '../../util/backoff.js';
 import { kafkaClient } from './client.js';
+import { installFetchDecoder, undecodableOf, type UndecodableBatch } from './fetch-decode.js';
+import { UndecodableHolds } from './undecodable.js';
 
 export interface KafkaSourceDeps {
   config: FerryConfig;
@@ -93,9 +95,13 @@ export class KafkaSource {
   /** Aborted at stop(): cuts the restart backoff short and keeps a late connect from consuming. */
   private readonly abort = new AbortController();
   private stopped: Promise<void> | undefined;
+  /** Partitions stopped at a batch ferry cannot decode; kept across rejoins and restarts. */
+  private readonly holds: UndecodableHolds;
 
   constructor(private readonly deps: KafkaSourceDeps) {
     this.k = deps.config.kafka;
+    installFetchDecoder();
+    this.holds = new UndecodableHolds((attempt) => backoff(this.k, attempt));
     this.format = this.k.format === 'msgpack' ? BodyFormat.Msgpack : BodyFormat.Ndjson;
     this.kafka = kafkaClient({
       clientId: this.k.client_id,
@@ -184,6 +190,8 @@ export class KafkaSource {
       this.highWatermarks.clear();
       this.deps.metrics.kafkaConsumerLag.reset();
       this.deps.metrics.kafkaRebalances.inc();
+      const assigned = e.payload.memberAssignment as Record<string, number[]>;
+      this.holds.forget((tp) => assigned[tp.topic]?.includes(tp.partition) ?? false);
       joined();
       this.deps.log.info(
         { member: e.payload.memberId, assignment: e.payload.memberAssignment },
@@ -228,6 +236,8 @@ export class KafkaSource {
     const tp = { topic, partition };
     const key = `${topic}\u0000${partition}`;
     if (this.stopping || this.gate.isPaused(tp)) return;
+    // Still backing off from an undecodable batch (a rejoin cleared the pause, not the backoff).
+    if (this.holds.waiting(tp)) return void this.gate.pause(tp, 'undecodable');
     const hw = BigInt(batch.highWatermark);
     this.highWatermarks.set(key, hw);
     const part = this.offsets.partition(topic, partition);
@@ -253,6 +263,14 @@ export class KafkaSource {
     for (const raw of batch.messages) {
       if (seen !== undefined && BigInt(raw.offset) < seen) continue; // refetched: already handled
       if (this.stopping || !isRunning()) return;
+      const bad = undecodableOf(raw);
+      if (bad) {
+        // What came before the batch goes on as usual; the partition stops at the batch.
+        // (handOn false: the partition paused for another reason and the batch comes again.)
+        if (!isStale() && this.handOn(fetch, builder)) this.hold(tp, bad);
+        return;
+      }
+      this.holds.passed(tp, raw.offset);
       const msg: SourceMessage = {
         topic,
         partition,
@@ -328,6 +346,34 @@ export class KafkaSource {
     return true;
   }
 
+  /** Stop fetching a partition at a batch ferry cannot decode, and try it again after a backoff. */
+  private hold(tp: TopicPartition, bad: UndecodableBatch): void {
+    const h = this.holds.failed(tp, bad);
+    this.deps.metrics.kafkaUndecodableBatches.inc({
+      topic: tp.topic,
+      partition: String(tp.partition),
+    });
+    this.gate.pause(tp, 'undecodable');
+    this.deps.log.error(
+      {
+        topic: tp.topic,
+        partition: tp.partition,
+        offset: bad.baseOffset,
+        last_offset: bad.lastOffset,
+        codec: bad.codec,
+        err: bad.error,
+        attempt: h.attempts,
+        retry_in_ms: h.waitMs,
+      },
+      'kafka: a record batch cannot be decoded; its partition is held there (nothing skipped) and retried with backoff',
+    );
+  }
+
+  /** /readyz reasons: partitions held at an undecodable batch. */
+  problems(): string[] {
+    return this.holds.problems();
+  }
+
   private async onHeartbeatError(err: unknown): Promise<never> {
     // A rebalance is under way: let what is in flight become durable (briefly: the group waits
     // for us) and commit it while the partitions are still ours, so the next owner redoes less.
@@ -355,6 +401,8 @@ export class KafkaSource {
         return !!this.deps.refusal?.();
       case 'retry':
         return (this.retryingParts.get(key) ?? 0) > 0;
+      case 'undecodable':
+        return this.holds.waiting(tp);
     }
   }
 
