@@ -31,6 +31,10 @@ MINIO_PASSWORD=ferrysecret123
 MINIO_BUCKET=ferry-test
 KAFKA_PORT=$((19092 + OFF))
 KAFKA_CONTROLLER_PORT=$((19093 + OFF))
+# SASL_SSL listener (CA and broker certificate made by the rig, SCRAM and PLAIN users below).
+KAFKA_SASL_PORT=$((19094 + OFF))
+KAFKA_SASL_USER=ferry
+KAFKA_SASL_PASSWORD=ferry-sasl-secret
 
 # Pinned versions. MinIO publishes no semver tags, so the Go module proxy serves it by
 # pseudo-version: this one is the newest commit the proxy has (2026-02-12) and builds with

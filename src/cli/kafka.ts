@@ -53,9 +53,8 @@ export async function kafkaCommand(
   }
   // kafkajs's per-retry error lines only with log.level debug: the one line below says it all.
   const quiet = verbose ? KAFKA_LOG_LEVEL : logLevel.NOTHING;
-  const kafka = kafkaClient({
+  const kafka = kafkaClient(k, {
     clientId: `${k.client_id}-init`,
-    brokers: k.brokers,
     logLevel: quiet,
     logCreator: kafkaLogCreator(hostLog),
     retry: { retries: 3 },

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FerryConfig } from './types.js';
 import type { ConfigIssue } from './load.js';
 
@@ -46,6 +47,33 @@ export function checkKafka(cfg: FerryConfig): ConfigIssue[] {
         path: 'kafka.topics',
         message: `topic "${t}" ends with the DLQ suffix "${k.dlq_topic_suffix}": ferry would consume its own DLQ`,
       });
+  }
+  if (k.sasl.mechanism !== 'none' && !k.sasl.username)
+    issues.push({ path: 'kafka.sasl.username', message: `needed for SASL ${k.sasl.mechanism}` });
+  if (k.sasl.mechanism !== 'none' && !k.sasl.password)
+    issues.push({
+      path: 'kafka.sasl.password',
+      message: `needed for SASL ${k.sasl.mechanism} (give it as FERRY_KAFKA__SASL__PASSWORD)`,
+    });
+  const t = k.tls;
+  if ((t.cert !== '') !== (t.key !== ''))
+    issues.push({ path: 'kafka.tls', message: 'cert and key go together (mutual TLS)' });
+  if (!t.enabled && (t.ca || t.cert || t.servername))
+    issues.push({
+      path: 'kafka.tls.enabled',
+      message: 'tls settings given but tls.enabled is false',
+    });
+  for (const f of ['ca', 'cert', 'key'] as const) {
+    if (!t.enabled || !t[f]) continue;
+    try {
+      if (!readFileSync(t[f], 'utf8').includes('-----BEGIN '))
+        issues.push({ path: `kafka.tls.${f}`, message: `${t[f]} is not a PEM file` });
+    } catch (err) {
+      issues.push({
+        path: `kafka.tls.${f}`,
+        message: `cannot read ${t[f]}: ${(err as Error).message}`,
+      });
+    }
   }
   if (k.retry_max_ms < k.retry_initial_ms)
     issues.push({ path: 'kafka.retry_max_ms', message: 'must be at least kafka.retry_initial_ms' });

@@ -143,6 +143,11 @@ export function parseConfigText(
     tls.cert = resolve(dirname(file), tls.cert);
     tls.key = resolve(dirname(file), tls.key);
   }
+  const ktls = cfg.kafka.tls;
+  if (file !== 'embedded default') {
+    for (const k of ['ca', 'cert', 'key'] as const)
+      if (ktls[k]) ktls[k] = resolve(dirname(file), ktls[k]);
+  }
   const semantic = checkSemantics(cfg);
   if (semantic.length) {
     throw new ConfigError(

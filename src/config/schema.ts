@@ -388,6 +388,53 @@ export const configSchema = {
         heartbeat_interval_ms: { type: 'integer', minimum: 100, default: 3000 },
         retry_initial_ms: { type: 'integer', minimum: 1, default: 300 },
         retry_max_ms: { type: 'integer', minimum: 1, default: 30000 },
+        sasl: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description:
+            'SASL authentication for the consumer, the DLQ-topic producer and `ferry kafka init`. Give the password in the environment: FERRY_KAFKA__SASL__PASSWORD (never logged).',
+          properties: {
+            mechanism: {
+              enum: ['none', 'plain', 'scram-sha-256', 'scram-sha-512'],
+              default: 'none',
+            },
+            username: { type: 'string', default: '' },
+            password: { type: 'string', default: '' },
+          },
+        },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description:
+            'TLS to the brokers (SSL or SASL_SSL listeners). Paths are relative to the config file.',
+          properties: {
+            enabled: { type: 'boolean', default: false },
+            ca: {
+              type: 'string',
+              default: '',
+              description: "PEM CA bundle to verify the brokers by (default: Node's CA store).",
+            },
+            cert: {
+              type: 'string',
+              default: '',
+              description: 'PEM client certificate (chain) for mutual TLS; needs key.',
+            },
+            key: { type: 'string', default: '', description: 'PEM private key of cert.' },
+            servername: {
+              type: 'string',
+              default: '',
+              description:
+                'Name to verify the broker certificates against (SNI) instead of the broker host.',
+            },
+            reject_unauthorized: {
+              type: 'boolean',
+              default: true,
+              description: 'false accepts any broker certificate: for tests only.',
+            },
+          },
+        },
         init: {
           type: 'object',
           additionalProperties: false,

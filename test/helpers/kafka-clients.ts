@@ -37,23 +37,11 @@ export function kcatProduce(
   lines: string[],
   codec: KafkaCodec,
   extra: string[] = [],
+  broker: string = rig.kafka.brokers[0],
 ): Promise<void> {
   return run(
     'kcat',
-    [
-      '-P',
-      '-b',
-      rig.kafka.brokers[0],
-      '-t',
-      topic,
-      '-K',
-      ':',
-      '-z',
-      codec,
-      '-X',
-      'linger.ms=50',
-      ...extra,
-    ],
+    ['-P', '-b', broker, '-t', topic, '-K', ':', '-z', codec, '-X', 'linger.ms=50', ...extra],
     `${lines.join('\n')}\n`,
   );
 }
@@ -89,4 +77,20 @@ export function javaConsoleProduce(
     `${lines.join('\n')}\n`,
     120_000,
   );
+}
+
+/** kcat options for the rig's SASL_SSL listener with mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). */
+export function kcatSasl(mechanism: string): string[] {
+  return [
+    '-X',
+    'security.protocol=SASL_SSL',
+    '-X',
+    `sasl.mechanisms=${mechanism}`,
+    '-X',
+    `sasl.username=${rig.kafka.sasl.username}`,
+    '-X',
+    `sasl.password=${rig.kafka.sasl.password}`,
+    '-X',
+    `ssl.ca.location=${join(rig.kafka.tlsDir, 'ca.pem')}`,
+  ];
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /**
  * The real servers that scripts/rig starts on loopback (ports also in scripts/rig/common.sh),
@@ -20,7 +20,14 @@ export const rig = {
     region: 'us-east-1',
     forcePathStyle: true,
   },
-  kafka: { brokers: [`127.0.0.1:${19092 + OFF}`] },
+  kafka: {
+    brokers: [`127.0.0.1:${19092 + OFF}`],
+    /** SASL_SSL listener (scripts/rig/kafka.sh): PLAIN and SCRAM-SHA-256/512 for this user. */
+    saslBrokers: [`127.0.0.1:${19094 + OFF}`],
+    sasl: { username: 'ferry', password: 'ferry-sasl-secret' },
+    /** ca.pem (verifies the broker), client.pem + client.key (mutual TLS). */
+    tlsDir: join(process.env.FERRY_RIG_DIR ?? resolve(SCRIPTS, '..', '..', '.rig'), 'kafka', 'tls'),
+  },
 } as const;
 
 export type Service = 'clickhouse' | 'minio' | 'kafka';

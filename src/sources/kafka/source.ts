@@ -103,9 +103,8 @@ export class KafkaSource {
     installFetchDecoder();
     this.holds = new UndecodableHolds((attempt) => backoff(this.k, attempt));
     this.format = this.k.format === 'msgpack' ? BodyFormat.Msgpack : BodyFormat.Ndjson;
-    this.kafka = kafkaClient({
+    this.kafka = kafkaClient(this.k, {
       clientId: this.k.client_id,
-      brokers: this.k.brokers,
       logLevel: KAFKA_LOG_LEVEL,
       logCreator: kafkaLogCreator(deps.log),
       // Few, short connection retries: a broker that stays away is the restart loop's job
