@@ -2,7 +2,7 @@
 # Install from Debian what the tests and the bench need: ClickHouse (the server the sink
 # tests run against; Debian 12 ships 18.16.1), wrk (bench), promtool and systemd-analyze
 # (alert rules and unit checks), a C compiler, make and python3 (the sd_notify addon and its
-# test), kcat (Kafka codec tests), and the small tools the rig scripts use (curl, ss, flock). Kafka (Maven Central),
+# test), kcat and python3-venv (Kafka client tests), and the small tools the rig scripts use (curl, ss, flock). Kafka (Maven Central),
 # MinIO (Go module proxy), Bun and Deno (npm) are fetched by scripts/rig and npm themselves. Needs root, or sudo.
 # Idempotent: with everything present it changes nothing and does not touch apt.
 set -euo pipefail
@@ -22,6 +22,8 @@ command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
 # kcat (librdkafka): the Kafka codec tests produce every compression codec with it.
 command -v kcat >/dev/null || need+=(kcat)
+# The venv scripts/rig/pyclients.sh makes for confluent-kafka (the transactional producer test).
+{ command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null; } || need+=(python3-venv)
 # npm run package / test:packaging: debootstrap roots, lintian, the arm64 cross compiler and
 # binutils (addon, strip), qemu-user to run the arm64 build, systemd-nspawn to boot a root.
 command -v debootstrap >/dev/null || need+=(debootstrap)

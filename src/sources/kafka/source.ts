@@ -201,6 +201,15 @@ export class KafkaSource {
       // Hand over as little re-work as possible: commit what is durable before the partitions go.
       void this.commitAll();
     });
+    consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
+      // A fetch that held only records kafkajs filters out (an aborted transaction, transaction
+      // markers) never reaches eachBatch: count it as handled, or the committed offset would stop
+      // short of them and the lag never reach 0 on a transactional topic.
+      const { topic, partition, batchSize, firstOffset, lastOffset } = e.payload;
+      if (batchSize > 0 || lastOffset === null || firstOffset === null || this.stopping) return;
+      const part = this.offsets.partition(topic, partition);
+      this.skipFiltered({ part, resolveOffset: () => {} }, lastOffset, firstOffset);
+    });
     consumer.on(consumer.events.CRASH, (e) => {
       if (!e.payload.restart) {
         this.deps.log.error({ err: e.payload.error?.message }, 'kafka: consumer crashed');
@@ -287,7 +296,8 @@ export class KafkaSource {
       builder.add(msg, mapped);
     }
     if (isStale()) return;
-    this.handOn(fetch, builder);
+    // Aborted transactions' records and control records after the last message: past them too.
+    if (this.handOn(fetch, builder)) this.skipFiltered(fetch, batch.lastOffset());
     await heartbeat().catch((err: unknown) => this.onHeartbeatError(err));
   }
 
@@ -343,6 +353,22 @@ export class KafkaSource {
     );
     f.resolveOffset(taken.last.offset);
     return true;
+  }
+
+  /**
+   * Offsets up to `last` that were fetched but are no messages (kafkajs filtered them: aborted,
+   * control records) count as done once everything before them is durable.
+   */
+  private skipFiltered(
+    f: Pick<PartitionFetch, 'part' | 'resolveOffset'>,
+    last: string,
+    first?: string,
+  ): void {
+    const from = f.part.fetchedUpTo ?? (first === undefined ? undefined : BigInt(first));
+    const to = BigInt(last);
+    if (from === undefined || to < from) return;
+    f.part.done(f.part.add(from, to));
+    f.resolveOffset(last);
   }
 
   /** Stop fetching a partition at a batch ferry cannot decode, and try it again after a backoff. */
