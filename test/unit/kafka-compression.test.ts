@@ -89,7 +89,7 @@ describe('kafka record-batch codecs', () => {
   ] as const) {
     const exe = bin === 'node' ? process.execPath : join(ROOT, 'node_modules', '.bin', bin);
     it.skipIf(!existsSync(exe) || !existsSync(join(ROOT, 'dist', 'src', 'sources', 'kafka')))(
-      `${bin}: every codec round-trips`,
+      `${bin}: every codec round-trips; the fetch decoder is installed into the kafkajs ferry uses`,
       () => {
         const r = spawnSync(exe, [...args, XRT], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
         expect(r.status, r.stderr).toBe(0);
@@ -98,6 +98,7 @@ describe('kafka record-batch codecs', () => {
           Snappy: true,
           LZ4: true,
           ZSTD: true,
+          fetchDecoder: true,
         });
       },
       90_000,
