@@ -208,8 +208,8 @@ describe('Kafka source: a record batch ferry cannot decode', () => {
     expect(body.problems.some((p) => p.includes(`${topic}/0 held at offset 0`))).toBe(true);
     expect(body.problems.some((p) => p.includes(`${topic}/1 held at offset 0`))).toBe(true);
 
-    // No hot loop: a few tries in 6 s (backoff 100 ms doubling to kafka.retry_max_ms 2 s), not
-    // hundreds, and never a consumer restart.
+    // No hot loop: about ten tries in 6 s (full-jitter backoff under 100 ms doubling to
+    // kafka.retry_max_ms 2 s), not the hundreds of a fetch loop, and no consumer restart.
     await new Promise((r) => setTimeout(r, 6000 - (Date.now() - t0)));
     const m = await metricsText(proc);
     const tries = (p: number) =>
@@ -221,9 +221,9 @@ describe('Kafka source: a record batch ferry cannot decode', () => {
         )?.[1] ?? 0,
       );
     expect(tries(0)).toBeGreaterThanOrEqual(2);
-    expect(tries(0)).toBeLessThan(20);
+    expect(tries(0)).toBeLessThan(40);
     expect(tries(1)).toBeGreaterThanOrEqual(2);
-    expect(tries(1)).toBeLessThan(20);
+    expect(tries(1)).toBeLessThan(40);
     expect(metricSum(m, 'kafka_consumer_restarts_total')).toBe(0);
     // Nothing skipped: nothing of partitions 0 and 1 committed or stored, all of partition 2.
     const held = await committedOffsets(group, topic);
