@@ -9,6 +9,8 @@
 // usage: npm run build && node bench/kafka.mjs [--messages 1000000] [--partitions 6] [--s3] [--threads N]
 //          [--vcpu Q]   run ferry under a CPU quota of Q vCPU (bench/lib/cgroup.mjs), as per-vcpu.mjs does
 //          [--json]     print one JSON line instead of the table (bench/per-vcpu.mjs reads it)
+//          [--compression none|gzip|snappy|lz4|zstd]   produce the lag with kcat (librdkafka) -z that
+//                       codec instead of kafkajs uncompressed: what ferry's decoders cost (W3 per codec)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -29,6 +31,7 @@ const { values: opt } = parseArgs({
     s3: { type: 'boolean', default: false },
     vcpu: { type: 'string' },
     json: { type: 'boolean', default: false },
+    compression: { type: 'string' },
   },
 });
 const N = Number(opt.messages);
@@ -69,17 +72,40 @@ await admin.createTopics({
 
 // The lag: N messages, produced before ferry starts.
 const base = events().map((e) => JSON.stringify(e).slice(1)); // without the opening brace
-const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-await producer.connect();
 const t0 = Date.now();
-const CHUNK = 2000;
-for (let i = 0; i < N; i += CHUNK) {
-  const messages = [];
-  for (let j = i; j < Math.min(N, i + CHUNK); j++)
-    messages.push({ value: `{"event_id":"${run}-${j}",${base[j % base.length]}` });
-  await producer.send({ topic, acks: 1, messages });
+if (opt.compression) {
+  // kcat, one message per line, batched (linger) and compressed by librdkafka as producers do.
+  const file = join(work, 'messages.ndjson');
+  const lines = [];
+  for (let j = 0; j < N; j++) lines.push(`{"event_id":"${run}-${j}",${base[j % base.length]}`);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  execFileSync('kcat', [
+    '-P',
+    '-b',
+    rig.brokers[0],
+    '-t',
+    topic,
+    '-z',
+    opt.compression,
+    '-X',
+    'linger.ms=20',
+    '-X',
+    'batch.size=1000000',
+    '-l',
+    file,
+  ]);
+} else {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const CHUNK = 2000;
+  for (let i = 0; i < N; i += CHUNK) {
+    const messages = [];
+    for (let j = i; j < Math.min(N, i + CHUNK); j++)
+      messages.push({ value: `{"event_id":"${run}-${j}",${base[j % base.length]}` });
+    await producer.send({ topic, acks: 1, messages });
+  }
+  await producer.disconnect();
 }
-await producer.disconnect();
 const avgBytes = Math.round(base.reduce((s, l) => s + l.length + 20, 0) / base.length);
 process.stderr.write(
   `bench: produced ${N} messages (~${avgBytes} B) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
@@ -159,6 +185,7 @@ if (opt.json) {
     JSON.stringify({
       messages: N,
       partitions: PARTITIONS,
+      compression: opt.compression ?? 'none (kafkajs)',
       vcpu: opt.vcpu ? Number(opt.vcpu) : undefined,
       drainS,
       eventsPerSec: N / drainS,
@@ -181,4 +208,4 @@ Machine: ${machine}
 
 | target | lag | drain s | events/s | events per CPU-second | ferry CPU-s | peak RSS MiB |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
-| ferry kafka → ${opt.s3 ? 'clickhouse + s3' : 'clickhouse'}, workers ${opt.threads === '0' ? 'default' : opt.threads} | ${fmt(N)} | ${fmt(drainS, 1)} | ${fmt(N / drainS)} | ${fmt(N / cpuS)} | ${fmt(cpuS, 1)} | ${fmt(rss)} |`);
+| ferry kafka${opt.compression ? ` (${opt.compression})` : ''} → ${opt.s3 ? 'clickhouse + s3' : 'clickhouse'}, workers ${opt.threads === '0' ? 'default' : opt.threads} | ${fmt(N)} | ${fmt(drainS, 1)} | ${fmt(N / drainS)} | ${fmt(N / cpuS)} | ${fmt(cpuS, 1)} | ${fmt(rss)} |`);
