@@ -46,11 +46,25 @@ export function kcatProduce(
   );
 }
 
+/** Java client properties for the rig's SASL_SSL listener with a SCRAM mechanism. */
+export function javaSasl(mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512'): string[] {
+  const { username, password } = rig.kafka.sasl;
+  return [
+    'security.protocol=SASL_SSL',
+    `sasl.mechanism=${mechanism}`,
+    `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${username}" password="${password}";`,
+    'ssl.truststore.type=PEM',
+    `ssl.truststore.location=${join(rig.kafka.tlsDir, 'ca.pem')}`,
+  ].flatMap((p) => ['--producer-property', p]);
+}
+
 /** Apache Kafka's own ConsoleProducer (the Java client) with compression.type codec. */
 export function javaConsoleProduce(
   topic: string,
   lines: string[],
   codec: KafkaCodec,
+  extra: string[] = [],
+  broker: string = rig.kafka.brokers[0],
 ): Promise<void> {
   if (!existsSync(KAFKA_LIBS))
     throw new Error(`no Kafka jars in ${KAFKA_LIBS} (the rig installs them)`);
@@ -62,9 +76,10 @@ export function javaConsoleProduce(
       `${KAFKA_LIBS}/*`,
       'kafka.tools.ConsoleProducer',
       '--bootstrap-server',
-      rig.kafka.brokers[0],
+      broker,
       '--topic',
       topic,
+      ...extra,
       '--producer-property',
       `compression.type=${codec}`,
       '--producer-property',

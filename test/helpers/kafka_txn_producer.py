@@ -1,7 +1,8 @@
 """Transactional producer for test/integration/kafka-transactions.test.ts, on confluent-kafka
 (PyPI, librdkafka inside): nobody here wrote it. Usage: python kafka_txn_producer.py BOOTSTRAP
-TOPIC PREFIX. Commits a transaction, aborts one, commits another, as described in the test."""
+TOPIC PREFIX [KAFKA_EXTRA_CONFIG={json} in the environment]. Commits a transaction, aborts one, commits another, as described in the test."""
 import json
+import os
 import sys
 
 from confluent_kafka import Producer
@@ -19,6 +20,8 @@ p = Producer(
         "transactional.id": f"{prefix}-tx",
         "compression.type": "zstd",
         "linger.ms": 20,
+        # e.g. the SASL_SSL settings, as JSON
+        **json.loads(os.environ.get("KAFKA_EXTRA_CONFIG", "{}")),
     }
 )
 p.init_transactions(30)

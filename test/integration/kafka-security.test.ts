@@ -14,7 +14,7 @@ import {
   kafkaFerryConfig,
   readTopic,
 } from '../helpers/kafka.js';
-import { kcatProduce, kcatSasl } from '../helpers/kafka-clients.js';
+import { javaConsoleProduce, javaSasl, kcatProduce, kcatSasl } from '../helpers/kafka-clients.js';
 import { rig } from '../setup/rig.js';
 import type { DlqTopicPayload } from '../../src/sources/kafka/dlq-topic.js';
 
@@ -43,7 +43,7 @@ const cases = [
 
 describe('Kafka over SASL_SSL', () => {
   for (const c of cases) {
-    it(`${c.mechanism}${c.mtls ? ' with a client certificate' : ''}: kafka init, consumer and DLQ topic over TLS; N records → N in both sinks, the poison one in the DLQ topic, committed = end; the password never printed`, async () => {
+    it(`${c.mechanism}${c.mtls ? ' with a client certificate' : ''}: kafka init, consumer and DLQ topic over TLS; kcat (lz4) and the Java producer (snappy) over SASL_SSL, N records → N in both sinks, the poison one in the DLQ topic, committed = end; the password never printed`, async () => {
       const topic = `${run}-${c.name}`;
       const group = `${topic}-g`;
       const prefix = topic;
@@ -76,9 +76,18 @@ describe('Kafka over SASL_SSL', () => {
       const lines = Array.from({ length: N }, (_, i) => `k${i}:${eventLine(prefix, i)}`);
       await kcatProduce(
         topic,
-        [...lines, 'poison:{"event_id": "broken", '],
+        [...lines.slice(0, N / 2), 'poison:{"event_id": "broken", '],
         'lz4',
         kcatSasl(c.kcat),
+        rig.kafka.saslBrokers[0],
+      );
+      // The other half from the Java client over the same listener (SCRAM; it has no PLAIN here).
+      const javaMech = c.kcat === 'PLAIN' ? 'SCRAM-SHA-256' : c.kcat;
+      await javaConsoleProduce(
+        topic,
+        lines.slice(N / 2),
+        'snappy',
+        javaSasl(javaMech),
         rig.kafka.saslBrokers[0],
       );
       expect(await endOffsetsTotal(topic)).toBe(N + 1);
