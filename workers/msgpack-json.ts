@@ -7,7 +7,9 @@
  *   have no JSON form and are refused;
  * - bin: a base64 string (RFC 4648, with padding);
  * - timestamp (ext -1): an RFC 3339 string in UTC, millisecond precision;
- * - map keys: as strings (a duplicate key: the last one wins);
+ * - map keys: as strings — numbers and booleans by their text, `nil` as "null"; a key that is a
+ *   map, an array or bin is refused (a duplicate key: the last value wins, in the first one's
+ *   place). Maps are decoded as Map, not objects, so a key such as `__proto__` stays what it is;
  * - nil: null.
  */
 import { Buffer } from 'node:buffer';
@@ -42,23 +44,47 @@ export function toLosslessJson(value: unknown, limits: ScanLimits): Lossless {
         write(v[i], depth + 1);
       }
       out.push(']');
-    } else if (typeof v === 'object') {
+    } else if (v instanceof Map) {
+      const entries = new Map<string, unknown>();
+      for (const [k, x] of v) {
+        const key = keyText(k);
+        if (key === undefined) {
+          problem = { error: `a map key that is ${describe(k)} has no JSON form` };
+          return;
+        }
+        entries.set(key, x);
+      }
       out.push('{');
       let first = true;
-      for (const k of Object.keys(v)) {
+      for (const [k, x] of entries) {
         if (++keys > limits.maxKeys) {
           problem = { limit: 'keys' };
           return;
         }
         out.push(first ? '' : ',', JSON.stringify(k), ':');
         first = false;
-        write((v as Record<string, unknown>)[k], depth + 1);
+        write(x, depth + 1);
       }
       out.push('}');
     } else problem = { error: `a ${typeof v} value has no JSON form` };
   };
   write(value, 0);
   return problem ?? out.join('');
+}
+
+/** A map key as a JSON object key: strings as they are, scalars by their text; else undefined. */
+function keyText(k: unknown): string | undefined {
+  if (typeof k === 'string') return k;
+  if (typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') return String(k);
+  if (k === null || k === undefined) return 'null';
+  return undefined;
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Map) return 'a map';
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Uint8Array) return 'bin';
+  return `a ${typeof v}`;
 }
 
 /**

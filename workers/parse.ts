@@ -46,8 +46,10 @@ export function eventText(ev: ParsedEvent): string {
   return ev.text ?? utf8Lax.decode(ev.bytes!);
 }
 // int64/uint64 beyond 2^53 come back as BigInt (written as their exact digits), smaller ones as numbers.
+// Maps as Map, not objects: an object would turn a `__proto__` key into `__proto_` (msgpackr's
+// prototype-pollution guard), and the archive must keep every key as it came.
 const unpackr = new Unpackr({
-  mapsAsObjects: true,
+  mapsAsObjects: false,
   useRecords: false, // 'auto' (msgpackr ≥ 1.10) is missing from its type definitions.
   int64AsType: 'auto' as 'bigint',
 });
@@ -409,8 +411,7 @@ function fromMsgpack(values: unknown[], indexed: boolean): ParseResult {
   for (let i = 0; i < values.length; i++) {
     const where = indexed ? `event ${i}` : 'event';
     const v = values[i];
-    if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array)
-      return fail(`${where}: an event must be a map (a JSON object)`);
+    if (!(v instanceof Map)) return fail(`${where}: an event must be a map (a JSON object)`);
     const json = toLosslessJson(v, LIMITS);
     if (typeof json !== 'string') {
       const why = 'limit' in json ? limitMessage(json.limit) : json.error;
@@ -418,7 +419,8 @@ function fromMsgpack(values: unknown[], indexed: boolean): ParseResult {
     }
     const size = Buffer.byteLength(json);
     if (size > MAX_EVENT_BYTES) return fail(`${where}: ${limitMessage('bytes', size)}`);
-    const r = toEvent(v, json, where);
+    // Only the top-level event_id counts (a string key: a number key's text cannot be it).
+    const r = toEvent({ event_id: v.get('event_id') }, json, where);
     if (typeof r === 'string') return fail(r);
     events[i] = r;
   }

@@ -178,6 +178,32 @@ describe('JSON bodies are archived byte for byte', () => {
 });
 
 describe('msgpack: one lossless conversion to JSON', () => {
+  it('keeps every map key as it came: __proto__ and constructor stay, number keys become their text', () => {
+    // A Map packs as a msgpack map with exactly these keys (an object literal would make
+    // __proto__ its prototype). Found by the property test below (seed -1230605743): msgpackr's
+    // objects turned __proto__ into __proto_.
+    const body = packr.pack(
+      new Map<unknown, unknown>([
+        ['__proto__', new Map([['a', 1]])],
+        ['constructor', 2],
+        [7, 'seven'],
+        ['event_id', 'k1'],
+      ]),
+    );
+    const parsed = parseBody(BodyFormat.Msgpack, body);
+    expect(texts(parsed)).toEqual([
+      '{"__proto__":{"a":1},"constructor":2,"7":"seven","event_id":"k1"}',
+    ]);
+    expect(parsed.ok && parsed.events[0].id).toBe('k1');
+  });
+
+  it('a map key that is a map, an array or bin has no JSON form: 400', () => {
+    const body = packr.pack(new Map<unknown, unknown>([[[1, 2], 'x']]));
+    const r = parseBody(BodyFormat.Msgpack, body);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.message).toMatch(/a map key that is an array has no JSON form/);
+  });
+
   it('int64 and uint64 beyond 2^53 keep every digit; bin is base64; floats read back', () => {
     const body = packr.pack({
       i: 12345678901234567890n,
