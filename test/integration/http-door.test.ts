@@ -97,21 +97,24 @@ describe.each<Runtime>(['node', 'bun', 'deno'])('on %s', (runtime) => {
   });
 });
 
+/** Write a partial request on a raw socket and read what ferry answers until it closes. */
+function sendAndRead(port: number, partial: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(partial));
+    let got = '';
+    s.on('data', (d) => (got += d.toString()));
+    s.on('close', () => resolve(got));
+    s.on('error', reject);
+  });
+}
+
 describe('HTTP timeouts of ferry own (Node)', () => {
   it('answers 408 to a client that sends its headers too slowly', async () => {
     const f = await start({
       http: { timeouts: { headers_ms: 500, request_ms: 1500, keep_alive_ms: 300 } },
     });
     const t0 = performance.now();
-    const answer = await new Promise<string>((resolve, reject) => {
-      const s = connect(f.port, '127.0.0.1', () =>
-        s.write('POST /v1/events HTTP/1.1\r\nHost: x\r\n'),
-      );
-      let got = '';
-      s.on('data', (d) => (got += d.toString()));
-      s.on('close', () => resolve(got));
-      s.on('error', reject);
-    });
+    const answer = await sendAndRead(f.port, 'POST /v1/events HTTP/1.1\r\nHost: x\r\n');
     const took = performance.now() - t0;
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(took).toBeGreaterThan(400);
@@ -123,17 +126,10 @@ describe('HTTP timeouts of ferry own (Node)', () => {
       http: { timeouts: { headers_ms: 500, request_ms: 1500, keep_alive_ms: 300 } },
     });
     const t0 = performance.now();
-    const answer = await new Promise<string>((resolve, reject) => {
-      const s = connect(f.port, '127.0.0.1', () =>
-        s.write(
-          'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100\r\n\r\n{"a":',
-        ),
-      );
-      let got = '';
-      s.on('data', (d) => (got += d.toString()));
-      s.on('close', () => resolve(got));
-      s.on('error', reject);
-    });
+    const answer = await sendAndRead(
+      f.port,
+      'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100\r\n\r\n{"a":',
+    );
     const took = performance.now() - t0;
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(took).toBeGreaterThan(1400);

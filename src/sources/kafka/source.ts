@@ -278,7 +278,8 @@ export class KafkaSource {
         if (!isStale() && this.handOn(fetch, builder)) this.hold(tp, bad);
         return;
       }
-      this.holds.passed(tp, raw.offset);
+      // Only while some partition is held: no per-message work on the common path.
+      if (this.holds.size > 0) this.holds.passed(tp, raw.offset);
       const msg: SourceMessage = {
         topic,
         partition,
