@@ -263,6 +263,26 @@ ts(
 ts('ClickHouse insert errors /s', 'short', [
   [rate('clickhouse_insert_errors_total', 'class'), '{{instance}} {{class}}'],
 ]);
+ts(
+  'Kafka sink',
+  'short',
+  [
+    [rate('kafka_sink_messages_total', 'sink'), 'acked messages/s {{instance}} {{sink}}'],
+    [rate('kafka_produce_errors_total', 'class'), 'produce errors/s {{instance}} {{class}}'],
+  ],
+  'Messages the brokers acknowledged (acks=all) and failed produce attempts (docs/fleet.md).',
+);
+ts(
+  'HTTP sink requests /s',
+  'short',
+  [
+    [
+      rate('http_sink_requests_total', 'sink, url, status'),
+      '{{instance}} {{sink}} {{url}} {{status}}',
+    ],
+  ],
+  'Answers of the receiving ferry by URL: 503s and "network" on one URL and 200s on the next = a failover (docs/fleet.md).',
+);
 ts('Sink write duration', 's', [
   [q(0.5, 'sink_write_duration_seconds', 'sink'), 'p50 {{sink}} {{instance}}'],
   [q(0.99, 'sink_write_duration_seconds', 'sink'), 'p99 {{sink}} {{instance}}'],

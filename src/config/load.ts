@@ -130,7 +130,7 @@ export function parseConfigText(
           const missing = (e.params as { missingProperty: string }).missingProperty;
           message = `missing required key "${missing}"`;
         } else if (e.keyword === 'discriminator') {
-          message = 'sink "type" must be one of "directory", "s3", "clickhouse"';
+          message = 'sink "type" must be one of "directory", "s3", "clickhouse", "kafka", "http"';
         }
         return { path: segs.join('.'), ...locate(doc, lines, segs, keyNode), message };
       });
@@ -147,6 +147,14 @@ export function parseConfigText(
   if (file !== 'embedded default') {
     for (const k of ['ca', 'cert', 'key'] as const)
       if (ktls[k]) ktls[k] = resolve(dirname(file), ktls[k]);
+  }
+  // The Kafka and HTTP sinks' TLS files too.
+  if (file !== 'embedded default') {
+    for (const s of cfg.sinks) {
+      if (s.type !== 'kafka' && s.type !== 'http') continue;
+      for (const k of ['ca', 'cert', 'key'] as const)
+        if (s.tls[k]) s.tls[k] = resolve(dirname(file), s.tls[k]);
+    }
   }
   const semantic = checkSemantics(cfg);
   if (semantic.length) {

@@ -109,6 +109,57 @@ const authSchema = {
 const sinkName = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' } as const;
 const keyTemplate = { type: 'string', minLength: 1, default: DEFAULT_KEY_TEMPLATE } as const;
 
+/** SASL to Kafka brokers: the Kafka source and the Kafka sink connect alike (src/sources/kafka/client.ts). */
+const kafkaSasl = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description:
+    'SASL authentication for the consumer, the DLQ-topic producer and `ferry kafka init`. Give the password in the environment: FERRY_KAFKA__SASL__PASSWORD (never logged).',
+  properties: {
+    mechanism: {
+      enum: ['none', 'plain', 'scram-sha-256', 'scram-sha-512'],
+      default: 'none',
+    },
+    username: { type: 'string', default: '' },
+    password: { type: 'string', default: '' },
+  },
+} as const;
+
+/** TLS to Kafka brokers (SSL or SASL_SSL listeners), shared by the Kafka source and sink. */
+const kafkaTls = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description:
+    'TLS to the brokers (SSL or SASL_SSL listeners). Paths are relative to the config file.',
+  properties: {
+    enabled: { type: 'boolean', default: false },
+    ca: {
+      type: 'string',
+      default: '',
+      description: "PEM CA bundle to verify the brokers by (default: Node's CA store).",
+    },
+    cert: {
+      type: 'string',
+      default: '',
+      description: 'PEM client certificate (chain) for mutual TLS; needs key.',
+    },
+    key: { type: 'string', default: '', description: 'PEM private key of cert.' },
+    servername: {
+      type: 'string',
+      default: '',
+      description:
+        'Name to verify the broker certificates against (SNI) instead of the broker host.',
+    },
+    reject_unauthorized: {
+      type: 'boolean',
+      default: true,
+      description: 'false accepts any broker certificate: for tests only.',
+    },
+  },
+} as const;
+
 export const configSchema = {
   $id: 'https://ferry.invalid/schema/ferry.yaml.json',
   title: 'ferry configuration (/etc/ferry/ferry.yaml)',
@@ -276,6 +327,139 @@ export const configSchema = {
               retry: partialRetry,
             },
           },
+          {
+            additionalProperties: false,
+            required: ['type', 'name', 'brokers', 'topic'],
+            description:
+              'Kafka sink (docs/fleet.md): one message per event, acks from all in-sync replicas.',
+            properties: {
+              type: { const: 'kafka' },
+              name: sinkName,
+              brokers: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+              client_id: { type: 'string', minLength: 1, default: 'ferry-sink' },
+              topic: {
+                type: 'string',
+                minLength: 1,
+                description:
+                  'The topic, or a template with one {field}: a top-level event field whose value (one of topic_values) names the topic.',
+              },
+              topic_values: {
+                type: 'array',
+                items: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,200}$' },
+                uniqueItems: true,
+                default: [],
+                description: 'The values of {field} that get their own topic (a bounded set).',
+              },
+              default_topic: {
+                type: 'string',
+                default: '',
+                description:
+                  'Where an event goes whose {field} is missing or not in topic_values (required with a {field}).',
+              },
+              key_field: {
+                type: 'string',
+                default: '',
+                description:
+                  "The message key: '' = the event_id; else a top-level event field (string or number; the event_id when missing).",
+              },
+              value: {
+                enum: ['envelope', 'payload'],
+                default: 'envelope',
+                description:
+                  'The message value: the archive line {"event_id","received_at","source","payload"} or only the event as it arrived.',
+              },
+              compression: {
+                enum: ['none', 'gzip', 'lz4', 'zstd'],
+                default: 'lz4',
+                description:
+                  'Record-batch compression (ferry codecs; lz4/zstd as on this runtime).',
+              },
+              max_request_bytes: {
+                type: 'integer',
+                minimum: 1024,
+                default: 900000,
+                description:
+                  'A batch is produced in requests of at most this many uncompressed value bytes (stay under the topic max.message.bytes).',
+              },
+              sasl: {
+                ...kafkaSasl,
+                description:
+                  "SASL authentication to the sink's brokers. Put the password in the environment, not the file.",
+              },
+              tls: kafkaTls,
+              retry: partialRetry,
+            },
+          },
+          {
+            additionalProperties: false,
+            required: ['type', 'name', 'urls'],
+            description:
+              "HTTP sink (docs/fleet.md): POSTs each batch's archive (NDJSON envelopes) to another ferry's /v1/events.",
+            properties: {
+              type: { const: 'http' },
+              name: sinkName,
+              urls: {
+                type: 'array',
+                minItems: 1,
+                items: { type: 'string', pattern: '^https?://' },
+                description:
+                  'Tried in order; a URL that fails is skipped for failover_cooldown_ms, the next one takes the batch.',
+              },
+              token: {
+                type: 'string',
+                default: '',
+                description: 'Bearer token (give it in the environment, not the file).',
+              },
+              ack: {
+                enum: ['durable', 'accepted'],
+                default: 'durable',
+                description:
+                  'Sent as ?ack=: durable = delivered only when the receiving ferry answered 200 (its own sinks have the batch).',
+              },
+              headers: {
+                type: 'object',
+                additionalProperties: { type: 'string' },
+                default: {},
+                description: 'Extra request headers.',
+              },
+              failover_cooldown_ms: { type: 'integer', minimum: 0, default: 10000 },
+              probe_path: {
+                type: 'string',
+                default: '/readyz',
+                description:
+                  "GET on each URL's origin tells the DLQ the receiver is back (2xx); '' = any answer of the URL itself.",
+              },
+              max_retry_after_s: {
+                type: 'integer',
+                minimum: 0,
+                default: 60,
+                description: "Cap on a receiver's Retry-After the sink waits for.",
+              },
+              tls: {
+                type: 'object',
+                additionalProperties: false,
+                default: {},
+                description: 'For https:// URLs. Paths are relative to the config file.',
+                properties: {
+                  ca: {
+                    type: 'string',
+                    default: '',
+                    description:
+                      "PEM CA bundle to verify the receiver by (default: Node's CA store).",
+                  },
+                  cert: {
+                    type: 'string',
+                    default: '',
+                    description: 'PEM client certificate (chain) for mutual TLS; needs key.',
+                  },
+                  key: { type: 'string', default: '', description: 'PEM private key of cert.' },
+                  servername: { type: 'string', default: '' },
+                  reject_unauthorized: { type: 'boolean', default: true },
+                },
+              },
+              retry: partialRetry,
+            },
+          },
         ],
       },
     },
@@ -388,53 +572,8 @@ export const configSchema = {
         heartbeat_interval_ms: { type: 'integer', minimum: 100, default: 3000 },
         retry_initial_ms: { type: 'integer', minimum: 1, default: 300 },
         retry_max_ms: { type: 'integer', minimum: 1, default: 30000 },
-        sasl: {
-          type: 'object',
-          additionalProperties: false,
-          default: {},
-          description:
-            'SASL authentication for the consumer, the DLQ-topic producer and `ferry kafka init`. Give the password in the environment: FERRY_KAFKA__SASL__PASSWORD (never logged).',
-          properties: {
-            mechanism: {
-              enum: ['none', 'plain', 'scram-sha-256', 'scram-sha-512'],
-              default: 'none',
-            },
-            username: { type: 'string', default: '' },
-            password: { type: 'string', default: '' },
-          },
-        },
-        tls: {
-          type: 'object',
-          additionalProperties: false,
-          default: {},
-          description:
-            'TLS to the brokers (SSL or SASL_SSL listeners). Paths are relative to the config file.',
-          properties: {
-            enabled: { type: 'boolean', default: false },
-            ca: {
-              type: 'string',
-              default: '',
-              description: "PEM CA bundle to verify the brokers by (default: Node's CA store).",
-            },
-            cert: {
-              type: 'string',
-              default: '',
-              description: 'PEM client certificate (chain) for mutual TLS; needs key.',
-            },
-            key: { type: 'string', default: '', description: 'PEM private key of cert.' },
-            servername: {
-              type: 'string',
-              default: '',
-              description:
-                'Name to verify the broker certificates against (SNI) instead of the broker host.',
-            },
-            reject_unauthorized: {
-              type: 'boolean',
-              default: true,
-              description: 'false accepts any broker certificate: for tests only.',
-            },
-          },
-        },
+        sasl: kafkaSasl,
+        tls: kafkaTls,
         init: {
           type: 'object',
           additionalProperties: false,

@@ -30,3 +30,5 @@ export type AuthRoute = TokenConfig['routes'][number];
 
 /** Kafka source (docs/kafka.md). */
 export type KafkaConfig = FerryConfig['kafka'];
+export type KafkaSinkConfig = Extract<SinkConfig, { type: 'kafka' }>;
+export type HttpSinkConfig = Extract<SinkConfig, { type: 'http' }>;

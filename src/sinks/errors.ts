@@ -88,14 +88,23 @@ export class SinkError extends Error {
   readonly errorClass: SinkErrorClass;
   /** How many attempts were made before giving up; set by the retry layer (deliver). */
   attempts?: number;
+  /** The server asked to wait this long before the next attempt (Retry-After); deliver honours it. */
+  readonly retryAfterMs: number | undefined;
   constructor(
     message: string,
-    opts: { retryable: boolean; status?: number; errorClass: SinkErrorClass; cause?: unknown },
+    opts: {
+      retryable: boolean;
+      status?: number;
+      errorClass: SinkErrorClass;
+      cause?: unknown;
+      retryAfterMs?: number;
+    },
   ) {
     super(message, { cause: opts.cause });
     this.retryable = opts.retryable;
     this.status = opts.status;
     this.errorClass = opts.errorClass;
+    this.retryAfterMs = opts.retryAfterMs;
   }
 }
 

@@ -2,6 +2,8 @@ import type {
   ClickHouseSinkConfig,
   DirectorySinkConfig,
   FerryConfig,
+  HttpSinkConfig,
+  KafkaSinkConfig,
   S3SinkConfig,
   SinkConfig,
 } from '../config/types.js';
@@ -11,6 +13,8 @@ import type { Logger } from '../observe/log.js';
 import type { SinkMetrics } from '../observe/metrics.js';
 import { validateKeyTemplate } from './keys.js';
 import { errorMessage } from '../util/errors.js';
+import { codecUnavailableReason } from '../codecs/index.js';
+import { checkRoute } from './kafka/route.js';
 
 /** What every sink constructor may use besides its own config. */
 export interface SinkContext {
@@ -84,6 +88,43 @@ export const SINK_KINDS: Kinds = {
           ctx.attemptTimeoutMs,
           ctx.metrics,
         );
+    },
+  },
+  kafka: {
+    part: () => ({ takes: 'archive' }),
+    check: (cfg) => {
+      const p = checkRoute(cfg);
+      const why = codecUnavailableReason(cfg.compression);
+      if (why) p.push({ key: 'compression', message: why });
+      if (Boolean(cfg.tls.cert) !== Boolean(cfg.tls.key))
+        p.push({ key: 'tls', message: 'cert and key go together (mutual TLS)' });
+      return p;
+    },
+    load: async () => {
+      const { KafkaSink } = await import('./kafka/sink.js');
+      return (cfg: KafkaSinkConfig, ctx) =>
+        new KafkaSink(cfg, ctx.log.child({ sink: cfg.name }), ctx.attemptTimeoutMs, ctx.metrics);
+    },
+  },
+  http: {
+    part: () => ({ takes: 'archive' }),
+    check: (cfg) => {
+      const p: SinkConfigProblem[] = [];
+      if (Boolean(cfg.tls.cert) !== Boolean(cfg.tls.key))
+        p.push({ key: 'tls', message: 'cert and key go together (mutual TLS)' });
+      cfg.urls.forEach((u, i) => {
+        try {
+          new URL(u);
+        } catch {
+          p.push({ key: `urls.${i}`, message: `"${u}" is not a URL` });
+        }
+      });
+      return p;
+    },
+    load: async () => {
+      const { HttpSink } = await import('./http/sink.js');
+      return (cfg: HttpSinkConfig, ctx) =>
+        new HttpSink(cfg, ctx.log.child({ sink: cfg.name }), ctx.metrics);
     },
   },
 };

@@ -6,7 +6,8 @@
  *   aborts (shutdown). An attempt that ignores its signal is abandoned anyway
  *   when the signal fires, so a hung socket can never hang delivery.
  * - Retryable SinkErrors are retried after an exponential backoff with full
- *   jitter: delay = random() · min(max_ms, initial_ms · 2^(attempt−1)).
+ *   jitter: delay = random() · min(max_ms, initial_ms · 2^(attempt−1)), or the
+ *   server's Retry-After (SinkError.retryAfterMs) when that is longer.
  * - It gives up with the last SinkError (its `attempts` set) when the error is
  *   permanent, when the next delay would end beyond max_elapsed_ms after the
  *   first attempt started, or when the outer signal aborts.
@@ -63,7 +64,8 @@ export async function deliver(
       last = e as SinkError;
     }
     if (!last.retryable || outer?.aborted) throw finish(last, attempt);
-    const delay = backoffDelay(policy, attempt, hooks.random);
+    // A server's Retry-After is a floor: retrying sooner only earns another refusal.
+    const delay = Math.max(backoffDelay(policy, attempt, hooks.random), last.retryAfterMs ?? 0);
     if (Date.now() - started + delay >= policy.max_elapsed_ms) {
       throw finish(
         last,

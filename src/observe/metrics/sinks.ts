@@ -23,6 +23,21 @@ export function createSinkMetrics({ c, h }: MetricFactory) {
       'Failed ClickHouse insert attempts, by error class.',
       ['class'],
     ),
+    kafkaProduceErrors: c(
+      'kafka_produce_errors_total',
+      'Failed Kafka sink produce attempts, by error class.',
+      ['class'],
+    ),
+    kafkaSinkMessages: c(
+      'kafka_sink_messages_total',
+      'Messages the brokers acknowledged (acks=all) to a Kafka sink, by sink.',
+      ['sink'],
+    ),
+    httpSinkRequests: c(
+      'http_sink_requests_total',
+      "HTTP sink requests, by sink, URL and answer ('network' when none came).",
+      ['sink', 'url', 'status'],
+    ),
     uploadLatency: h(
       'sink_write_duration_seconds',
       'Duration of one successful sink write (S3 upload, ClickHouse insert, file write).',
