@@ -49,7 +49,11 @@ export function splitArchive(ndjson: Buffer): ArchiveLine[] {
 }
 
 function parseLine(line: Buffer, n: number): ArchiveLine {
-  if (line.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0 || line[line.length - 1] !== 0x7d)
+  if (
+    line.length <= HEAD.length ||
+    line.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0 ||
+    line[line.length - 1] !== 0x7d
+  )
     throw new ArchiveFormatError(`archive line ${n} is not a ferry envelope`);
   let i = HEAD.length;
   let escaped = false;

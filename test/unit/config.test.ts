@@ -59,7 +59,7 @@ describe('config', () => {
     expect(issues).toContainEqual(expect.objectContaining({ path: 'sinks.0.endpont', line: 5 }));
     const missing = issuesOf('sinks:\n  - name: a\n    type: clickhouse\n');
     expect(missing[0].message).toContain('missing required key "url"');
-    const badType = issuesOf('sinks:\n  - name: a\n    type: kafka\n');
+    const badType = issuesOf('sinks:\n  - name: a\n    type: nats\n');
     expect(badType[0].message).toContain('"directory", "s3", "clickhouse"');
   });
 
