@@ -260,7 +260,7 @@ describe('HTTP sink (ferry → ferry)', () => {
         rejectUnauthorized: true,
       },
       (req, res) => {
-        seen.push((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN);
+        seen.push((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN as string);
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', async () => {
