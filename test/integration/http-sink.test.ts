@@ -13,7 +13,13 @@ import * as https from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { rig, startService, stopService } from '../setup/rig.js';
-import { startFerryProcess, post, makeEvents, type FerryProc } from '../helpers/ferry-proc.js';
+import {
+  startFerryProcess,
+  post,
+  makeEvents,
+  type FerryProc,
+  type Runtime,
+} from '../helpers/ferry-proc.js';
 import { envelopesIn, type Envelope } from '../helpers/archive.js';
 import { metricSum, metricsText } from '../helpers/kafka.js';
 import { s3EventCounts, until } from '../helpers/stores.js';
@@ -23,8 +29,12 @@ const procs: FerryProc[] = [];
 const TOKEN = `edge-token-${run}-0123456789abcdef`;
 const SHA = createHash('sha256').update(TOKEN).digest('hex');
 
-async function start(cfg: Record<string, unknown>, stateDir?: string): Promise<FerryProc> {
-  const f = await startFerryProcess(cfg, { stateDir });
+async function start(
+  cfg: Record<string, unknown>,
+  stateDir?: string,
+  runtime?: Runtime,
+): Promise<FerryProc> {
+  const f = await startFerryProcess(cfg, { stateDir, runtime });
   procs.push(f);
   return f;
 }
@@ -144,6 +154,33 @@ describe('HTTP sink (ferry → ferry)', () => {
     expect(await core.exited).toBe(0);
   }, 120_000);
 
+  it.each<Runtime>(['bun', 'deno'])(
+    'an edge on %s: zstd and gzip batches as Content-Encoding, every event at the core',
+    async (runtime) => {
+      const core = await start(
+        coreConfig(0, [{ type: 'directory', name: 'out', path: '${STATE_DIR}/out' }]),
+      );
+      for (const codec of ['zstd', 'gzip'] as const) {
+        const cfg = edgeConfig({ urls: [`${core.url}/v1/events`] });
+        const edge = await start(
+          { ...cfg, batch: { max_age_ms: 100, max_events: 500, codec } },
+          undefined,
+          runtime,
+        );
+        const { lines, ids } = makeEvents(600, `${run}-${runtime}-${codec}`);
+        await postAll(edge, lines);
+        const atCore = idsIn(join(core.stateDir, 'out'));
+        expect(ids.filter((id) => !atCore.has(id))).toEqual([]);
+        expect(metricSum(await metricsText(edge), 'dlq_events_spooled_total')).toBe(0);
+        edge.kill('SIGTERM');
+        expect(await edge.exited).toBe(0);
+      }
+      core.kill('SIGTERM');
+      expect(await core.exited).toBe(0);
+    },
+    120_000,
+  );
+
   it('core killed -9: the edge spools to its DLQ (its clients still get 200), core back: all delivered', async () => {
     const port = await freePort();
     const cfg = coreConfig(port, [{ type: 'directory', name: 'out', path: '${STATE_DIR}/out' }]);
@@ -260,7 +297,9 @@ describe('HTTP sink (ferry → ferry)', () => {
         rejectUnauthorized: true,
       },
       (req, res) => {
-        seen.push((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN as string);
+        seen.push(
+          (req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN as string,
+        );
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', async () => {

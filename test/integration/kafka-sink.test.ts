@@ -5,7 +5,13 @@
  */
 import { describe, it, expect, afterAll, afterEach } from 'vitest';
 import { rig, startService, stopService } from '../setup/rig.js';
-import { startFerryProcess, post, makeEvents, type FerryProc } from '../helpers/ferry-proc.js';
+import {
+  startFerryProcess,
+  post,
+  makeEvents,
+  type FerryProc,
+  type Runtime,
+} from '../helpers/ferry-proc.js';
 import { metricSum, metricsText, readTopic, withAdmin } from '../helpers/kafka.js';
 import { until } from '../helpers/stores.js';
 import { registerKafkaCodecs } from '../../src/sources/kafka/compression.js';
@@ -34,8 +40,8 @@ function edge(sink: Record<string, unknown>, extra: Record<string, unknown> = {}
   };
 }
 
-async function start(cfg: Record<string, unknown>): Promise<FerryProc> {
-  const f = await startFerryProcess(cfg);
+async function start(cfg: Record<string, unknown>, runtime?: Runtime): Promise<FerryProc> {
+  const f = await startFerryProcess(cfg, { runtime });
   procs.push(f);
   return f;
 }
@@ -86,6 +92,24 @@ describe('Kafka sink', () => {
       expect(await f.exited).toBe(0);
     }
   }, 120_000);
+
+  it.each<Runtime>(['bun', 'deno'])(
+    'on %s too: gzip, lz4 and zstd record batches, every event once',
+    async (runtime) => {
+      for (const compression of ['gzip', 'lz4', 'zstd'] as const) {
+        const topic = `${run}-${runtime}-${compression}`;
+        await createTopics(topic);
+        const f = await start(edge({ topic, compression }), runtime);
+        const { lines, ids } = makeEvents(300, `${topic}-e`);
+        await postAll(f, lines, 100);
+        const got = await readTopic(topic, 300);
+        expect(got.map((m) => m.key).sort()).toEqual([...ids].sort());
+        f.kill('SIGTERM');
+        expect(await f.exited).toBe(0);
+      }
+    },
+    120_000,
+  );
 
   it('routes by a field over a bounded set (else the default topic), keys by a field, value = the payload', async () => {
     const [a, b, other] = [`${run}-r-api`, `${run}-r-web`, `${run}-r-other`];
