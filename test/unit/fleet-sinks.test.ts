@@ -5,6 +5,7 @@ import { checkRoute, createRoute } from '../../src/sinks/kafka/route.js';
 import { classifyKafkaError } from '../../src/sinks/kafka/errors.js';
 import { classifyHttpError, HttpStatusError, retryAfterMs } from '../../src/sinks/http/errors.js';
 import { deliver } from '../../src/sinks/retry.js';
+import { partsFor, SINK_KINDS } from '../../src/sinks/kinds.js';
 import { SinkError } from '../../src/sinks/errors.js';
 import type { Sink } from '../../src/contracts/sink.js';
 import { Batcher, type SealedBatch } from '../../workers/batcher.js';
@@ -56,6 +57,45 @@ describe('archive lines (the Kafka sink cuts a batch into events)', () => {
 
   it('refuses bytes ferry did not write', () => {
     expect(() => splitArchive(Buffer.from('{"x":1}\n'))).toThrow(/not a ferry envelope/);
+  });
+});
+
+describe('the Kafka and HTTP sink kinds', () => {
+  it('take the archive part, so the workers build it and the DLQ keeps it', () => {
+    const kafka = {
+      type: 'kafka',
+      name: 'bus',
+      brokers: ['b:9092'],
+      topic: 't',
+      topic_values: [],
+      default_topic: '',
+      key_field: '',
+      value: 'envelope',
+      compression: 'gzip',
+      max_request_bytes: 900000,
+      client_id: 'x',
+      tls: { enabled: false, ca: '', cert: '', key: '', servername: '', reject_unauthorized: true },
+      sasl: { mechanism: 'none', username: '', password: '' },
+    } as const;
+    const http = {
+      type: 'http',
+      name: 'core',
+      urls: ['http://core/v1/events'],
+      token: '',
+      ack: 'durable',
+      headers: {},
+      failover_cooldown_ms: 1,
+      probe_path: '/readyz',
+      max_retry_after_s: 1,
+      tls: { ca: '', cert: '', key: 'k.pem', servername: '', reject_unauthorized: true },
+    } as const;
+    expect(SINK_KINDS.kafka.part(kafka as never)).toEqual({ takes: 'archive' });
+    expect(SINK_KINDS.http.part(http as never)).toEqual({ takes: 'archive' });
+    expect(partsFor([kafka as never])).toEqual({ archive: true, rows: false, compressRows: false });
+    expect(SINK_KINDS.kafka.check(kafka as never)).toEqual([]);
+    expect(SINK_KINDS.http.check(http as never)).toEqual([
+      { key: 'tls', message: 'cert and key go together (mutual TLS)' },
+    ]);
   });
 });
 

@@ -75,10 +75,17 @@ export class KafkaSink implements Sink {
   }
 
   private connect(): Promise<void> {
-    this.connected ??= this.producer.connect().catch((err: unknown) => {
-      this.connected = undefined;
-      throw err;
-    });
+    this.connected ??= this.producer.connect().then(
+      () =>
+        this.log.info(
+          { sink: this.name, brokers: this.cfg.brokers, topics: this.route.topics },
+          'kafka sink connected',
+        ),
+      (err: unknown) => {
+        this.connected = undefined;
+        throw err;
+      },
+    );
     return this.connected;
   }
 
