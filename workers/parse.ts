@@ -6,6 +6,7 @@ import { BodyFormat } from '../src/rings/record.js';
 import { eventIdOf, sha256Hex, MAX_EVENT_ID_LENGTH } from './event-id.js';
 import { scanObject, IdKind, type ScanLimits, type ScanResult } from './json-scan.js';
 import { toLosslessJson, msgpackTooDeep } from './msgpack-json.js';
+import { parseOtlpProtobuf, parseOtlpJson } from './otlp-logs.js';
 
 /** One validated event: its JSON (as text, or as the body's bytes) and its event_id. */
 export interface ParsedEvent {
@@ -23,7 +24,13 @@ export interface ParsedEvent {
 }
 
 export type ParseResult =
-  | { ok: true; events: ParsedEvent[] }
+  | {
+      ok: true;
+      events: ParsedEvent[];
+      /** Events refused one by one while the rest are taken (OTLP's partial success). */
+      rejected?: number;
+      rejectMessage?: string;
+    }
   | { ok: false; error: 'malformed_body'; message: string; line?: number; offset?: number };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -62,6 +69,7 @@ export const MAX_EVENT_DEPTH = 512;
 export const MAX_EVENT_KEYS = 10_000;
 export const MAX_EVENT_BYTES = 1 << 20;
 const LIMITS: ScanLimits = { maxDepth: MAX_EVENT_DEPTH, maxKeys: MAX_EVENT_KEYS };
+const OTLP_LIMITS = { ...LIMITS, maxBytes: MAX_EVENT_BYTES };
 
 function limitMessage(limit: 'depth' | 'keys' | 'bytes', bytes = 0): string {
   if (limit === 'depth') return `nested deeper than ${MAX_EVENT_DEPTH} levels (max_event_depth)`;
@@ -93,6 +101,10 @@ export function parseBody(format: BodyFormat, body: Uint8Array): ParseResult {
       return scanJson(body);
     case BodyFormat.Msgpack:
       return parseMsgpack(body);
+    case BodyFormat.OtlpLogsProtobuf:
+      return parseOtlpProtobuf(body, OTLP_LIMITS);
+    case BodyFormat.OtlpLogsJson:
+      return parseOtlpJson(body, OTLP_LIMITS);
     default:
       return fail(`unsupported body format ${format}`);
   }

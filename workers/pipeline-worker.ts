@@ -102,7 +102,11 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     Atomics.add(control, CONTROL_HEARTBEAT, 1);
     if (wedgeEnabled && new TextDecoder().decode(body.slice()).includes(WEDGE_MARKER))
       wedgeForever();
-    if (header.format === BodyFormat.Msgpack && header.encoding === BodyEncoding.Identity)
+    // msgpack and OTLP protobuf decoders keep views into the body: copy it out of the ring first.
+    if (
+      (header.format === BodyFormat.Msgpack || header.format === BodyFormat.OtlpLogsProtobuf) &&
+      header.encoding === BodyEncoding.Identity
+    )
       body = body.slice();
     if (header.encoding !== BodyEncoding.Identity) {
       try {
@@ -134,6 +138,15 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
       });
       return;
     }
+    const partial =
+      parsed.rejected !== undefined
+        ? { rejected: parsed.rejected, rejectMessage: parsed.rejectMessage }
+        : undefined;
+    if (parsed.events.length === 0) {
+      // Nothing to batch (an OTLP export with no records, or all refused): decided at once.
+      verdicts.push({ reqId: header.reqId, ok: true, events: 0, span: 0, ...partial });
+      return;
+    }
     const { first, last } = batcher.appendRequest(
       header.reqId,
       parsed.events,
@@ -146,6 +159,7 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
       ok: true,
       events: parsed.events.length,
       span: last - first + 1,
+      ...partial,
     });
   };
 

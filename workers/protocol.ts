@@ -4,7 +4,15 @@ import type { EncodedBatch } from '../src/contracts/batch.js';
 import type { BatchLimits } from '../src/contracts/batch.js';
 
 export type Verdict =
-  | { reqId: number; ok: true; events: number; span: number }
+  | {
+      reqId: number;
+      ok: true;
+      events: number;
+      span: number;
+      /** Events refused one by one (OTLP partial success); the rest are in `events`. */
+      rejected?: number;
+      rejectMessage?: string;
+    }
   | {
       reqId: number;
       ok: false;

@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# A Python venv with confluent-kafka (PyPI; its wheel bundles librdkafka) for the tests that need
-# a Kafka client nobody here wrote: the transactional producer of test/integration/kafka-transactions.
-# Venv in $RIG/py, pip's download cache in $RIG/pip-cache. Idempotent: with the pinned version
+# A Python venv (PyPI) with the clients nobody here wrote that the integration tests drive:
+# - confluent-kafka (its wheel bundles librdkafka): the transactional producer of
+#   test/integration/kafka-transactions;
+# - the OpenTelemetry Python SDK with its OTLP/HTTP protobuf exporter
+#   (opentelemetry-exporter-otlp-proto-http): test/integration/otlp-http.
+# Venv in $RIG/py, pip's download cache in $RIG/pip-cache. Idempotent: with the pinned versions
 # installed it does nothing. Prints the venv's python path.
 source "$(dirname "$0")/common.sh"
 SVC=pyclients
 CONFLUENT_KAFKA_VERSION="${CONFLUENT_KAFKA_VERSION:-2.16.1}"
+OTEL_PYTHON_VERSION="${OTEL_PYTHON_VERSION:-1.45.2}"
 VENV="$RIG/py"
+PINS="confluent-kafka==$CONFLUENT_KAFKA_VERSION opentelemetry-sdk==$OTEL_PYTHON_VERSION opentelemetry-exporter-otlp-proto-http==$OTEL_PYTHON_VERSION"
 mkdir -p "$RIG/log"
-if [ "$(cat "$VENV/.confluent-kafka" 2>/dev/null)" != "$CONFLUENT_KAFKA_VERSION" ]; then
+if [ "$(cat "$VENV/.pins" 2>/dev/null)" != "$PINS" ]; then
   command -v python3 >/dev/null || die "python3 is required (scripts/setup-test-deps.sh installs it)"
   (
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --cache-dir "$RIG/pip-cache" "confluent-kafka==$CONFLUENT_KAFKA_VERSION"
-  ) >"$RIG/log/pyclients.log" 2>&1 || { tail -n 20 "$RIG/log/pyclients.log" >&2; die "pip install confluent-kafka==$CONFLUENT_KAFKA_VERSION failed (see $RIG/log/pyclients.log)"; }
-  echo "$CONFLUENT_KAFKA_VERSION" >"$VENV/.confluent-kafka"
+    [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
+    # shellcheck disable=SC2086
+    "$VENV/bin/pip" install -q --cache-dir "$RIG/pip-cache" $PINS
+  ) >"$RIG/log/pyclients.log" 2>&1 || { tail -n 20 "$RIG/log/pyclients.log" >&2; die "pip install $PINS failed (see $RIG/log/pyclients.log)"; }
+  echo "$PINS" >"$VENV/.pins"
 fi
 echo "$VENV/bin/python"

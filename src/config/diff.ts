@@ -25,6 +25,7 @@ const RESTART_PREFIXES = [
   'dlq.enabled',
   'dlq.dir',
   'kafka',
+  'otlp',
 ];
 
 export function diffConfig(running: FerryConfig, next: FerryConfig): ConfigDiff {

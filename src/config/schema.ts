@@ -519,6 +519,30 @@ export const configSchema = {
         },
       },
     },
+    otlp: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        'OTLP logs door (docs/protocols.md, "OTLP"): OpenTelemetry SDKs and Collectors export logs to it; one event per LogRecord.',
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        path: {
+          type: 'string',
+          pattern: '^/',
+          default: '/v1/logs',
+          description: 'The OTLP/HTTP logs path (protobuf and JSON).',
+        },
+        port: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 65535,
+          default: 0,
+          description:
+            '0 = serve the path on the main listener; else its own listener on listen.host (OTLP/HTTP uses 4318), with the same TLS and auth.',
+        },
+      },
+    },
     kafka: {
       type: 'object',
       additionalProperties: false,

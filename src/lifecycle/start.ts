@@ -12,6 +12,7 @@ import { ConfigHolder, createReloader, type ReloadResult } from './reload.js';
 import { startPipeline } from './pipeline.js';
 import { readinessProblems } from './readiness.js';
 import { shutdown } from './shutdown.js';
+import { startOtlp } from '../sources/otlp/start.js';
 
 export interface Running {
   port: number;
@@ -74,12 +75,15 @@ export async function startFerry(
     refusal: () => dlq?.refusal(),
   };
   const ingest = createIngest(ingestDeps);
+  // OTLP (docs/protocols.md): its routes on the main listener, or its own listener (otlp.port).
+  const otlp = startOtlp(cfg, ingestDeps, metrics);
   // Set once the Kafka source exists (it starts after the listener).
   let kafkaProblems: (() => string[]) | undefined;
   const app = createApp(cfg.listen.path, {
     ...ingestDeps,
     metrics,
     ingest,
+    doors: otlp.sharedRoutes,
     beforeScrape: () => {
       pool.sampleGauges();
       dlq?.updateGauges();
@@ -92,7 +96,7 @@ export async function startFerry(
       ],
     },
   });
-  const listener: Listener = await listen(app, {
+  const mainListener: Listener = await listen(app, {
     host: cfg.listen.host,
     port: cfg.listen.port,
     maxBodyBytes: cfg.http.max_body_bytes,
@@ -101,6 +105,7 @@ export async function startFerry(
     tls: tls.current,
     timeouts: cfg.http.timeouts,
   });
+  const listener = await otlp.listen(mainListener, tls.current);
   metrics.configLastReloadSuccess.set(Date.now() / 1000);
   const exposed = openListenerWarning(cfg);
   if (exposed) log.warn({ host: cfg.listen.host, auth: 'off' }, exposed);
@@ -147,6 +152,7 @@ export async function startFerry(
       sinks: sinks.map((s) => `${s.name}:${s.type}`),
       codec: cfg.batch.codec,
       ack: cfg.http.ack,
+      otlp: otlp.describe(),
     },
     'ferry listening',
   );

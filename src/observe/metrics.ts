@@ -6,6 +6,7 @@ import { createSinkMetrics } from './metrics/sinks.js';
 import { createDlqMetrics } from './metrics/dlq.js';
 import { createKafkaMetrics } from './metrics/kafka.js';
 import { createConfigMetrics } from './metrics/config.js';
+import { createOtlpMetrics } from './metrics/otlp.js';
 
 export type { HttpMetrics } from './metrics/http.js';
 export type { PipelineMetrics } from './metrics/pipeline.js';
@@ -13,6 +14,7 @@ export type { SinkMetrics } from './metrics/sinks.js';
 export type { DlqMetrics } from './metrics/dlq.js';
 export type { KafkaMetrics } from './metrics/kafka.js';
 export type { ConfigMetrics } from './metrics/config.js';
+export type { OtlpMetrics } from './metrics/otlp.js';
 
 /**
  * Every metric ferry exports, in one registry. Names of seed 001 are kept as they are
@@ -38,6 +40,7 @@ export function createMetrics() {
     ...createDlqMetrics(f),
     ...createKafkaMetrics(f),
     ...createConfigMetrics(f),
+    ...createOtlpMetrics(f),
   };
 }
 

@@ -3,7 +3,14 @@ import type { Verdict } from '../../workers/protocol.js';
 
 /** How a request ends, as the acceptor turns it into an HTTP answer. */
 export type AckOutcome =
-  | { ok: true; events: number; durable: boolean }
+  | {
+      ok: true;
+      events: number;
+      durable: boolean;
+      /** Events the worker refused one by one (OTLP partial success); `events` were taken. */
+      rejected?: number;
+      rejectMessage?: string;
+    }
   | {
       ok: false;
       status: number;
@@ -21,6 +28,8 @@ interface Pending {
   span: number;
   delivered: number;
   events: number;
+  rejected?: number;
+  rejectMessage?: string;
   resolve: (o: AckOutcome) => void;
 }
 
@@ -58,8 +67,12 @@ export class AckTracker {
       return;
     }
     p.events = v.events;
+    if (v.rejected !== undefined) {
+      p.rejected = v.rejected;
+      p.rejectMessage = v.rejectMessage;
+    }
     if (p.mode === 'accepted') {
-      this.finish(v.reqId, p, { ok: true, events: v.events, durable: false });
+      this.finish(v.reqId, p, { ok: true, events: v.events, durable: false, ...partialOf(p) });
       return;
     }
     p.span = v.span;
@@ -103,11 +116,15 @@ export class AckTracker {
 
   private check(id: number, p: Pending): void {
     if (p.span >= 0 && p.delivered >= p.span)
-      this.finish(id, p, { ok: true, events: p.events, durable: true });
+      this.finish(id, p, { ok: true, events: p.events, durable: true, ...partialOf(p) });
   }
 
   private finish(id: number, p: Pending, o: AckOutcome): void {
     this.pending.delete(id);
     p.resolve(o);
   }
+}
+
+function partialOf(p: Pending): { rejected?: number; rejectMessage?: string } {
+  return p.rejected === undefined ? {} : { rejected: p.rejected, rejectMessage: p.rejectMessage };
 }

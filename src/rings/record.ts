@@ -7,6 +7,10 @@ export const enum BodyFormat {
   Ndjson = 1,
   Json = 2,
   Msgpack = 3,
+  /** OTLP ExportLogsServiceRequest, protobuf (src/sources/otlp/, workers/otlp-logs.ts). */
+  OtlpLogsProtobuf = 4,
+  /** OTLP ExportLogsServiceRequest, OTLP/JSON. */
+  OtlpLogsJson = 5,
 }
 export const enum BodyEncoding {
   Identity = 0,

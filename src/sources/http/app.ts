@@ -14,6 +14,8 @@ export interface AppDeps extends IngestDeps {
   readiness: Readiness;
   /** Refresh gauges that are sampled rather than pushed (rings, workers). */
   beforeScrape(): void;
+  /** Routes of protocol doors served on this listener too (e.g. OTLP's /v1/logs). */
+  doors?: (app: Hono) => void;
 }
 
 /** The HTTP surface: ingest, metrics and health. Routes only; no server here. */
@@ -29,6 +31,7 @@ export function createApp(path: string, deps: AppDeps): Hono {
     });
     return c.json(r.body, r.status as 200, r.headers);
   });
+  deps.doors?.(app);
   app.get('/metrics', async (c) => {
     // /healthz and /readyz stay open (probes rarely carry tokens); /metrics needs a token with the metrics route.
     const who = deps.auth.check('metrics', c.req.header('authorization'));

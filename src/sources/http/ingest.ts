@@ -4,7 +4,7 @@ import type { AckTracker, AckOutcome } from '../../pipeline/acks.js';
 import type { Dispatcher } from '../../contracts/dispatch.js';
 import type { RecordHeader } from '../../rings/record.js';
 import { codecAvailable } from '../../codecs/index.js';
-import { BodyEncoding } from '../../rings/record.js';
+import { BodyEncoding, type BodyFormat } from '../../rings/record.js';
 import type { AuthGuard } from '../../auth/guard.js';
 import {
   formatOf,
@@ -44,6 +44,21 @@ export interface IngestResponse {
   headers?: Record<string, string>;
 }
 
+/**
+ * What differs between the doors that share this handler: /v1/events (the default) and the
+ * protocol doors (OTLP) that bring their own Content-Types and source name.
+ */
+export interface IngestDoor {
+  formatOf(contentType: string | undefined): BodyFormat | undefined;
+  supportedTypes: string;
+  /** The event's `source` when the token names none. */
+  source: string;
+  /** An empty body is a valid request with nothing in it (OTLP), not a 400. */
+  emptyOk?: boolean;
+}
+
+const EVENTS_DOOR: IngestDoor = { formatOf, supportedTypes: SUPPORTED_TYPES, source: 'http' };
+
 const CODEC_OF: Record<number, 'gzip' | 'lz4' | 'zstd'> = {
   [BodyEncoding.Gzip]: 'gzip',
   [BodyEncoding.Lz4]: 'lz4',
@@ -57,7 +72,10 @@ const CODEC_OF: Record<number, 'gzip' | 'lz4' | 'zstd'> = {
  * Served through hono (Bun, Deno, and every other route) and, on Node, by a
  * direct node:http adapter for this one hot route (see serve.ts).
  */
-export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<IngestResponse> {
+export function createIngest(
+  deps: IngestDeps,
+  door: IngestDoor = EVENTS_DOOR,
+): (req: IngestRequest) => Promise<IngestResponse> {
   let nextReqId = 1;
   return async (req) => {
     const started = performance.now();
@@ -108,11 +126,11 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
     }
     const mode: AckMode = (req.ack as AckMode | undefined) ?? cfg.http.ack;
 
-    const format = formatOf(req.contentType);
+    const format = door.formatOf(req.contentType);
     if (format === undefined) {
       return answer(415, {
         error: 'unsupported_media_type',
-        message: `Content-Type must be one of ${SUPPORTED_TYPES}`,
+        message: `Content-Type must be one of ${door.supportedTypes}`,
       });
     }
     const encoding = encodingOf(req.contentEncoding);
@@ -139,6 +157,7 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
         { Connection: 'close' },
       );
     }
+    if (body.bytes === 0 && door.emptyOk) return answer(200, { accepted: 0, ack: mode });
     if (body.bytes === 0) {
       m.rejectedMalformed.inc();
       return answer(400, { error: 'malformed_body', message: 'empty body: no events' });
@@ -152,7 +171,7 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
       format,
       encoding,
       receivedAt: Date.now(),
-      source: who.source ?? 'http',
+      source: who.source ?? door.source,
     };
     const worker = deps.dispatcher.tryDispatch(header, body.chunks);
     if (worker < 0) {
@@ -170,6 +189,9 @@ export function createIngest(deps: IngestDeps): (req: IngestRequest) => Promise<
       return answer(outcome.durable ? 200 : 202, {
         accepted: outcome.events,
         ack: outcome.durable ? 'durable' : 'accepted',
+        ...(outcome.rejected !== undefined
+          ? { rejected: outcome.rejected, rejected_message: outcome.rejectMessage }
+          : {}),
       });
     }
     if (outcome.status === 413) m.rejectedBodyTooLarge.inc();

@@ -44,7 +44,7 @@ export interface ListenOptions {
   host: string;
   port: number;
   maxBodyBytes: number;
-  /** The ingest route, served without hono's Request/Response conversion on Node. */
+  /** The ingest route, served without hono's Request/Response conversion on Node ('' = none). */
   ingestPath: string;
   ingest: (req: IngestRequest) => Promise<IngestResponse>;
   /** Serve HTTPS with this certificate and key. */

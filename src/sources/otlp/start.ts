@@ -1,0 +1,78 @@
+import { Hono } from 'hono';
+import type { FerryConfig } from '../../config/types.js';
+import type { Metrics } from '../../observe/metrics.js';
+import { createIngest, type IngestDeps } from '../http/ingest.js';
+import { listen, type Listener } from '../http/serve.js';
+import type { TlsMaterial } from '../http/tls.js';
+import { addOtlpHttpRoute, OTLP_HTTP_DOOR } from './http.js';
+
+export interface OtlpDoors {
+  /** Routes to add to the main listener's app (otlp.port 0), else undefined. */
+  sharedRoutes?: (app: Hono) => void;
+  /** Starts the door's own listener (otlp.port set) and returns one Listener for both. */
+  listen(main: Listener, tls: TlsMaterial | undefined): Promise<Listener>;
+  /** What the start-up log line says about the door (its own port once bound). */
+  describe(): Record<string, unknown> | undefined;
+}
+
+/** The OTLP door's wiring (config `otlp`): nothing at all when it is off. */
+export function startOtlp(cfg: FerryConfig, deps: IngestDeps, metrics: Metrics): OtlpDoors {
+  if (!cfg.otlp.enabled) return { listen: async (main) => main, describe: () => undefined };
+  const ingest = createIngest(deps, OTLP_HTTP_DOOR);
+  const routes = (app: Hono) =>
+    addOtlpHttpRoute(app, {
+      path: cfg.otlp.path,
+      ingest,
+      metrics,
+      retryAfterS: () => deps.config().http.retry_after_s,
+    });
+  if (cfg.otlp.port === 0)
+    return {
+      sharedRoutes: routes,
+      listen: async (main) => main,
+      describe: () => ({ path: cfg.otlp.path, port: 'main' }),
+    };
+  let ownPort = cfg.otlp.port;
+  return {
+    describe: () => ({ path: cfg.otlp.path, port: ownPort }),
+    listen: async (main, tls) => {
+      const app = new Hono();
+      routes(app);
+      app.notFound((c) =>
+        c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404),
+      );
+      app.onError((err, c) => c.json({ error: 'internal', message: err.message }, 500));
+      const own = await listen(app, {
+        host: cfg.listen.host,
+        port: cfg.otlp.port,
+        maxBodyBytes: cfg.http.max_body_bytes,
+        ingestPath: '',
+        ingest,
+        tls,
+        timeouts: cfg.http.timeouts,
+      });
+      ownPort = own.port;
+      return both(main, own);
+    },
+  };
+}
+
+/** The main listener and the door's as one: stopped, closed and re-keyed together. */
+function both(main: Listener, own: Listener): Listener {
+  return {
+    port: main.port,
+    stop: async () => {
+      await Promise.all([main.stop(), own.stop()]);
+    },
+    forceClose: () => {
+      main.forceClose();
+      own.forceClose();
+    },
+    setTls:
+      main.setTls &&
+      ((m) => {
+        main.setTls!(m);
+        own.setTls?.(m);
+      }),
+  };
+}
