@@ -399,6 +399,28 @@ ts(
 );
 endRow();
 
+row('OTLP (logs door)');
+ts(
+  'OTLP export requests /s by answer',
+  'short',
+  [
+    [
+      rate('otlp_requests_total', 'transport, encoding, status'),
+      '{{instance}} {{transport}} {{encoding}} {{status}}',
+    ],
+  ],
+  'OpenTelemetry SDKs and Collectors exporting logs (docs/protocols.md "OTLP"): 200 taken (maybe partially), 400/413/415 refused, 429/503 retried by the exporter.',
+  12,
+);
+ts(
+  'OTLP log records refused /s (partial success)',
+  'short',
+  [[rate('otlp_log_records_rejected_total', 'transport'), '{{instance}} {{transport}}']],
+  'Records refused one by one and reported in partial_success (bad trace/span id, unusable event_id, over a per-event limit); the rest of their request was stored.',
+  12,
+);
+endRow();
+
 row('Config reloads and auth');
 ts(
   'Reloads',
