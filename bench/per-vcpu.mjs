@@ -20,6 +20,7 @@ import { FERRY_NODE_FLAGS, cpuSeconds, peakRssMiB, startServer, stopServer } fro
 import { requireWrk, wrk } from './lib/wrk.mjs';
 import { writeBodies, EVENTS_PER_REQ } from './lib/payload.mjs';
 import { cpuQuota } from './lib/cgroup.mjs';
+import { writeOtlpBody } from './lib/otlp-payload.mjs';
 import { lineChart } from './lib/svg.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -38,6 +39,7 @@ requireWrk();
 
 const work = mkdtempSync(join(tmpdir(), 'ferry-per-vcpu-'));
 const bodies = writeBodies(work);
+const otlpBody = writeOtlpBody(work);
 const OFF = Number(process.env.FERRY_RIG_PORT_OFFSET ?? 0) || 0;
 const rig = {
   s3: {
@@ -54,7 +56,7 @@ const QUOTAS = [0.25, 0.5, 1, 2];
  * A row driven over HTTP by wrk, and a row that drains a Kafka lag (bench/kafka.mjs).
  * @typedef {'directory' | 's3' | 's3 down (DLQ)' | 's3+clickhouse'} HttpSinks
  * @typedef {{ ack: 'accepted' | 'durable', codec: string, sinks: HttpSinks }} FerrySetup
- * @typedef {FerrySetup & { workload: 'W1' | 'W2', vcpu: number }} HttpRow
+ * @typedef {FerrySetup & { workload: 'W1' | 'W2' | 'OTLP', vcpu: number }} HttpRow
  * @typedef {{ workload: 'W3', vcpu: number, codec: string, sinks: 'clickhouse', ack: 'commit' }} KafkaRow
  * @typedef {HttpRow | KafkaRow} Row
  */
@@ -84,6 +86,8 @@ const ROWS = [
   { workload: 'W1', vcpu: 1, codec: 'gzip', sinks: 'directory', ack: 'durable' },
   { workload: 'W1', vcpu: 1, codec: 'zstd', sinks: 'directory', ack: 'durable' },
   { workload: 'W2', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
+  // OTLP: the W1 events as 100 LogRecords in one protobuf ExportLogsServiceRequest, POST /v1/logs.
+  { workload: 'OTLP', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
   { workload: 'W1', vcpu: 1, codec: 'gzip', sinks: 's3', ack: 'durable' },
   { workload: 'W1', vcpu: 1, codec: 'lz4', sinks: 's3+clickhouse', ack: 'durable' },
   // S3 unreachable: every batch is fsync'd into the local DLQ and acknowledged from there.
@@ -156,6 +160,7 @@ function ferryConfig(r, port, dir) {
     state_dir: dir,
     listen: { host: '127.0.0.1', port },
     http: { ack: r.ack },
+    otlp: { enabled: true },
     // Durable requests wait for their batch: 64 connections × 100 events seal 5000-event batches
     // by count; max_age bounds the rest.
     batch: { codec: r.codec, max_age_ms: 200 },
@@ -308,6 +313,7 @@ for (const r of rows) {
   const cfgFile = join(dir, 'ferry.yaml');
   writeFileSync(cfgFile, ferryConfig(r, port, dir));
   const w2 = r.workload === 'W2';
+  const otlp = r.workload === 'OTLP';
   results.push({
     ...(await measure(name, {
       argv: [
@@ -320,9 +326,13 @@ for (const r of rows) {
         cfgFile,
       ],
       readyMsg: 'ferry listening',
-      url: `http://127.0.0.1:${port}/v1/events`,
-      body: w2 ? bodies.w2 : bodies.w1,
-      contentType: w2 ? 'application/json' : 'application/x-ndjson',
+      url: `http://127.0.0.1:${port}${otlp ? '/v1/logs' : '/v1/events'}`,
+      body: otlp ? otlpBody : w2 ? bodies.w2 : bodies.w1,
+      contentType: otlp
+        ? 'application/x-protobuf'
+        : w2
+          ? 'application/json'
+          : 'application/x-ndjson',
       contentEncoding: w2 ? 'gzip' : undefined,
       vcpu: r.vcpu,
       connections: CONNS,
@@ -366,7 +376,7 @@ const scaling = [...series].map(([k, pts]) => {
   return `- ${k}: 1 vCPU / 0.25 vCPU = ${fmt(at(1) / at(0.25), 2)}×`;
 });
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;
-const header = `Per-vCPU run: ${DURATION} s per row after a 3 s warm-up; wrk -t2 -c${CONNS} (baseline -c16) outside the quota; quota by ${base.how.replace(/ \d+ .*/, '')}.\nW1: ${EVENTS_PER_REQ} events × ~${bodies.avgEventBytes} B NDJSON per request; W2: the same events as a gzip'd JSON array; W3: Kafka → ClickHouse, a produced lag drained (bench/kafka.mjs), no ack latency.\nMachine: ${machine}`;
+const header = `Per-vCPU run: ${DURATION} s per row after a 3 s warm-up; wrk -t2 -c${CONNS} (baseline -c16) outside the quota; quota by ${base.how.replace(/ \d+ .*/, '')}.\nW1: ${EVENTS_PER_REQ} events × ~${bodies.avgEventBytes} B NDJSON per request; W2: the same events as a gzip'd JSON array; OTLP: the same events as 100 LogRecords (attributes, trace context) in one protobuf ExportLogsServiceRequest to /v1/logs; W3: Kafka → ClickHouse, a produced lag drained (bench/kafka.mjs), no ack latency.\nMachine: ${machine}`;
 const text = `${header}\n\n${table}\n\nScaling (events/s):\n${scaling.join('\n')}\n`;
 console.log(text);
 

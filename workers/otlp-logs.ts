@@ -387,12 +387,23 @@ function longToString(l: LongLike, unsigned: boolean): string {
   return (unsigned || l.unsigned ? n : BigInt.asIntN(64, n)).toString();
 }
 
-/** Decimal nanoseconds since the epoch → RFC 3339 with nine fractional digits (UTC). */
+let lastSeconds = '';
+let lastPrefix = '';
+
+/**
+ * Decimal nanoseconds since the epoch → RFC 3339 with nine fractional digits (UTC). Exact: the
+ * fraction is the last nine digits of the text; the seconds before it go through Date (cached,
+ * as the records of one export mostly share their second).
+ */
 export function isoOfNanos(nanos: string): string {
-  const n = BigInt(nanos);
-  const ms = Number(n / 1_000_000n);
-  const frac = (n % 1_000_000_000n).toString().padStart(9, '0');
-  const d = new Date(ms);
-  if (Number.isNaN(d.getTime())) return `${nanos}ns`;
-  return `${d.toISOString().slice(0, 19)}.${frac}Z`;
+  const cut = nanos.length - 9;
+  const seconds = cut > 0 ? nanos.slice(0, cut) : '0';
+  const frac = cut > 0 ? nanos.slice(cut) : nanos.padStart(9, '0');
+  if (seconds !== lastSeconds) {
+    const d = new Date(Number(seconds) * 1000);
+    if (Number.isNaN(d.getTime())) return `${nanos}ns`;
+    lastPrefix = d.toISOString().slice(0, 19);
+    lastSeconds = seconds;
+  }
+  return `${lastPrefix}.${frac}Z`;
 }
