@@ -145,6 +145,13 @@ function mapRequest(
   return { ok: true, events, rejected, rejectMessage: message };
 }
 
+/** list[i].key appears before i. */
+function repeated(list: PbKeyValue[], i: number): boolean {
+  const k = list[i].key;
+  for (let j = 0; j < i; j++) if (list[j].key === k) return true;
+  return false;
+}
+
 function countRecords(scopes: PbScopeLogs[]): number {
   let n = 0;
   for (const s of scopes) if (isObject(s) && Array.isArray(s.logRecords)) n += s.logRecords.length;
@@ -219,8 +226,9 @@ class Writer {
     if (this.keys > this.limits.maxKeys)
       throw new RecordRefused(`more than ${this.limits.maxKeys} keys (max_event_keys)`);
     let out = '{';
-    // Keys must be unique (OTLP); if not, the first one counts, so the event stays valid JSON for every reader.
-    const seen = list.length > 1 ? new Set<string>() : undefined;
+    // Keys must be unique (OTLP); if not, the first one counts, so the event stays valid JSON for
+    // every reader. Short lists (the usual) are checked by a scan, long ones with a Set.
+    const seen = list.length > 16 ? new Set<string>() : undefined;
     for (let i = 0; i < list.length; i++) {
       const kv = list[i];
       if (!isObject(kv) || typeof kv.key !== 'string')
@@ -228,7 +236,7 @@ class Writer {
       if (seen) {
         if (seen.has(kv.key)) continue;
         seen.add(kv.key);
-      }
+      } else if (i > 0 && repeated(list, i)) continue;
       if (out.length > 1) out += ',';
       out += JSON.stringify(kv.key);
       out += ':';
