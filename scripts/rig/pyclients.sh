@@ -2,8 +2,8 @@
 # A Python venv (PyPI) with the clients nobody here wrote that the integration tests drive:
 # - confluent-kafka (its wheel bundles librdkafka): the transactional producer of
 #   test/integration/kafka-transactions;
-# - the OpenTelemetry Python SDK with its OTLP/HTTP protobuf exporter
-#   (opentelemetry-exporter-otlp-proto-http): test/integration/otlp-http.
+# - the OpenTelemetry Python SDK with its OTLP/HTTP protobuf and OTLP/gRPC exporters
+#   (opentelemetry-exporter-otlp-proto-http, -proto-grpc): test/integration/otlp-http.
 # Venv in $RIG/py, pip's download cache in $RIG/pip-cache. Idempotent: with the pinned versions
 # installed it does nothing. Prints the venv's python path.
 source "$(dirname "$0")/common.sh"
@@ -11,7 +11,7 @@ SVC=pyclients
 CONFLUENT_KAFKA_VERSION="${CONFLUENT_KAFKA_VERSION:-2.16.1}"
 OTEL_PYTHON_VERSION="${OTEL_PYTHON_VERSION:-1.45.2}"
 VENV="$RIG/py"
-PINS="confluent-kafka==$CONFLUENT_KAFKA_VERSION opentelemetry-sdk==$OTEL_PYTHON_VERSION opentelemetry-exporter-otlp-proto-http==$OTEL_PYTHON_VERSION"
+PINS="confluent-kafka==$CONFLUENT_KAFKA_VERSION opentelemetry-sdk==$OTEL_PYTHON_VERSION opentelemetry-exporter-otlp-proto-http==$OTEL_PYTHON_VERSION opentelemetry-exporter-otlp-proto-grpc==$OTEL_PYTHON_VERSION"
 mkdir -p "$RIG/log"
 if [ "$(cat "$VENV/.pins" 2>/dev/null)" != "$PINS" ]; then
   command -v python3 >/dev/null || die "python3 is required (scripts/setup-test-deps.sh installs it)"

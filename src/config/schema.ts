@@ -541,6 +541,17 @@ export const configSchema = {
           description:
             '0 = serve the path on the main listener; else its own listener on listen.host (OTLP/HTTP uses 4318), with the same TLS and auth.',
         },
+        grpc: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description:
+            'OTLP/gRPC (LogsService/Export, @grpc/grpc-js) on its own port of listen.host, same TLS and tokens (docs/protocols.md).',
+          properties: {
+            enabled: { type: 'boolean', default: false },
+            port: { type: 'integer', minimum: 0, maximum: 65535, default: 4317 },
+          },
+        },
       },
     },
     kafka: {

@@ -536,6 +536,28 @@ describe('OTLP/HTTP answers', () => {
     const [row] = await rs.json<{ c: string; u: string }>();
     expect(Number(row.u)).toBe(1);
   });
+
+  it('/v1/events and /v1/logs at the same time: every request gets its own answer (one request-id sequence for both doors)', async () => {
+    const events = Array.from({ length: 12 }, (_, i) =>
+      fetch(`${f.url}/v1/events`, {
+        method: 'POST',
+        headers: { ...auth(), 'Content-Type': 'application/x-ndjson' },
+        body: `{"event_id":"${run}-ev-${i}","i":${i}}\n{"event_id":"${run}-ev-${i}b"}\n`,
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { accepted?: number } })),
+    );
+    const logs = Array.from({ length: 12 }, (_, i) =>
+      fetch(url(), {
+        method: 'POST',
+        headers: { ...auth(), 'Content-Type': 'application/json' },
+        body: JSON.stringify(
+          req([1, 2, 3].map((k) => ({ body: { stringValue: `${run} both ${i}.${k}` } }))),
+        ),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as object })),
+    );
+    const [ev, lg] = await Promise.all([Promise.all(events), Promise.all(logs)]);
+    for (const r of ev) expect(r).toEqual({ status: 200, body: { accepted: 2, ack: 'durable' } });
+    for (const r of lg) expect(r).toEqual({ status: 200, body: {} });
+  });
 });
 
 describe('OTLP/HTTP at capacity', () => {

@@ -59,6 +59,12 @@ export interface IngestDoor {
 
 const EVENTS_DOOR: IngestDoor = { formatOf, supportedTypes: SUPPORTED_TYPES, source: 'http' };
 
+/**
+ * Request ids, one sequence for every door of the process (/v1/events, OTLP over HTTP and
+ * gRPC): the ack tracker keys pending requests by it.
+ */
+let nextReqId = 1;
+
 const CODEC_OF: Record<number, 'gzip' | 'lz4' | 'zstd'> = {
   [BodyEncoding.Gzip]: 'gzip',
   [BodyEncoding.Lz4]: 'lz4',
@@ -76,7 +82,6 @@ export function createIngest(
   deps: IngestDeps,
   door: IngestDoor = EVENTS_DOOR,
 ): (req: IngestRequest) => Promise<IngestResponse> {
-  let nextReqId = 1;
   return async (req) => {
     const started = performance.now();
     const cfg = deps.config();

@@ -5,6 +5,7 @@ import { createIngest, type IngestDeps } from '../http/ingest.js';
 import { listen, type Listener } from '../http/serve.js';
 import type { TlsMaterial } from '../http/tls.js';
 import { addOtlpHttpRoute, OTLP_HTTP_DOOR } from './http.js';
+import { listenOtlpGrpc } from './grpc.js';
 
 export interface OtlpDoors {
   /** Routes to add to the main listener's app (otlp.port 0), else undefined. */
@@ -17,6 +18,29 @@ export interface OtlpDoors {
 
 /** The OTLP door's wiring (config `otlp`): nothing at all when it is off. */
 export function startOtlp(cfg: FerryConfig, deps: IngestDeps, metrics: Metrics): OtlpDoors {
+  const http = startOtlpHttp(cfg, deps, metrics);
+  if (!cfg.otlp.enabled || !cfg.otlp.grpc.enabled) return http;
+  let grpcPort = cfg.otlp.grpc.port;
+  return {
+    sharedRoutes: http.sharedRoutes,
+    describe: () => ({ ...http.describe(), grpc_port: grpcPort }),
+    listen: async (main, tls) => {
+      const withHttp = await http.listen(main, tls);
+      const grpc = await listenOtlpGrpc({
+        host: cfg.listen.host,
+        port: cfg.otlp.grpc.port,
+        maxBodyBytes: cfg.http.max_body_bytes,
+        ingest: createIngest(deps, OTLP_HTTP_DOOR),
+        metrics,
+        tls,
+      });
+      grpcPort = grpc.port;
+      return both(withHttp, grpc);
+    },
+  };
+}
+
+function startOtlpHttp(cfg: FerryConfig, deps: IngestDeps, metrics: Metrics): OtlpDoors {
   if (!cfg.otlp.enabled) return { listen: async (main) => main, describe: () => undefined };
   const ingest = createIngest(deps, OTLP_HTTP_DOOR);
   const routes = (app: Hono) =>
