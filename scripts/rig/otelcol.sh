@@ -4,8 +4,10 @@
 # OTLP (and, where it can be had, Elasticsearch `_bulk`) to ferry: an `otlp` receiver in front,
 # the `otlphttp` and `debug` exporters and the `batch` processor behind. The contrib
 # `elasticsearch` exporter is compiled in only with OTELCOL_ELASTICSEARCH=1: the Go module proxy
-# this project's machines reach refuses every version of it (403 "not available", checked for
-# v0.160.0 … v0.165.1 on 2026-12-02), so by default it is left out. Every
+# this project's machines reach refuses the versions matching the other modules (403 "not
+# available" for v0.160.0 … v0.165.1, 2026-12-02); v0.150.0 and v0.130.0 are served, but
+# sum.golang.org has no checksum for them (404), so `go` refuses them without GONOSUMDB, which
+# this script does not set. By default it is left out. Every
 # collector module is pinned to one release (OTELCOL_VERSION). The builder, the generated
 # sources, the module and build caches and the binary live under $RIG (otelcol/, go/, bin/),
 # so a second run does nothing. Slow cold (the elasticsearch exporter pulls a lot): .ci/run
