@@ -196,18 +196,26 @@ describe('OTLP/gRPC logs', () => {
   }, 300_000);
 
   for (const runtime of ['node', 'bun', 'deno'] as Runtime[]) {
-    it(`${runtime}: the Python SDK over OTLP/HTTP and OTLP/gRPC, 30 records each → 60 events`, async () => {
+    it(`${runtime}: the Python SDK over OTLP/HTTP (its own listener, otlp.port) and OTLP/gRPC, 30 records each → 60 events; a clean stop`, async () => {
       const grpcPort = await freePort();
+      const httpPort = await freePort();
       const f = await startFerryProcess(
         {
-          otlp: { enabled: true, grpc: { enabled: true, port: grpcPort } },
+          otlp: { enabled: true, port: httpPort, grpc: { enabled: true, port: grpcPort } },
           sinks: [{ name: 'local', type: 'directory', path: '${STATE_DIR}/out' }],
           batch: { max_age_ms: 100, codec: 'none' },
         },
         { runtime },
       );
       procs.push(f);
-      const h = await runPython([`${f.url}/v1/logs`, `${run}-${runtime}-h`, '30']);
+      // The door has its own listener: the main one does not serve /v1/logs.
+      const main = await fetch(`${f.url}/v1/logs`, { method: 'POST', body: '' });
+      expect(main.status).toBe(404);
+      const h = await runPython([
+        `http://127.0.0.1:${httpPort}/v1/logs`,
+        `${run}-${runtime}-h`,
+        '30',
+      ]);
       expect(h.code, h.out).toBe(0);
       const g = await runPython([`grpc://127.0.0.1:${grpcPort}`, `${run}-${runtime}-g`, '30']);
       expect(g.code, g.out).toBe(0);
