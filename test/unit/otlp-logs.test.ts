@@ -127,6 +127,7 @@ describe('OTLP logs → events (workers/otlp-logs.ts)', () => {
       severity_number: 10,
       severity_text: 'Information',
       body: {
+        // biome-ignore lint/correctness/noPrecisionLoss: JSON.parse of the exact digits gives this same rounded double; the text check above asserts the digits
         big: 9223372036854775807,
         neg: -5,
         pi: 3.5,
