@@ -7,6 +7,7 @@ import { ferryVersion } from './cli/version.js';
 import { runCommand } from './cli/run.js';
 import { tokenCommand } from './cli/token.js';
 import { REPLAY_USAGE, DLQ_USAGE, kafkaSummary } from './cli/usage.js';
+import { appliedMemoryPlan, describeMemoryPlan } from './config/memory.js';
 
 const USAGE = `ferry ${ferryVersion()} — edge-to-core ingest
 
@@ -87,6 +88,8 @@ function configCheck(path: string | undefined): number {
       `config OK: ${source}\n  listen ${config.listen.tls ? 'https' : 'http'}://${config.listen.host}:${config.listen.port}${config.listen.path}, auth ${config.auth.enabled ? `on (${config.auth.tokens.length} tokens)` : 'off'}\n  sinks: ${sinks}\n  workers: ${config.workers.threads}, batch: ${config.batch.max_events} events / ${config.batch.max_age_ms} ms, codec ${config.batch.codec}\n`,
     );
     if (config.kafka.enabled) process.stdout.write(`  ${kafkaSummary(config.kafka)}\n`);
+    const memory = appliedMemoryPlan(config);
+    if (memory) process.stdout.write(`  ${describeMemoryPlan(config, memory).join('\n  ')}\n`);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -1,5 +1,4 @@
 import { compress } from '../src/codecs/index.js';
-import type { Buffer } from 'node:buffer';
 import type { BatchLimits, Codec, EncodedBatch, EncodedPart } from '../src/contracts/batch.js';
 import type { ParsedEvent } from './parse.js';
 import { sha256Hex } from './event-id.js';
@@ -93,11 +92,10 @@ export class Batcher {
       createdAt: this.openedAt,
       events: this.events,
     };
-    if (this.limits.archive)
-      batch.archive = encodePart(this.archive.take(), codec, level || undefined);
+    if (this.limits.archive) batch.archive = encodePart(this.archive, codec, level || undefined);
     if (this.limits.rows) {
       // ClickHouse takes gzip (Content-Encoding) or plain rows; level 1: rows are transient.
-      batch.rows = encodePart(this.rows.take(), compressRows ? 'gzip' : 'none', 1);
+      batch.rows = encodePart(this.rows, compressRows ? 'gzip' : 'none', 1);
     }
     const sealed: SealedBatch = { seq: this.seq, batch, reqIds: this.reqIds };
     this.seq++;
@@ -108,11 +106,19 @@ export class Batcher {
   }
 }
 
-/** A sealed part: compressed with its codec (none = the bytes as they are). */
-function encodePart(raw: Buffer, codec: Codec, level: number | undefined): EncodedPart {
-  return {
-    body: codec === 'none' ? raw : compress(codec, raw, level),
-    codec,
-    rawBytes: raw.length,
-  };
+/**
+ * A sealed part: compressed with its codec (none = the bytes as they are, which leave with the
+ * batch: the sink gets a fresh buffer). A compressed part copies the bytes out, so the sink keeps
+ * its buffer for the next batch.
+ */
+function encodePart(sink: ByteSink, codec: Codec, level: number | undefined): EncodedPart {
+  if (codec === 'none') {
+    const raw = sink.take();
+    return { body: raw, codec, rawBytes: raw.length };
+  }
+  let part: EncodedPart | undefined;
+  sink.drain((raw) => {
+    part = { body: compress(codec, raw, level), codec, rawBytes: raw.length };
+  });
+  return part!;
 }

@@ -71,6 +71,16 @@ export class ByteSink {
     out[o++] = 0x22;
     this.len = o;
   }
+  /**
+   * The bytes so far as a view, and the same buffer reused for the next batch: for a caller
+   * that is done with the view before it writes again (a compressor copying it out). Saves a
+   * batch-sized allocation per seal, which the worker would otherwise keep as garbage until a
+   * full GC (external memory is only collected after tens of MiB of it).
+   */
+  drain(use: (bytes: Buffer) => void): void {
+    use(this.buf.subarray(0, this.len));
+    this.len = 0;
+  }
   /** The bytes so far, and a fresh buffer for the next batch. */
   take(): Buffer {
     const out = this.buf.subarray(0, this.len);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { defaultWorkerThreads } from './vcpus.js';
+import { applyMemoryPlan, checkMemoryKeys } from './memory.js';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -156,7 +157,11 @@ export function parseConfigText(
         if (s.tls[k]) s.tls[k] = resolve(dirname(file), s.tls[k]);
     }
   }
-  const semantic = checkSemantics(cfg);
+  // Memory-sized keys left at 0 (auto) are filled before the checks that relate them.
+  const memoryIssues = checkMemoryKeys(cfg);
+  if (cfg.workers.threads === 0) cfg.workers.threads = defaultWorkerThreads();
+  applyMemoryPlan(cfg);
+  const semantic = [...memoryIssues, ...checkSemantics(cfg)];
   if (semantic.length) {
     throw new ConfigError(
       file,

@@ -199,8 +199,20 @@ export const configSchema = {
       default: {},
       properties: {
         ack: { enum: ['durable', 'accepted'], default: 'durable' },
-        max_body_bytes: { type: 'integer', minimum: 1024, default: 4194304 },
-        max_decompressed_bytes: { type: 'integer', minimum: 1024, default: 16777216 },
+        max_body_bytes: {
+          type: 'integer',
+          minimum: 0,
+          default: 0,
+          description:
+            '0 = auto from the memory (docs/tuning.md "Memory"): 4 MiB from 1 GiB up, 1 MiB on 256 MiB; else at least 1024',
+        },
+        max_decompressed_bytes: {
+          type: 'integer',
+          minimum: 0,
+          default: 0,
+          description:
+            '0 = auto: 4 × http.max_body_bytes (16 MiB from 1 GiB up); else at least 1024',
+        },
         retry_after_s: {
           type: 'integer',
           minimum: 1,
@@ -250,8 +262,20 @@ export const configSchema = {
           description:
             '0 = one per vCPU beyond the first (at least 1); vCPUs honour cgroup CPU quotas',
         },
-        max_inflight_batches: { type: 'integer', minimum: 1, maximum: 1024, default: 4 },
-        ring_bytes: { type: 'integer', minimum: 65536, default: 16777216 },
+        max_inflight_batches: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 1024,
+          default: 0,
+          description: '0 = auto from the memory: 4 from 1 GiB up, 3 below, 2 under 384 MiB',
+        },
+        ring_bytes: {
+          type: 'integer',
+          minimum: 0,
+          default: 0,
+          description:
+            '0 = auto: 1/64 of the memory (cgroup limit or machine) per worker, 1–16 MiB; else at least 65536',
+        },
       },
     },
     batch: {

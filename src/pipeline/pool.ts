@@ -1,4 +1,5 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { appliedMemoryPlan, availableMemory, planMemory } from '../config/memory.js';
 import { Piscina } from 'piscina';
 import { ByteRing } from '../rings/ring.js';
 import { encodeHeader, type RecordHeader } from '../rings/record.js';
@@ -52,6 +53,15 @@ interface Slot {
   beatChangedAt: number;
 }
 
+/** The worker heap caps of cfg's memory plan (or this node's, for a config not from the loader). */
+function workerHeapLimits(cfg: FerryConfig): {
+  maxOldGenerationSizeMb: number;
+  maxYoungGenerationSizeMb: number;
+} {
+  const plan = appliedMemoryPlan(cfg)?.plan ?? planMemory(availableMemory(), cfg.workers.threads);
+  return { ...plan.workerHeap };
+}
+
 /**
  * The worker threads (piscina) and their rings. Each thread runs one
  * long-lived task that consumes one single-producer ring; the main thread is
@@ -91,8 +101,9 @@ export class WorkerPool implements Dispatcher {
       concurrentTasksPerWorker: 1,
       idleTimeout: Number.MAX_SAFE_INTEGER,
       maxQueue: 0,
-      // Bounded heaps: a worker holds one open batch and a request at a time.
-      resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 128 },
+      // Bounded heaps: a worker holds one open batch and a request at a time; the caps follow
+      // the node's memory (src/config/memory.ts: 128 + 16 MiB from 1 GiB up).
+      resourceLimits: workerHeapLimits(cfg),
     });
   }
 

@@ -76,6 +76,17 @@ describe('config defaults', () => {
     expect(expected.workers.threads).toBe(0);
     expect(got.workers.threads).toBeGreaterThanOrEqual(1);
     got.workers.threads = 0;
+    // The memory-sized keys at 0 follow the node's memory (src/config/memory.ts): resolved too.
+    for (const [group, key] of [
+      ['workers', 'ring_bytes'],
+      ['workers', 'max_inflight_batches'],
+      ['http', 'max_body_bytes'],
+      ['http', 'max_decompressed_bytes'],
+    ] as const) {
+      expect(expected[group][key]).toBe(0);
+      expect(got[group][key]).toBeGreaterThanOrEqual(1);
+      got[group][key] = 0;
+    }
     expect(got).toEqual(expected);
   });
 
