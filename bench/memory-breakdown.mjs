@@ -21,6 +21,7 @@ import { requireWrk, wrk } from './lib/wrk.mjs';
 import { writeBodies } from './lib/payload.mjs';
 import { cpuQuota } from './lib/cgroup.mjs';
 import { memoryCgroup } from './lib/memcg.mjs';
+import { launcherPlan } from './lib/launcher-plan.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: opt } = parseArgs({
@@ -177,13 +178,15 @@ if (!opt['deps-only']) {
   /** @param {string[]} argv */
   const wrap = (argv) => quota.wrap(memcg ? memcg.wrap(argv) : argv);
   let flags = FERRY_NODE_FLAGS;
+  /** @type {Record<string, string>} */
+  let planEnv = {};
   if (memcg && process.env.BENCH_NODE_FLAGS === undefined) {
     // As the launcher: its default, then what node-flags.js picks inside the cgroup.
-    const a = wrap([process.execPath, 'dist/src/config/node-flags.js']);
-    const picked = execFileSync(a[0], a.slice(1), { cwd: ROOT, encoding: 'utf8' });
-    flags = [...FERRY_NODE_FLAGS, ...picked.trim().split(' ').filter(Boolean)];
+    const plan = launcherPlan(ROOT, wrap);
+    flags = [...FERRY_NODE_FLAGS, ...plan.flags];
+    planEnv = plan.env;
   }
-  out.flags = flags;
+  out.flags = [...flags, ...Object.entries(planEnv).map(([k, v]) => `${k}=${v}`)];
   out.memcg = memcg?.how;
   try {
     const p = await startServer({
@@ -197,7 +200,7 @@ if (!opt['deps-only']) {
         '--config',
         cfgFile,
       ],
-      env: { BENCH_MEM_PROBE_DIR: probeDir },
+      env: { ...planEnv, BENCH_MEM_PROBE_DIR: probeDir },
       cwd: ROOT,
       readyMsg: 'ferry listening',
       wrap,

@@ -10,6 +10,9 @@
 //   --write     update bench/RESULTS.md (the per-vCPU section) and bench/per-vcpu.svg
 //   --profile   run ferry under `node --cpu-prof`, one .cpuprofile per thread and row in DIR
 //               (summarise with bench/profile-summary.mjs; profiling slows every row)
+//   --memory MiB  run ferry in a memory cgroup of that size, no swap (bench/lib/memcg.mjs), with
+//               the main-thread flags the launcher picks there; memory keys at auto
+//   --root DIR  run the ferry build of another checkout (e.g. main, for a before/after)
 // S3 + ClickHouse rows start the test rig (scripts/rig/up.sh) first.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +24,8 @@ import { requireWrk, wrk } from './lib/wrk.mjs';
 import { writeBodies, EVENTS_PER_REQ } from './lib/payload.mjs';
 import { cpuQuota } from './lib/cgroup.mjs';
 import { writeOtlpBody } from './lib/otlp-payload.mjs';
+import { memoryCgroup } from './lib/memcg.mjs';
+import { launcherPlan } from './lib/launcher-plan.mjs';
 import { lineChart } from './lib/svg.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -31,8 +36,12 @@ const { values: opt } = parseArgs({
     write: { type: 'boolean', default: false },
     profile: { type: 'string' },
     connections: { type: 'string', default: '64' },
+    memory: { type: 'string' },
+    root: { type: 'string' },
   },
 });
+/** The checkout whose dist/ runs as ferry (this one unless --root). */
+const FERRY_ROOT = opt.root ? resolve(opt.root) : ROOT;
 const DURATION = Number(opt.duration);
 const CONNS = Number(opt.connections);
 requireWrk();
@@ -219,8 +228,23 @@ async function measure(
   { argv, env = {}, readyMsg, url, body, contentType, contentEncoding, vcpu, connections },
 ) {
   const quota = cpuQuota(vcpu);
+  // The baseline runs without a memory limit; ferry (argv with cli.js) in the cgroup, if asked.
+  const ferry = argv.some((a) => a.endsWith('cli.js'));
+  const memcg =
+    ferry && opt.memory
+      ? memoryCgroup(Number(opt.memory) * 2 ** 20, `ferry-per-vcpu-${process.pid}`)
+      : undefined;
+  /** @param {string[]} a */
+  const wrap = (a) => quota.wrap(memcg ? memcg.wrap(a) : a);
+  if (memcg) {
+    // As the packaged launcher: what node-flags.js picks inside the cgroup, after the default.
+    const plan = launcherPlan(FERRY_ROOT, wrap);
+    const at = argv.findIndex((a) => a.endsWith('cli.js'));
+    argv = [...argv.slice(0, at), ...plan.flags, ...argv.slice(at)];
+    env = { ...env, ...plan.env };
+  }
   try {
-    const p = await startServer({ argv, env, cwd: ROOT, readyMsg, wrap: quota.wrap });
+    const p = await startServer({ argv, env, cwd: FERRY_ROOT, readyMsg, wrap });
     try {
       const load = { url, bodyFile: body, contentType, contentEncoding, connections };
       wrk({ ...load, seconds: 3 }); // warm-up
@@ -244,6 +268,7 @@ async function measure(
       await stopServer(p);
     }
   } finally {
+    memcg?.close();
     quota.close();
   }
 }
@@ -253,7 +278,7 @@ const results = [];
 process.stderr.write(`bench: baseline (1 vCPU) …\n`);
 const basePort = 18800 + Math.floor(Math.random() * 90);
 const base = await measure('baseline node:http (parse + lz4), 1 vCPU', {
-  argv: [process.execPath, 'bench/baseline-server.mjs', String(basePort)],
+  argv: [process.execPath, join(ROOT, 'bench/baseline-server.mjs'), String(basePort)],
   readyMsg: 'listening',
   url: `http://127.0.0.1:${basePort}/`,
   body: bodies.w1,

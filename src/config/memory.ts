@@ -87,6 +87,12 @@ export interface MemoryPlan {
   workerHeap: { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number };
   /** Node flags for the main thread; only a launcher can apply them (packaging/files/ferry). */
   mainNodeFlags: string[];
+  /**
+   * Environment for the process, set by the launcher before Node starts (glibc reads it once):
+   * MALLOC_ARENA_MAX=2 on small and medium nodes, where glibc's per-thread arenas (up to 8 per
+   * core) measured ~6 MiB of peak RSS for no measurable gain (docs/tuning.md "Memory").
+   */
+  env: Record<string, string>;
 }
 
 const pow2Floor = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(1, n)));
@@ -123,6 +129,7 @@ export function planMemory(memory: MemoryLimit, threads: number): MemoryPlan {
         : tier === 'medium'
           ? ['--max-semi-space-size=4', '--max-old-space-size=192']
           : ['--max-semi-space-size=8'],
+    env: tier === 'large' ? {} : { MALLOC_ARENA_MAX: '2' },
   };
 }
 
@@ -204,6 +211,6 @@ export function describeMemoryPlan(cfg: FerryConfig, a: AppliedPlan): string[] {
     `memory: ${fmtMiB(plan.memory.bytes)} from ${plan.memory.source}; ${cfg.workers.threads} worker(s), tier ${plan.tier}`,
     `  workers.ring_bytes ${fmtMiB(cfg.workers.ring_bytes)} (${how('workers.ring_bytes')}), workers.max_inflight_batches ${cfg.workers.max_inflight_batches} (${how('workers.max_inflight_batches')})`,
     `  http.max_body_bytes ${fmtMiB(cfg.http.max_body_bytes)} (${how('http.max_body_bytes')}), http.max_decompressed_bytes ${fmtMiB(cfg.http.max_decompressed_bytes)} (${how('http.max_decompressed_bytes')})`,
-    `  worker heap: old ${plan.workerHeap.maxOldGenerationSizeMb} MiB, young ${plan.workerHeap.maxYoungGenerationSizeMb} MiB; main thread (launcher): ${plan.mainNodeFlags.join(' ')}`,
+    `  worker heap: old ${plan.workerHeap.maxOldGenerationSizeMb} MiB, young ${plan.workerHeap.maxYoungGenerationSizeMb} MiB; main thread (launcher): ${[...plan.mainNodeFlags, ...Object.entries(plan.env).map(([k, v]) => `${k}=${v}`)].join(' ')}`,
   ];
 }

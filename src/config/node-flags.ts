@@ -8,6 +8,9 @@
 import { availableMemory, planMemory } from './memory.js';
 import { defaultWorkerThreads } from './vcpus.js';
 
+// One line of words: Node flags (--…) and environment assignments (NAME=value), which the
+// launcher exports unless already set.
+const plan = planMemory(availableMemory(), defaultWorkerThreads());
 process.stdout.write(
-  `${planMemory(availableMemory(), defaultWorkerThreads()).mainNodeFlags.join(' ')}\n`,
+  `${[...plan.mainNodeFlags, ...Object.entries(plan.env).map(([k, v]) => `${k}=${v}`)].join(' ')}\n`,
 );
