@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
  * @property {string} how
  * @property {string} dir
  * @property {(argv: string[]) => string[]} wrap runs argv inside the cgroup (exec: same pid)
- * @property {() => { peakBytes: number, usageBytes: number, failcnt: number, oomKills: number }} stats
+ * @property {() => { peakBytes: number, usageBytes: number, anonBytes: number, fileBytes: number, failcnt: number, oomKills: number }} stats
+ *   usage counts the page cache the cgroup's writes brought in (reclaimable); anon does not
  * @property {() => void} close
  */
 
@@ -53,6 +54,8 @@ export function memoryCgroup(bytes, name) {
         stats: () => ({
           peakBytes: Number(read(`${dir}/memory.max_usage_in_bytes`)),
           usageBytes: Number(read(`${dir}/memory.usage_in_bytes`)),
+          anonBytes: stat(`${dir}/memory.stat`, 'total_rss'),
+          fileBytes: stat(`${dir}/memory.stat`, 'total_cache'),
           failcnt: Number(read(`${dir}/memory.failcnt`)),
           oomKills: Number(
             /oom_kill (\d+)/.exec(read(`${dir}/memory.oom_control`) ?? '')?.[1] ?? 0,
@@ -84,6 +87,8 @@ export function memoryCgroup(bytes, name) {
         stats: () => ({
           peakBytes: Number(read(`${dir}/memory.peak`) ?? NaN),
           usageBytes: Number(read(`${dir}/memory.current`)),
+          anonBytes: stat(`${dir}/memory.stat`, 'anon'),
+          fileBytes: stat(`${dir}/memory.stat`, 'file'),
           failcnt: ev('max'),
           oomKills: ev('oom_kill'),
         }),
@@ -96,6 +101,11 @@ export function memoryCgroup(bytes, name) {
   throw new Error(
     `no writable memory cgroup here (need root and cgroup v1's memory controller or cgroup v2 with memory delegated): ${problems.join('; ') || 'no memory cgroup mounted'}`,
   );
+}
+
+/** @param {string} file a memory.stat @param {string} key */
+function stat(file, key) {
+  return Number(new RegExp(`^${key} (\\d+)`, 'm').exec(read(file) ?? '')?.[1] ?? NaN);
 }
 
 /** @param {string} dir */
