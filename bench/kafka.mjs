@@ -8,6 +8,7 @@
 // Needs the test rig (bash scripts/rig/up.sh; FERRY_RIG_PORT_OFFSET as for the tests).
 // usage: npm run build && node bench/kafka.mjs [--messages 1000000] [--partitions 6] [--s3] [--threads N]
 //          [--vcpu Q]   run ferry under a CPU quota of Q vCPU (bench/lib/cgroup.mjs), as per-vcpu.mjs does
+//          [--memory MiB] run ferry in a memory cgroup of MiB, no swap (bench/lib/memcg.mjs), with the launcher's flags
 //          [--json]     print one JSON line instead of the table (bench/per-vcpu.mjs reads it)
 //          [--compression none|gzip|snappy|lz4|zstd]   produce the lag with kcat (librdkafka) -z that
 //                       codec instead of kafkajs uncompressed: what ferry's decoders cost (W3 per codec)
@@ -21,6 +22,8 @@ import { stringify } from 'yaml';
 import { FERRY_NODE_FLAGS, cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
 import { events } from './lib/payload.mjs';
 import { cpuQuota } from './lib/cgroup.mjs';
+import { memoryCgroup } from './lib/memcg.mjs';
+import { launcherPlan } from './lib/launcher-plan.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: opt } = parseArgs({
@@ -32,6 +35,7 @@ const { values: opt } = parseArgs({
     vcpu: { type: 'string' },
     json: { type: 'boolean', default: false },
     compression: { type: 'string' },
+    memory: { type: 'string' },
   },
 });
 const N = Number(opt.messages);
@@ -154,11 +158,27 @@ const committed = async () => {
 
 /** @type {import('./lib/cgroup.mjs').CpuQuota} */
 const quota = opt.vcpu ? cpuQuota(Number(opt.vcpu)) : { wrap: (a) => a, close() {}, how: 'none' };
+// --memory MiB: ferry in a memory cgroup without swap, with the launcher's flags for it.
+const memcg = opt.memory
+  ? memoryCgroup(Number(opt.memory) * 2 ** 20, `ferry-kafka-${process.pid}`)
+  : undefined;
+/** @param {string[]} a */
+const wrap = (a) => quota.wrap(memcg ? memcg.wrap(a) : a);
+const plan = memcg ? launcherPlan(ROOT, wrap) : { flags: [], env: {} };
 const p = await startServer({
-  argv: [process.execPath, ...FERRY_NODE_FLAGS, 'dist/src/cli.js', 'run', '--config', cfgFile],
+  argv: [
+    process.execPath,
+    ...FERRY_NODE_FLAGS,
+    ...plan.flags,
+    'dist/src/cli.js',
+    'run',
+    '--config',
+    cfgFile,
+  ],
+  env: plan.env,
   cwd: ROOT,
   readyMsg: 'kafka: joined the consumer group',
-  wrap: quota.wrap,
+  wrap,
 });
 const c0 = cpuSeconds(p.pid);
 const d0 = performance.now();
@@ -171,7 +191,9 @@ while ((last = await committed()) < N) {
 const drainS = (performance.now() - d0) / 1000;
 const cpuS = cpuSeconds(p.pid) - c0;
 const rss = peakRssMiB(p.pid);
+const oomKills = memcg?.stats().oomKills;
 await stopServer(p);
+memcg?.close();
 quota.close();
 await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => {});
 await admin.disconnect();
@@ -192,6 +214,7 @@ if (opt.json) {
       eventsPerCpuSec: N / cpuS,
       cpuS,
       rss,
+      oomKills,
     }),
   );
   process.exit(0);
