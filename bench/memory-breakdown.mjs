@@ -2,8 +2,8 @@
 // Where ferry's memory goes: idle after start and under W1 lz4 → directory, ack=durable at
 // 1 vCPU (saturated by wrk), with one worker. Per isolate (main thread and each worker):
 // process.memoryUsage() and V8 heap figures, peak and at the end (a `-r bench/lib/mem-probe.cjs`
-// preload samples them every 200 ms); the process's VmHWM/VmRSS; the big anonymous mappings
-// (the SharedArrayBuffer rings among them) with how much of each is touched (smaps Rss); and
+// preload samples them every 200 ms); the process's VmHWM/VmRSS; the anonymous mappings
+// with the most pages touched (smaps Rss; the SharedArrayBuffer rings among them); and
 // what each dependency costs when loaded on its own (RSS and heap of a fresh node after gc).
 //
 // usage: npm run build && node bench/memory-breakdown.mjs [--duration 20] [--deps-only | --skip-deps] [--json]
@@ -137,8 +137,9 @@ function probes(dir) {
 function snapshot(pid, probeDir, label) {
   const maps = bigMappings(pid);
   const anon = maps.filter((m) => m.name === '' || m.name.startsWith('['));
-  const rings = anon.filter((m) => m.size >= 1 * MiB).sort((a, b) => b.size - a.size);
-  return { label, status: status(pid), isolates: probes(probeDir), bigAnon: rings.slice(0, 12) };
+  // Most touched first: the V8 and wasm reservations are GiBs of address space, barely touched.
+  const touched = anon.filter((m) => m.rss >= 1 * MiB).sort((a, b) => b.rss - a.rss);
+  return { label, status: status(pid), isolates: probes(probeDir), bigAnon: touched.slice(0, 12) };
 }
 
 const out = {
@@ -263,7 +264,7 @@ else {
       );
     }
     console.log(
-      '\nbig anonymous mappings (size / touched MiB): ' +
+      '\nanonymous mappings with ≥ 1 MiB touched (size / touched MiB; the rings are among them): ' +
         r.bigAnon.map((/** @type {any} */ m) => `${mib(m.size)}/${mib(m.rss)}`).join(', '),
     );
   }
