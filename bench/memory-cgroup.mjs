@@ -289,8 +289,10 @@ const client = new S3Client({
   credentials: { accessKeyId: s3.access_key_id, secretAccessKey: s3.secret_access_key },
 });
 let objects = 0;
+/** @type {string | undefined} */
 let token;
 do {
+  /** @type {import('@aws-sdk/client-s3').ListObjectsV2CommandOutput} */
   const page = await client.send(
     new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${run}/`, ContinuationToken: token }),
   );
