@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Throughput per vCPU: ferry under CPU quotas (0.25, 0.5, 1, 2 vCPU; the load generator runs
 // outside the quota), for W1 (HTTP NDJSON, 100 events × ~370 B), W2 (the same events as a gzip'd
-// JSON array) and, where ferry has a Kafka source, W3 (Kafka → sinks); codecs, sinks and ack
+// JSON array), WB (the same events through the Elasticsearch _bulk door) and, where ferry has a Kafka source, W3 (Kafka → sinks); codecs, sinks and ack
 // modes as listed in ROWS. Each row: events/s, events per CPU-second (ferry's utime+stime over
 // all threads), p50/p99 ack latency, peak RSS, errors — and the ratio to the bare node:http
 // baseline (read body, JSON.parse each line, lz4) on one core, measured in the same run.
@@ -65,7 +65,7 @@ const QUOTAS = [0.25, 0.5, 1, 2];
  * A row driven over HTTP by wrk, and a row that drains a Kafka lag (bench/kafka.mjs).
  * @typedef {'directory' | 's3' | 's3 down (DLQ)' | 's3+clickhouse'} HttpSinks
  * @typedef {{ ack: 'accepted' | 'durable', codec: string, sinks: HttpSinks }} FerrySetup
- * @typedef {FerrySetup & { workload: 'W1' | 'W2' | 'OTLP', vcpu: number }} HttpRow
+ * @typedef {FerrySetup & { workload: 'W1' | 'W2' | 'OTLP' | 'WB', vcpu: number }} HttpRow
  * @typedef {{ workload: 'W3', vcpu: number, codec: string, sinks: 'clickhouse', ack: 'commit' }} KafkaRow
  * @typedef {HttpRow | KafkaRow} Row
  */
@@ -97,6 +97,8 @@ const ROWS = [
   { workload: 'W2', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
   // OTLP: the W1 events as 100 LogRecords in one protobuf ExportLogsServiceRequest, POST /v1/logs.
   { workload: 'OTLP', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
+  // WB: the W1 events through the Elasticsearch _bulk door (POST /_bulk, 100 documents a request).
+  { workload: 'WB', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
   { workload: 'W1', vcpu: 1, codec: 'gzip', sinks: 's3', ack: 'durable' },
   { workload: 'W1', vcpu: 1, codec: 'lz4', sinks: 's3+clickhouse', ack: 'durable' },
   // S3 unreachable: every batch is fsync'd into the local DLQ and acknowledged from there.
@@ -351,8 +353,8 @@ for (const r of rows) {
         cfgFile,
       ],
       readyMsg: 'ferry listening',
-      url: `http://127.0.0.1:${port}${otlp ? '/v1/logs' : '/v1/events'}`,
-      body: otlp ? otlpBody : w2 ? bodies.w2 : bodies.w1,
+      url: `http://127.0.0.1:${port}${otlp ? '/v1/logs' : r.workload === 'WB' ? '/_bulk' : '/v1/events'}`,
+      body: otlp ? otlpBody : w2 ? bodies.w2 : r.workload === 'WB' ? bodies.wb : bodies.w1,
       contentType: otlp
         ? 'application/x-protobuf'
         : w2
@@ -401,7 +403,7 @@ const scaling = [...series].map(([k, pts]) => {
   return `- ${k}: 1 vCPU / 0.25 vCPU = ${fmt(at(1) / at(0.25), 2)}×`;
 });
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;
-const header = `Per-vCPU run: ${DURATION} s per row after a 3 s warm-up; wrk -t2 -c${CONNS} (baseline -c16) outside the quota; quota by ${base.how.replace(/ \d+ .*/, '')}.\nW1: ${EVENTS_PER_REQ} events × ~${bodies.avgEventBytes} B NDJSON per request; W2: the same events as a gzip'd JSON array; OTLP: the same events as 100 LogRecords (attributes, trace context) in one protobuf ExportLogsServiceRequest to /v1/logs; W3: Kafka → ClickHouse, a produced lag drained (bench/kafka.mjs), no ack latency.\nMachine: ${machine}`;
+const header = `Per-vCPU run: ${DURATION} s per row after a 3 s warm-up; wrk -t2 -c${CONNS} (baseline -c16) outside the quota; quota by ${base.how.replace(/ \d+ .*/, '')}.\nW1: ${EVENTS_PER_REQ} events × ~${bodies.avgEventBytes} B NDJSON per request; W2: the same events as a gzip'd JSON array; OTLP: the same events as 100 LogRecords (attributes, trace context) in one protobuf ExportLogsServiceRequest to /v1/logs; WB: the same events as an Elasticsearch _bulk body (POST /_bulk, an index action line before each); W3: Kafka → ClickHouse, a produced lag drained (bench/kafka.mjs), no ack latency.\nMachine: ${machine}`;
 const text = `${header}\n\n${table}\n\nScaling (events/s):\n${scaling.join('\n')}\n`;
 console.log(text);
 

@@ -200,6 +200,18 @@ ts('Ack latency', 's', [
 ts('Durable requests waiting', 'short', [[m('http_pending_durable_requests'), '{{instance}}']]);
 endRow();
 
+row('Ingest (Elasticsearch _bulk)');
+ts('_bulk answers /s by status', 'reqps', [
+  [rate('bulk_requests_total', 'status'), '{{instance}} {{status}}'],
+]);
+ts(
+  '_bulk items /s by action and status',
+  'short',
+  [[rate('bulk_items_total', 'action, status'), '{{instance}} {{action}} {{status}}']],
+  '201 = stored as an event; 400 = refused item (update/delete, bad document or index name).',
+);
+endRow();
+
 row('Pipeline (rings, workers, batches)');
 ts(
   'Ring use by worker',

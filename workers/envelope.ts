@@ -42,7 +42,8 @@ export function eventHead(ev: ParsedEvent, frame: RequestFrame): EventHead {
 
 /**
  * The archive line (directory, S3): `{"event_id":…,"received_at":…,"source":…,"payload":<the
- * event's bytes as they arrived>}\n`. One write for the head, one copy for the payload.
+ * event's bytes as they arrived>}\n` (with `"_index":…` after the event_id for a `_bulk`
+ * document). One write for the head, one copy for the payload.
  */
 export function writeArchiveLine(
   out: ByteSink,
@@ -50,7 +51,17 @@ export function writeArchiveLine(
   head: EventHead,
   frame: RequestFrame,
 ): void {
-  out.text(`{"event_id":${head.idJson}${frame.archiveTail}`, head.ascii);
+  if (ev.index === undefined)
+    out.text(`{"event_id":${head.idJson}${frame.archiveTail}`, head.ascii);
+  else {
+    // A `_bulk` document's index (docs/protocols.md): archive lines only, the envelope table has no column for it.
+    const plain = SAFE_ASCII.test(ev.index);
+    const indexJson = plain ? `"${ev.index}"` : JSON.stringify(ev.index);
+    out.text(
+      `{"event_id":${head.idJson},"_index":${indexJson}${frame.archiveTail}`,
+      head.ascii && plain,
+    );
+  }
   if (ev.bytes) out.bytes(ev.bytes);
   else out.utf8(ev.text!);
   out.pair(0x7d, 0x0a); // }\n

@@ -21,6 +21,8 @@ export interface ParsedEvent {
   bytes?: Uint8Array;
   /** id is ferry's own sha256 hex (no event_id in the payload): plain ASCII, no escaping needed. */
   hashed?: boolean;
+  /** The Elasticsearch `_index` it was sent to (the `_bulk` door): kept in the envelope. */
+  index?: string;
 }
 
 export type ParseResult =
@@ -36,7 +38,7 @@ export type ParseResult =
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8Lax = new TextDecoder('utf-8');
 /** Node, Bun and Deno have Buffer.isUtf8 (simdutf); the decoder is the fallback. */
-const isUtf8: (b: Uint8Array) => boolean =
+export const isUtf8: (b: Uint8Array) => boolean =
   typeof (nodeBuffer as { isUtf8?: unknown }).isUtf8 === 'function'
     ? (nodeBuffer as unknown as { isUtf8: (b: Uint8Array) => boolean }).isUtf8
     : (b) => {
@@ -68,10 +70,10 @@ const unpackr = new Unpackr({
 export const MAX_EVENT_DEPTH = 512;
 export const MAX_EVENT_KEYS = 10_000;
 export const MAX_EVENT_BYTES = 1 << 20;
-const LIMITS: ScanLimits = { maxDepth: MAX_EVENT_DEPTH, maxKeys: MAX_EVENT_KEYS };
+export const LIMITS: ScanLimits = { maxDepth: MAX_EVENT_DEPTH, maxKeys: MAX_EVENT_KEYS };
 const OTLP_LIMITS = { ...LIMITS, maxBytes: MAX_EVENT_BYTES };
 
-function limitMessage(limit: 'depth' | 'keys' | 'bytes', bytes = 0): string {
+export function limitMessage(limit: 'depth' | 'keys' | 'bytes', bytes = 0): string {
   if (limit === 'depth') return `nested deeper than ${MAX_EVENT_DEPTH} levels (max_event_depth)`;
   if (limit === 'keys') return `more than ${MAX_EVENT_KEYS} keys (max_event_keys)`;
   return `${bytes} bytes, over ${MAX_EVENT_BYTES} (max_event_bytes)`;
@@ -335,7 +337,11 @@ export function scanJson(body: Uint8Array): ParseResult {
  * cases are read from the bytes; escaped ids and keys are decoded by JSON.parse of the
  * event alone (its depth already bounded), under the same rules (eventIdOf).
  */
-function scannedEvent(r: ScanResult, body: Uint8Array, bytes: Uint8Array): ParsedEvent | string {
+export function scannedEvent(
+  r: ScanResult,
+  body: Uint8Array,
+  bytes: Uint8Array,
+): ParsedEvent | string {
   if (!r.idUnsure) {
     switch (r.idKind) {
       case IdKind.None:
@@ -499,7 +505,7 @@ function isBlank(t: string, start: number, end: number): boolean {
 }
 
 /** Runtimes word JSON errors differently; keep the gist, drop the echoed input and position. */
-function cleanJsonMessage(err: Error): string {
+export function cleanJsonMessage(err: Error): string {
   return err.message
     .replace(/, ".*" is not valid JSON$/s, '')
     .replace(/^JSON Parse error: /, '')

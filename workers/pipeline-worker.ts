@@ -10,7 +10,10 @@ import { decodeHeader, BodyEncoding, BodyFormat } from '../src/rings/record.js';
 import { decompress } from '../src/codecs/index.js';
 import type { Codec } from '../src/contracts/batch.js';
 import { isTooLarge } from '../src/codecs/errors.js';
-import { parseBody } from './parse.js';
+import { parseBody, type ParsedEvent } from './parse.js';
+import { parseBulk } from './bulk-parse.js';
+import { renderBulkAnswer, type BulkAnswer } from './bulk-answer.js';
+import { decodeBulkPrefix, type BulkOptions } from '../src/sources/bulk/prefix.js';
 import { Batcher, type SealedBatch } from './batcher.js';
 import {
   type WorkerTask,
@@ -102,6 +105,9 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
     Atomics.add(control, CONTROL_HEARTBEAT, 1);
     if (wedgeEnabled && new TextDecoder().decode(body.slice()).includes(WEDGE_MARKER))
       wedgeForever();
+    let bulkOptions: BulkOptions | undefined;
+    if (header.format === BodyFormat.EsBulk)
+      ({ options: bulkOptions, rest: body } = decodeBulkPrefix(body));
     // msgpack and OTLP protobuf decoders keep views into the body: copy it out of the ring first.
     if (
       (header.format === BodyFormat.Msgpack || header.format === BodyFormat.OtlpLogsProtobuf) &&
@@ -125,41 +131,68 @@ export default async function run(task: WorkerTask): Promise<{ batches: number }
         return;
       }
     }
-    const parsed = parseBody(header.format, body);
-    if (!parsed.ok) {
+    let events: ParsedEvent[];
+    let answer: BulkAnswer | undefined;
+    let partial: { rejected: number; rejectMessage?: string } | undefined;
+    if (header.format === BodyFormat.EsBulk) {
+      const bulk = parseBulk(body, bulkOptions?.index);
+      if (!bulk.ok) {
+        verdicts.push({
+          reqId: header.reqId,
+          ok: false,
+          status: 400,
+          error: bulk.type,
+          message: bulk.reason,
+        });
+        return;
+      }
+      events = bulk.events;
+      answer = renderBulkAnswer(bulk.items, bulkOptions?.filterPath);
+    } else {
+      const parsed = parseBody(header.format, body);
+      if (!parsed.ok) {
+        verdicts.push({
+          reqId: header.reqId,
+          ok: false,
+          status: 400,
+          error: parsed.error,
+          message: parsed.message,
+          line: parsed.line,
+          offset: parsed.offset,
+        });
+        return;
+      }
+      events = parsed.events;
+      if (parsed.rejected !== undefined)
+        partial = { rejected: parsed.rejected, rejectMessage: parsed.rejectMessage };
+    }
+    if (events.length === 0) {
+      // Nothing to batch (an OTLP export with no records, a `_bulk` request whose every item
+      // failed, or all refused): decided at once.
       verdicts.push({
         reqId: header.reqId,
-        ok: false,
-        status: 400,
-        error: parsed.error,
-        message: parsed.message,
-        line: parsed.line,
-        offset: parsed.offset,
+        ok: true,
+        events: 0,
+        span: 0,
+        ...partial,
+        ...(answer ? { bulk: answer } : {}),
       });
-      return;
-    }
-    const partial =
-      parsed.rejected !== undefined
-        ? { rejected: parsed.rejected, rejectMessage: parsed.rejectMessage }
-        : undefined;
-    if (parsed.events.length === 0) {
-      // Nothing to batch (an OTLP export with no records, or all refused): decided at once.
-      verdicts.push({ reqId: header.reqId, ok: true, events: 0, span: 0, ...partial });
       return;
     }
     const { first, last } = batcher.appendRequest(
       header.reqId,
-      parsed.events,
+      events,
       header.receivedAt,
       header.source,
     );
-    stats[STAT_EVENTS] += parsed.events.length;
+    stats[STAT_EVENTS] += events.length;
     verdicts.push({
       reqId: header.reqId,
       ok: true,
-      events: parsed.events.length,
+      events: events.length,
       span: last - first + 1,
       ...partial,
+      ...(answer ? { bulk: answer } : {}),
     });
   };
 

@@ -2,6 +2,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { EncodedBatch } from '../src/contracts/batch.js';
 import type { BatchLimits } from '../src/contracts/batch.js';
+import type { BulkAnswer } from './bulk-answer.js';
 
 export type Verdict =
   | {
@@ -12,6 +13,8 @@ export type Verdict =
       /** Events refused one by one (OTLP partial success); the rest are in `events`. */
       rejected?: number;
       rejectMessage?: string;
+      /** A `_bulk` request's answer, rendered by the worker (workers/bulk-answer.ts). */
+      bulk?: BulkAnswer;
     }
   | {
       reqId: number;

@@ -1,4 +1,5 @@
-// The bench bodies: W1 NDJSON (100 events × ~370 B) and W2 the same events as a gzip'd JSON array.
+// The bench bodies: W1 NDJSON (100 events × ~370 B), W2 the same events as a gzip'd JSON array,
+// WB the same events as an Elasticsearch _bulk body.
 import { writeFileSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -36,7 +37,13 @@ export function writeBodies(dir) {
   writeFileSync(w1, evs.map((e) => JSON.stringify(e)).join('\n') + '\n');
   const w2 = join(dir, 'w2.json.gz');
   writeFileSync(w2, gzipSync(JSON.stringify(evs)));
-  return { w1, w2, avgEventBytes: Math.round(readFileSync(w1).length / EVENTS_PER_REQ) };
+  // WB: the same events as an Elasticsearch _bulk body (an index action line before each).
+  const wb = join(dir, 'wb.ndjson');
+  writeFileSync(
+    wb,
+    evs.map((e) => `{"index":{"_index":"bench-logs"}}\n${JSON.stringify(e)}`).join('\n') + '\n',
+  );
+  return { w1, w2, wb, avgEventBytes: Math.round(readFileSync(w1).length / EVENTS_PER_REQ) };
 }
 
 /**

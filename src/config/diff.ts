@@ -26,6 +26,7 @@ const RESTART_PREFIXES = [
   'dlq.dir',
   'kafka',
   'otlp',
+  'bulk.enabled',
 ];
 
 export function diffConfig(running: FerryConfig, next: FerryConfig): ConfigDiff {

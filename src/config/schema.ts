@@ -489,6 +489,24 @@ export const configSchema = {
     },
     clickhouse_migrations_dir: { type: 'string', default: '' },
     auth: authSchema,
+    bulk: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        'The Elasticsearch `_bulk` door on the listener (docs/protocols.md): POST/PUT /_bulk and /{index}/_bulk, and the handshake clients make first (GET /).',
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        version: {
+          type: 'string',
+          pattern: '^[0-9]+\\.[0-9]+\\.[0-9]+$',
+          default: '8.19.0',
+          description:
+            'The Elasticsearch version GET / reports: clients check it (Beats refuse a server older than themselves unless allow_older_versions).',
+        },
+        cluster_name: { type: 'string', minLength: 1, default: 'ferry' },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,

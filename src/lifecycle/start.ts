@@ -1,9 +1,11 @@
+import { hostname } from 'node:os';
 import type { FerryConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import { createMetrics, type Metrics } from '../observe/metrics.js';
 import { startEventLoopLagProbe } from '../observe/loop-lag.js';
 import { createApp } from '../sources/http/app.js';
 import { createIngest, type IngestDeps } from '../sources/http/ingest.js';
+import { createBulk } from '../sources/bulk/door.js';
 import { listen, type Listener } from '../sources/http/serve.js';
 import { SinkHealth } from './sink-health.js';
 import { AuthGuard, openListenerWarning } from '../auth/guard.js';
@@ -77,6 +79,7 @@ export async function startFerry(
   const ingest = createIngest(ingestDeps);
   // OTLP (docs/protocols.md): its routes on the main listener, or its own listener (otlp.port).
   const otlp = startOtlp(cfg, ingestDeps, metrics);
+  const bulk = cfg.bulk.enabled ? createBulk({ ...ingestDeps, metrics }) : undefined;
   // Set once the Kafka source exists (it starts after the listener).
   let kafkaProblems: (() => string[]) | undefined;
   const app = createApp(cfg.listen.path, {
@@ -95,6 +98,19 @@ export async function startFerry(
         ...(kafkaProblems?.() ?? []),
       ],
     },
+    bulk: bulk
+      ? {
+          bulk,
+          identity: () => {
+            const c = holder.get();
+            return {
+              version: c.bulk.version,
+              clusterName: c.bulk.cluster_name,
+              nodeName: c.host_id || hostname(),
+            };
+          },
+        }
+      : undefined,
   });
   const mainListener: Listener = await listen(app, {
     host: cfg.listen.host,
@@ -102,6 +118,7 @@ export async function startFerry(
     maxBodyBytes: cfg.http.max_body_bytes,
     ingestPath: cfg.listen.path,
     ingest,
+    bulk,
     tls: tls.current,
     timeouts: cfg.http.timeouts,
   });

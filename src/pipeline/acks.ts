@@ -1,5 +1,6 @@
 import type { AckMode } from '../config/types.js';
 import type { Verdict } from '../../workers/protocol.js';
+import type { BulkAnswer } from '../../workers/bulk-answer.js';
 
 /** How a request ends, as the acceptor turns it into an HTTP answer. */
 export type AckOutcome =
@@ -10,6 +11,8 @@ export type AckOutcome =
       /** Events the worker refused one by one (OTLP partial success); `events` were taken. */
       rejected?: number;
       rejectMessage?: string;
+      /** A `_bulk` request's answer (from the worker's verdict). */
+      bulk?: BulkAnswer;
     }
   | {
       ok: false;
@@ -30,6 +33,7 @@ interface Pending {
   events: number;
   rejected?: number;
   rejectMessage?: string;
+  bulk?: BulkAnswer;
   resolve: (o: AckOutcome) => void;
 }
 
@@ -71,8 +75,15 @@ export class AckTracker {
       p.rejected = v.rejected;
       p.rejectMessage = v.rejectMessage;
     }
+    p.bulk = v.bulk;
     if (p.mode === 'accepted') {
-      this.finish(v.reqId, p, { ok: true, events: v.events, durable: false, ...partialOf(p) });
+      this.finish(v.reqId, p, {
+        ok: true,
+        events: v.events,
+        durable: false,
+        ...partialOf(p),
+        ...(v.bulk ? { bulk: v.bulk } : {}),
+      });
       return;
     }
     p.span = v.span;
@@ -116,7 +127,13 @@ export class AckTracker {
 
   private check(id: number, p: Pending): void {
     if (p.span >= 0 && p.delivered >= p.span)
-      this.finish(id, p, { ok: true, events: p.events, durable: true, ...partialOf(p) });
+      this.finish(id, p, {
+        ok: true,
+        events: p.events,
+        durable: true,
+        ...partialOf(p),
+        ...(p.bulk ? { bulk: p.bulk } : {}),
+      });
   }
 
   private finish(id: number, p: Pending, o: AckOutcome): void {

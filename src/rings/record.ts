@@ -11,6 +11,8 @@ export const enum BodyFormat {
   OtlpLogsProtobuf = 4,
   /** OTLP ExportLogsServiceRequest, OTLP/JSON. */
   OtlpLogsJson = 5,
+  /** Elasticsearch `_bulk` NDJSON behind a short prefix (src/sources/bulk/prefix.ts). */
+  EsBulk = 6,
 }
 export const enum BodyEncoding {
   Identity = 0,

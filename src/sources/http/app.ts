@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { Metrics } from '../../observe/metrics.js';
 import type { IngestRequest, IngestResponse, IngestDeps } from './ingest.js';
 import { readBodyLimited } from './body.js';
+import { mountBulkRoutes, type BulkRoutesDeps } from '../bulk/routes.js';
 
 export interface Readiness {
   /** Empty when ready; otherwise the reasons it is not. */
@@ -16,11 +17,19 @@ export interface AppDeps extends IngestDeps {
   beforeScrape(): void;
   /** Routes of protocol doors served on this listener too (e.g. OTLP's /v1/logs). */
   doors?: (app: Hono) => void;
+  /** The Elasticsearch `_bulk` door (bulk.enabled), mounted first. */
+  bulk?: Omit<BulkRoutesDeps, 'auth' | 'ready'>;
 }
 
 /** The HTTP surface: ingest, metrics and health. Routes only; no server here. */
 export function createApp(path: string, deps: AppDeps): Hono {
   const app = new Hono();
+  if (deps.bulk)
+    mountBulkRoutes(app, {
+      ...deps.bulk,
+      auth: deps.auth,
+      ready: () => deps.readiness.problems().length === 0,
+    });
   app.post(path, async (c) => {
     const r = await deps.ingest({
       ack: c.req.query('ack') ?? c.req.header('x-ferry-ack'),

@@ -6,6 +6,7 @@ import type { RecordHeader } from '../../rings/record.js';
 import { codecAvailable } from '../../codecs/index.js';
 import { BodyEncoding, type BodyFormat } from '../../rings/record.js';
 import type { AuthGuard } from '../../auth/guard.js';
+import { nextHttpRequestId } from './request-ids.js';
 import {
   formatOf,
   encodingOf,
@@ -58,12 +59,6 @@ export interface IngestDoor {
 }
 
 const EVENTS_DOOR: IngestDoor = { formatOf, supportedTypes: SUPPORTED_TYPES, source: 'http' };
-
-/**
- * Request ids, one sequence for every door of the process (/v1/events, OTLP over HTTP and
- * gRPC): the ack tracker keys pending requests by it.
- */
-let nextReqId = 1;
 
 const CODEC_OF: Record<number, 'gzip' | 'lz4' | 'zstd'> = {
   [BodyEncoding.Gzip]: 'gzip',
@@ -168,9 +163,7 @@ export function createIngest(
       return answer(400, { error: 'malformed_body', message: 'empty body: no events' });
     }
 
-    const reqId = nextReqId;
-    // The lower half of the u32 space: the Kafka source numbers its records in the upper half.
-    nextReqId = (nextReqId + 1) & 0x7fffffff || 1;
+    const reqId = nextHttpRequestId();
     const header: RecordHeader = {
       reqId,
       format,

@@ -6,6 +6,7 @@ import { readIncomingLimited } from './body.js';
 import { answerClientError, lingeringClose } from './linger.js';
 import type { Socket } from 'node:net';
 import type { TlsMaterial } from './tls.js';
+import { bulkOnNode, bulkTarget, type BulkHandler } from '../bulk/node.js';
 
 export interface Listener {
   /** The bound port (useful with port 0). */
@@ -49,6 +50,8 @@ export interface ListenOptions {
   ingest: (req: IngestRequest) => Promise<IngestResponse>;
   /** Serve HTTPS with this certificate and key. */
   tls?: TlsMaterial;
+  /** The `_bulk` door (bulk.enabled), also answered straight from node:http on Node. */
+  bulk?: BulkHandler;
   /** http.timeouts (README, "Timeouts and early answers": what each runtime applies). */
   timeouts: { headers_ms: number; request_ms: number; keep_alive_ms: number };
 }
@@ -96,8 +99,14 @@ export async function listen(app: Hono, opts: ListenOptions): Promise<Listener> 
   const { getRequestListener } = await import('@hono/node-server');
   const viaHono = getRequestListener(app.fetch);
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method === 'POST' && pathOf(req.url) === opts.ingestPath)
+    const path = pathOf(req.url);
+    if (req.method === 'POST' && path === opts.ingestPath) {
       void ingestOnNode(req, res, opts.ingest);
+      return;
+    }
+    const bulk =
+      opts.bulk && (req.method === 'POST' || req.method === 'PUT') ? bulkTarget(path) : undefined;
+    if (bulk) void bulkOnNode(req, res, bulk.index, opts.bulk!);
     else void viaHono(req, res);
   };
   // node:http wants headersTimeout ≤ requestTimeout, and checks both on an interval

@@ -1,0 +1,375 @@
+/**
+ * The Elasticsearch `_bulk` body, decoded on the worker: NDJSON pairs of an action/metadata line
+ * and (for index, create and update) a source line. What Elasticsearch refuses as a whole (an
+ * action line that is not an action, a missing index, no final newline) refuses the request; what
+ * it refuses per document (a source that is not a JSON object, a bad index name) fails only that
+ * item, and the other documents become events. `update` and `delete` cannot apply to an
+ * append-only archive: each is answered as a failed item, never dropped.
+ * Mapping and wording: docs/protocols.md, "Elasticsearch _bulk".
+ */
+import { Buffer } from 'node:buffer';
+import { scanObject } from './json-scan.js';
+import {
+  isUtf8,
+  LIMITS,
+  limitMessage,
+  scannedEvent,
+  cleanJsonMessage,
+  MAX_EVENT_BYTES,
+  type ParsedEvent,
+} from './parse.js';
+import { eventIdOf, MAX_EVENT_ID_LENGTH } from './event-id.js';
+
+export type BulkOp = 'index' | 'create' | 'update' | 'delete';
+
+/** One item of the answer, in request order (the main thread renders it as Elasticsearch does). */
+export interface BulkItem {
+  op: BulkOp;
+  index: string;
+  /** The `_id` sent, or the event_id ferry gave the document. */
+  id?: string;
+  status: number;
+  /** Set when the item failed: Elasticsearch's error `type` and `reason`. */
+  type?: string;
+  reason?: string;
+}
+
+export type BulkParseResult =
+  | { ok: true; events: ParsedEvent[]; items: BulkItem[] }
+  /** The whole request is refused (400), with Elasticsearch's error type and reason. */
+  | { ok: false; type: string; reason: string };
+
+const OPS: ReadonlySet<string> = new Set(['index', 'create', 'update', 'delete']);
+const utf8Lax = new TextDecoder('utf-8');
+
+function refuse(type: string, reason: string): BulkParseResult {
+  return { ok: false, type, reason };
+}
+
+interface Action {
+  op: BulkOp;
+  index: string | undefined;
+  id: string | undefined;
+  /** Why the `_id` cannot be an event_id (item error), if so. */
+  idError?: string;
+}
+
+export function parseBulk(body: Uint8Array, defaultIndex: string | undefined): BulkParseResult {
+  const n = body.length;
+  if (n === 0)
+    return refuse(
+      'action_request_validation_exception',
+      'Validation Failed: 1: no requests added;',
+    );
+  if (body[n - 1] !== 0x0a)
+    return refuse(
+      'illegal_argument_exception',
+      'The bulk request must be terminated by a newline [\\n]',
+    );
+  const allUtf8 = isUtf8(body);
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const events: ParsedEvent[] = [];
+  const items: BulkItem[] = [];
+  let i = 0;
+  let line = 0;
+  let indexMissing = false;
+  let prev: Action | undefined;
+  let prevStart = 0;
+  let prevEnd = 0;
+  while (i < n) {
+    const nl = body.indexOf(0x0a, i);
+    line++;
+    const aStart = i;
+    const aEnd = trimEnd(body, aStart, nl);
+    i = nl + 1;
+    if (isBlank(body, aStart, aEnd)) continue;
+    if (!allUtf8 && !isUtf8(body.subarray(aStart, aEnd)))
+      return refuse(
+        'illegal_argument_exception',
+        `Malformed action/metadata line [${line}], invalid UTF-8`,
+      );
+    // Shippers repeat one action line (`{"index":{"_index":"logs"}}`) for every document: reuse it.
+    const same =
+      prev !== undefined &&
+      aEnd - aStart === prevEnd - prevStart &&
+      buf.compare(buf, prevStart, prevEnd, aStart, aEnd) === 0;
+    const action = same
+      ? prev!
+      : (quickAction(body, buf, aStart, aEnd, defaultIndex) ??
+        parseAction(buf.toString('utf8', aStart, aEnd), line, defaultIndex));
+    if ('type' in action) return action;
+    prev = action;
+    prevStart = aStart;
+    prevEnd = aEnd;
+    const { op, id } = action;
+    // Elasticsearch validates after parsing the whole body: a later malformed line wins.
+    if (action.index === undefined) indexMissing = true;
+    const index = action.index ?? '';
+    if (op === 'delete') {
+      items.push(unsupported(op, index, id));
+      continue;
+    }
+    if (i >= n)
+      return refuse(
+        'illegal_argument_exception',
+        `Malformed action/metadata line [${line}], the [${op}] action has no source line after it`,
+      );
+    const sNl = body.indexOf(0x0a, i);
+    line++;
+    const sStart = skipWs(body, i, sNl);
+    const sEnd = trimEnd(body, sStart, sNl);
+    i = sNl + 1;
+    if (op === 'update') {
+      items.push(unsupported(op, index, id));
+      continue;
+    }
+    const badIndex = indexNameError(index);
+    if (badIndex) {
+      items.push(
+        failed(
+          op,
+          index,
+          id,
+          'invalid_index_name_exception',
+          `Invalid index name [${index}], ${badIndex}`,
+        ),
+      );
+      continue;
+    }
+    if (action.idError) {
+      items.push(failed(op, index, id, 'illegal_argument_exception', action.idError));
+      continue;
+    }
+    const ev = sourceEvent(body, sStart, sEnd, allUtf8, line, id);
+    if (typeof ev === 'string') {
+      items.push(failed(op, index, id, 'document_parsing_exception', ev));
+      continue;
+    }
+    ev.index = index;
+    events.push(ev);
+    items.push({ op, index, id: ev.id, status: 201 });
+  }
+  if (indexMissing)
+    return refuse('action_request_validation_exception', 'Validation Failed: 1: index is missing;');
+  if (items.length === 0)
+    return refuse(
+      'action_request_validation_exception',
+      'Validation Failed: 1: no requests added;',
+    );
+  return { ok: true, events, items };
+}
+
+function parseAction(
+  text: string,
+  line: number,
+  defaultIndex: string | undefined,
+): Action | (BulkParseResult & { ok: false }) {
+  const malformed = (why: string) =>
+    refuse(
+      'illegal_argument_exception',
+      `Malformed action/metadata line [${line}], ${why}`,
+    ) as BulkParseResult & {
+      ok: false;
+    };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return malformed(`not JSON: ${cleanJsonMessage(err as Error)}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return malformed('expected START_OBJECT');
+  const keys = Object.keys(value);
+  if (keys.length !== 1)
+    return malformed(
+      keys.length === 0
+        ? 'expected FIELD_NAME but found [END_OBJECT]'
+        : 'expected END_OBJECT but found [FIELD_NAME]',
+    );
+  const op = keys[0];
+  if (!OPS.has(op))
+    return malformed(`expected field [create], [delete], [index] or [update] but found [${op}]`);
+  const meta = (value as Record<string, unknown>)[op];
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta))
+    return malformed(
+      `expected START_OBJECT but found [${meta === null ? 'VALUE_NULL' : Array.isArray(meta) ? 'START_ARRAY' : 'VALUE'}]`,
+    );
+  const m = meta as Record<string, unknown>;
+  let index = defaultIndex;
+  if (m._index !== undefined) {
+    if (typeof m._index !== 'string') return malformed('[_index] must be a string');
+    index = m._index;
+  }
+  let id: string | undefined;
+  let idError: string | undefined;
+  if (m._id !== undefined && m._id !== null) {
+    if (typeof m._id === 'string') id = m._id;
+    else if (typeof m._id === 'number' && Number.isFinite(m._id)) id = String(m._id);
+    else return malformed('[_id] must be a string');
+    if (id.length === 0) idError = 'if _id is specified it must not be empty';
+    else if (id.length > MAX_EVENT_ID_LENGTH)
+      idError = `id [${id.slice(0, 32)}…] is too long, must be no longer than ${MAX_EVENT_ID_LENGTH} characters (ferry's event_id limit)`;
+  }
+  return { op: op as BulkOp, index, id, idError };
+}
+
+const OP_OF: Record<string, BulkOp> = {
+  index: 'index',
+  create: 'create',
+  update: 'update',
+  delete: 'delete',
+};
+
+/**
+ * The action lines clients write (`{"index":{"_index":"logs","_id":"abc"}}`: compact, only
+ * `_index`/`_id`, strings without escapes) read straight from the bytes; undefined for anything
+ * else, which parseAction reads with JSON.parse — the two agree on every line this accepts.
+ */
+function quickAction(
+  b: Uint8Array,
+  buf: Buffer,
+  s: number,
+  e: number,
+  defaultIndex: string | undefined,
+): Action | undefined {
+  // {"
+  if (b[s] !== 0x7b || b[s + 1] !== 0x22 || b[e - 1] !== 0x7d || b[e - 2] !== 0x7d)
+    return undefined;
+  let i = s + 2;
+  const opEnd = b.indexOf(0x22, i);
+  if (opEnd < 0 || opEnd >= e) return undefined;
+  const op = OP_OF[buf.toString('latin1', i, opEnd)];
+  if (op === undefined) return undefined;
+  i = opEnd + 1;
+  if (b[i] !== 0x3a || b[i + 1] !== 0x7b) return undefined; // :{
+  i += 2;
+  let index = defaultIndex;
+  let id: string | undefined;
+  const close = e - 2; // the inner object's }
+  let first = true;
+  while (i < close) {
+    if (!first) {
+      if (b[i] !== 0x2c) return undefined; // ,
+      i++;
+    }
+    first = false;
+    if (b[i] !== 0x22) return undefined;
+    const kEnd = b.indexOf(0x22, i + 1);
+    if (kEnd < 0 || kEnd >= close) return undefined;
+    const key = buf.toString('latin1', i + 1, kEnd);
+    if (b[kEnd + 1] !== 0x3a || b[kEnd + 2] !== 0x22) return undefined; // :"
+    const vStart = kEnd + 3;
+    let j = vStart;
+    while (j < close && b[j] !== 0x22) {
+      if (b[j] === 0x5c || b[j] < 0x20) return undefined; // an escape or a control byte
+      j++;
+    }
+    if (j >= close) return undefined;
+    const value = buf.toString('utf8', vStart, j);
+    if (key === '_index') {
+      if (index !== defaultIndex) return undefined; // a repeated key: JSON.parse's rules decide
+      index = value;
+    } else if (key === '_id') {
+      if (id !== undefined) return undefined;
+      id = value;
+    } else return undefined;
+    i = j + 1;
+  }
+  if (i !== close) return undefined;
+  let idError: string | undefined;
+  if (id !== undefined) {
+    if (id.length === 0) idError = 'if _id is specified it must not be empty';
+    else if (id.length > MAX_EVENT_ID_LENGTH) return undefined;
+  }
+  return { op, index, id, idError };
+}
+
+/** The source line as an event, or why the document cannot be one (an item error). */
+function sourceEvent(
+  body: Uint8Array,
+  s: number,
+  e: number,
+  allUtf8: boolean,
+  line: number,
+  id: string | undefined,
+): ParsedEvent | string {
+  if (s >= e) return 'failed to parse, document is empty';
+  const bytes = body.subarray(s, e);
+  if (!allUtf8 && !isUtf8(bytes)) return `[${line}:1] failed to parse: invalid UTF-8`;
+  if (e - s > MAX_EVENT_BYTES) return `failed to parse: document ${limitMessage('bytes', e - s)}`;
+  const r = scanObject(body, s, e, LIMITS);
+  if (r.ok && r.end === e) {
+    if (id !== undefined) return { id, bytes };
+    const ev = scannedEvent(r, body, bytes);
+    return typeof ev === 'string' ? `failed to parse: ${ev}` : ev;
+  }
+  if (!r.ok && r.limit !== undefined) return `failed to parse: document ${limitMessage(r.limit)}`;
+  // The scanner is stricter than JSON (see json-scan.ts): JSON.parse decides, and words the error.
+  const text = utf8Lax.decode(bytes);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return `[${line}:1] failed to parse: ${cleanJsonMessage(err as Error)}`;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return `[${line}:1] failed to parse: the document must be a JSON object`;
+  if (id !== undefined) return { id, bytes };
+  const eid = eventIdOf(value as Record<string, unknown>, bytes);
+  if (typeof eid !== 'string') return `failed to parse: ${eid.error}`;
+  return { id: eid, bytes, hashed: (value as Record<string, unknown>).event_id == null };
+}
+
+function unsupported(op: BulkOp, index: string, id: string | undefined): BulkItem {
+  return failed(
+    op,
+    index,
+    id,
+    'illegal_argument_exception',
+    `ferry keeps every document as an event and cannot apply [${op}]: only the index and create actions are accepted`,
+  );
+}
+
+function failed(
+  op: BulkOp,
+  index: string,
+  id: string | undefined,
+  type: string,
+  reason: string,
+): BulkItem {
+  return { op, index, id, status: 400, type, reason };
+}
+
+const FORBIDDEN = /[\\/*?"<>| ,#:]/;
+
+/** Elasticsearch's rules for an index name (MetadataCreateIndexService), or undefined when valid. */
+export function indexNameError(name: string): string | undefined {
+  if (name.length === 0) return 'must not be empty';
+  if (name !== name.toLowerCase()) return 'must be lowercase';
+  if (FORBIDDEN.test(name))
+    return 'must not contain the following characters [\\, /, *, ?, ", <, >, |, , ,, #, :]';
+  if (name[0] === '_' || name[0] === '-' || name[0] === '+')
+    return "must not start with '_', '-', or '+'";
+  if (name === '.' || name === '..') return "must not be '.' or '..'";
+  const bytes = Buffer.byteLength(name);
+  if (bytes > 255) return `index name is too long, (${bytes} > 255)`;
+  return undefined;
+}
+
+function isBlank(b: Uint8Array, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = b[i];
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
+}
+
+function skipWs(b: Uint8Array, s: number, e: number): number {
+  while (s < e && (b[s] === 0x20 || b[s] === 0x09)) s++;
+  return s;
+}
+
+function trimEnd(b: Uint8Array, s: number, e: number): number {
+  while (e > s && (b[e - 1] === 0x20 || b[e - 1] === 0x09 || b[e - 1] === 0x0d)) e--;
+  return e;
+}
