@@ -24,6 +24,8 @@ OFF="${FERRY_RIG_PORT_OFFSET:-0}"
 CLICKHOUSE_HTTP_PORT=$((18123 + OFF))
 CLICKHOUSE_TCP_PORT=$((19100 + OFF))
 CLICKHOUSE_INTERSERVER_PORT=$((19109 + OFF))
+# The chDB front end (scripts/rig/chdb.sh): the current ClickHouse engine behind HTTP.
+CHDB_HTTP_PORT=$((18124 + OFF))
 MINIO_PORT=$((19000 + OFF))
 MINIO_CONSOLE_PORT=$((19001 + OFF))
 MINIO_USER=ferry
@@ -42,6 +44,8 @@ KAFKA_SASL_PASSWORD=ferry-sasl-secret
 # protocol version kafkajs 2.2 uses (4.0 removed old ones, KIP-896) and runs on Java 17.
 MINIO_VERSION="${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
 KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"
+# chdb-core: PyPI's build of the current ClickHouse engine (26.9 needs Python >= 3.9).
+CHDB_CORE_VERSION="${CHDB_CORE_VERSION:-26.9.0}"
 
 log() { printf '[rig%s] %s\n' "${SVC:+ $SVC}" "$*" >&2; }
 die() { printf '[rig%s] ERROR: %s\n' "${SVC:+ $SVC}" "$*" >&2; exit 1; }

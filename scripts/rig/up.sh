@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install (the first time) and start every server the integration tests use: ClickHouse,
+# Install (the first time) and start every server the integration tests use: ClickHouse (18.16
+# from Debian, and the current engine through chDB),
 # MinIO and Kafka, in parallel. Servers already running are reused. Exits non-zero, naming
 # the server and showing the end of its log, if any of them cannot start.
-# Usage: scripts/rig/up.sh [clickhouse|minio|kafka ...]
+# Usage: scripts/rig/up.sh [clickhouse|chdb|minio|kafka ...]
 source "$(dirname "$0")/common.sh"
-services=("$@"); [ ${#services[@]} -gt 0 ] || services=(clickhouse minio kafka)
+services=("$@"); [ ${#services[@]} -gt 0 ] || services=(clickhouse chdb minio kafka)
 t0=$SECONDS
 pids=()
 for svc in "${services[@]}"; do

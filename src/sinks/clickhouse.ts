@@ -122,6 +122,41 @@ export interface ClickHouseFeatures {
   version: string;
   /** Settings sent with every insert. */
   insertSettings: ClickHouseSettings;
+  /** async_insert exists (21.11+; on by default in chDB). */
+  asyncInsert: boolean;
+  /** insert_deduplication_token exists (22.2+): sent per insert so a re-sent batch can be deduplicated. */
+  dedupToken: boolean;
+  /** optimize_on_insert exists (20.10+): ReplacingMergeTree collapses duplicates within one insert. */
+  optimizeOnInsert: boolean;
+  /** Column types the server has, of those whose presence differs between versions. */
+  types: ReadonlySet<string>;
+  /** The JSON type exists (24.8+, GA 25.3): usable as the catch-all column. */
+  jsonType: boolean;
+}
+
+/** Settings whose presence differs between the ClickHouse versions ferry meets. */
+const PROBED_SETTINGS = [
+  'wait_for_async_insert',
+  'async_insert',
+  'insert_deduplication_token',
+  'optimize_on_insert',
+  'input_format_json_read_objects_as_strings',
+];
+/** Types whose presence differs (18.16 has none of them). */
+const PROBED_TYPES = ['JSON', 'Map', 'Bool', 'DateTime64', 'IPv4', 'IPv6'];
+
+/**
+ * The insert settings for a server with these settings. Both make the server as strict as
+ * 18.16 is by default, so a row that does not fit the table is refused on every version
+ * rather than silently changed: an unknown field is an error (current servers skip it by
+ * default), and an object for a String column is an error (current servers store its text).
+ */
+export function insertSettingsFor(present: ReadonlySet<string>): ClickHouseSettings {
+  const s: ClickHouseSettings = { wait_end_of_query: 1, input_format_skip_unknown_fields: 0 };
+  if (present.has('wait_for_async_insert')) s.wait_for_async_insert = 1;
+  if (present.has('input_format_json_read_objects_as_strings'))
+    s.input_format_json_read_objects_as_strings = 0;
+  return s;
 }
 
 export class ClickHouseSink implements Sink {
@@ -175,21 +210,40 @@ export class ClickHouseSink implements Sink {
 
   private async detectNow(signal?: AbortSignal): Promise<ClickHouseFeatures> {
     const version = (await this.text('SELECT version()', signal)).trim();
-    const present = new Set(
-      (
-        await this.text(
-          `SELECT name FROM system.settings WHERE name IN ('wait_for_async_insert')`,
-          signal,
-        )
-      )
-        .split('\n')
-        .map((s) => s.trim())
-        .filter(Boolean),
+    const list = (xs: string[]) => xs.map((x) => `'${x}'`).join(',');
+    const lines = (t: string) =>
+      new Set(
+        t
+          .split('\n')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      );
+    const present = lines(
+      await this.text(
+        `SELECT name FROM system.settings WHERE name IN (${list(PROBED_SETTINGS)})`,
+        signal,
+      ),
     );
-    const insertSettings: ClickHouseSettings = { wait_end_of_query: 1 };
-    if (present.has('wait_for_async_insert')) insertSettings.wait_for_async_insert = 1;
-    this.log.info({ sink: this.name, version, insertSettings }, 'ClickHouse server detected');
-    return { version, insertSettings };
+    const types = lines(
+      await this.text(
+        `SELECT name FROM system.data_type_families WHERE name IN (${list(PROBED_TYPES)})`,
+        signal,
+      ),
+    );
+    const f: ClickHouseFeatures = {
+      version,
+      insertSettings: insertSettingsFor(present),
+      asyncInsert: present.has('async_insert'),
+      dedupToken: present.has('insert_deduplication_token'),
+      optimizeOnInsert: present.has('optimize_on_insert'),
+      types,
+      jsonType: types.has('JSON'),
+    };
+    this.log.info(
+      { sink: this.name, version, insertSettings: f.insertSettings, types: [...types] },
+      'ClickHouse server detected',
+    );
+    return f;
   }
 
   async write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {

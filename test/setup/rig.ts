@@ -12,6 +12,8 @@ const OFF = Number(process.env.FERRY_RIG_PORT_OFFSET ?? 0) || 0;
 
 export const rig = {
   clickhouse: { url: `http://127.0.0.1:${18123 + OFF}`, tcpPort: 19100 + OFF },
+  /** The current ClickHouse engine (chdb-core) behind scripts/rig/chdb_http.py. */
+  chdb: { url: `http://127.0.0.1:${18124 + OFF}` },
   s3: {
     endpoint: `http://127.0.0.1:${19000 + OFF}`,
     accessKeyId: 'ferry',
@@ -30,7 +32,36 @@ export const rig = {
   },
 } as const;
 
-export type Service = 'clickhouse' | 'minio' | 'kafka';
+export type Service = 'clickhouse' | 'chdb' | 'minio' | 'kafka';
+
+/** A ClickHouse server the ClickHouse integration tests run against (describe.each). */
+export interface ClickHouseTarget {
+  /** Shown in test names. */
+  name: string;
+  url: string;
+  /** The rig service to stop and start in outage tests. */
+  service: Service;
+}
+
+const ALL_CH_TARGETS: readonly ClickHouseTarget[] = [
+  { name: 'clickhouse-18.16', url: rig.clickhouse.url, service: 'clickhouse' },
+  { name: 'chdb-current', url: rig.chdb.url, service: 'chdb' },
+];
+
+/**
+ * Every ClickHouse target; FERRY_CH_TARGETS (comma-separated services) narrows it for a quick
+ * local run, but under CI=true a target left out is an error, never a silent skip.
+ */
+export const CH_TARGETS: readonly ClickHouseTarget[] = (() => {
+  const only = process.env.FERRY_CH_TARGETS?.split(',').map((s) => s.trim());
+  if (!only) return ALL_CH_TARGETS;
+  const picked = ALL_CH_TARGETS.filter((t) => only.includes(t.service));
+  if (process.env.CI === 'true' && picked.length !== ALL_CH_TARGETS.length)
+    throw new Error(
+      `FERRY_CH_TARGETS=${process.env.FERRY_CH_TARGETS} leaves out a ClickHouse target; under CI every target must run`,
+    );
+  return picked;
+})();
 
 function script(
   name: Service,
