@@ -4,6 +4,10 @@ import type { ParsedEvent } from './parse.js';
 import { sha256Hex } from './event-id.js';
 import { ByteSink } from './byte-sink.js';
 import { eventHead, requestFrame, writeArchiveLine, writeRowLine } from './envelope.js';
+import type { RowPoison } from '../src/contracts/batch.js';
+import { encodeRow } from './row-convert.js';
+
+const utf8 = new TextDecoder();
 
 /** A sealed batch plus the requests whose events it carries (for durable acks). */
 export interface SealedBatch {
@@ -29,6 +33,8 @@ export class Batcher {
   private reqIds: number[] = [];
   /** event_ids of the open batch, in order: the batch id is their hash. */
   private ids: string[] = [];
+  /** Columns mode: events of the open batch that did not fit the table. */
+  private poison: RowPoison[] = [];
   private readonly onSeal: (b: SealedBatch) => void;
 
   constructor(limits: BatchLimits, onSeal: (b: SealedBatch) => void) {
@@ -69,12 +75,38 @@ export class Batcher {
       this.ids.push(ev.id);
       const head = eventHead(ev, frame);
       if (withArchive) writeArchiveLine(this.archive, ev, head, frame);
-      if (withRows) writeRowLine(this.rows, ev, head, frame);
+      if (withRows) {
+        if (this.limits.rowPlan) this.writeColumnsRow(ev, head, receivedAt, source);
+        else writeRowLine(this.rows, ev, head, frame);
+      }
       this.events++;
       last = this.seq;
       if (this.events >= this.limits.maxEvents || sized.len >= this.limits.maxBytes) this.seal();
     }
     return { first, last };
+  }
+
+  /** Columns mode: the event converted to the table's columns, or a poison row (the batch goes on). */
+  private writeColumnsRow(
+    ev: ParsedEvent,
+    head: { idJson: string },
+    receivedAt: number,
+    source: string,
+  ): void {
+    const text = ev.text ?? utf8.decode(ev.bytes!);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text; // msgpack-decoded or odd input: not an object, the plan's columns find nothing
+    }
+    const r = encodeRow(
+      parsed,
+      { idJson: head.idJson, receivedAt, sourceJson: JSON.stringify(source) },
+      this.limits.rowPlan!,
+    );
+    if (r.ok) this.rows.utf8(r.line);
+    else this.poison.push({ event_id: ev.id, column: r.column, reason: r.reason, event: text });
   }
 
   /** Seal if due by age (or unconditionally with force); no-op when empty. */
@@ -96,6 +128,10 @@ export class Batcher {
     if (this.limits.rows) {
       // ClickHouse takes gzip (Content-Encoding) or plain rows; level 1: rows are transient.
       batch.rows = encodePart(this.rows, compressRows ? 'gzip' : 'none', 1);
+    }
+    if (this.poison.length > 0) {
+      batch.rowPoison = this.poison;
+      this.poison = [];
     }
     const sealed: SealedBatch = { seq: this.seq, batch, reqIds: this.reqIds };
     this.seq++;

@@ -36,6 +36,47 @@ const retry = {
 } as const;
 
 /** A sink's own retry: each key missing here is taken from the top-level `retry`. */
+/** ClickHouse columns mode (docs/clickhouse.md): rows for the operator's typed table. */
+const clickhouseColumns = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    "Write into the table's own typed columns (read from system.columns at start and on reload) instead of the envelope (event_id, received_at, source, payload).",
+  properties: {
+    paths: {
+      type: 'object',
+      additionalProperties: { type: 'string', pattern: '^[^.]+(\\.[^.]+)*$' },
+      default: {},
+      description:
+        'column → dotted path in the event (`user.id`); a column not named here takes the top-level field of its own name.',
+    },
+    event_id_column: {
+      type: 'string',
+      default: 'event_id',
+      description: "Column for ferry's event_id ('' for none).",
+    },
+    received_at_column: {
+      type: 'string',
+      default: 'received_at',
+      description: "Column for ferry's received_at ('' for none).",
+    },
+    source_column: {
+      type: 'string',
+      default: 'source',
+      description: "Column for the event's source ('' for none).",
+    },
+    unknown: {
+      enum: ['skip', 'keep'],
+      default: 'skip',
+      description: 'Fields no column takes: skipped, or kept in catch_all_column.',
+    },
+    catch_all_column: {
+      type: 'string',
+      description: 'With unknown: keep — a String, Map(String, String) or JSON column.',
+    },
+  },
+} as const;
+
 const partialRetry = {
   type: 'object',
   additionalProperties: false,
@@ -347,6 +388,14 @@ export const configSchema = {
                 type: 'boolean',
                 default: true,
                 description: 'gzip the JSONEachRow body (done on the worker threads).',
+              },
+              columns: clickhouseColumns,
+              bisect_max_inserts: {
+                type: 'integer',
+                minimum: 0,
+                default: 64,
+                description:
+                  'A batch the server refuses for its data is split and re-sent to find the bad rows, with at most this many inserts (0: the whole batch goes to the poison area, as before).',
               },
               retry: partialRetry,
             },

@@ -35,6 +35,20 @@ export interface EncodedBatch {
    * only built when a ClickHouse sink is configured.
    */
   rows?: EncodedPart;
+  /**
+   * Columns mode: the events whose value did not fit a column of the ClickHouse table; they are
+   * not in `rows` (the rest of the batch is) and go to the sink's poison area with the reason.
+   */
+  rowPoison?: RowPoison[];
+}
+
+/** One event the worker could not convert to the ClickHouse table's columns. */
+export interface RowPoison {
+  event_id: string;
+  column: string;
+  reason: string;
+  /** The event as it arrived (JSON text). */
+  event: string;
 }
 
 /** How a worker batches and encodes, set by the main thread from the config (live on reload). */
@@ -50,6 +64,11 @@ export interface BatchLimits {
   rows: boolean;
   /** gzip the ClickHouse rows (sent with Content-Encoding: gzip). */
   compressRows: boolean;
+  /**
+   * Columns mode (a ClickHouse sink with `columns`): each row converted to the table's columns
+   * by this plan (src/sinks/clickhouse/row-plan.ts); absent, rows are today's envelope.
+   */
+  rowPlan?: import('../sinks/clickhouse/row-plan.js').RowPlan;
 }
 
 /** The parts a batch can carry; each sink takes one (its `takes`). */

@@ -17,4 +17,21 @@ export interface Sink {
 export interface SinkReceipt {
   /** Where it went: object key, file path or table. */
   location: string;
+  /**
+   * Events of the batch the sink did not store because they are bad, while the rest went in
+   * (ClickHouse columns mode: a value that does not fit, or a row the server refused): kept in
+   * the sink's poison area with the reason.
+   */
+  poisonRows?: PoisonRow[];
+}
+
+/** One event a sink left out of a delivered batch, and why. */
+export interface PoisonRow {
+  event_id: string;
+  /** The column it did not fit, when known. */
+  column?: string;
+  reason: string;
+  /** The event as it arrived, or the row as it was sent. */
+  event?: string;
+  row?: string;
 }

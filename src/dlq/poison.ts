@@ -1,8 +1,9 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { partOf, type Codec, type EncodedBatch } from '../contracts/batch.js';
 import { ARCHIVE_EXTENSIONS } from '../sinks/keys.js';
 import { atomicWrite, syncDir } from '../fs/durable.js';
+import type { PoisonRow } from '../contracts/sink.js';
 
 export interface PoisonMeta {
   batch: string;
@@ -44,6 +45,28 @@ export async function savePoison(
   await atomicWrite(payloadPath(base, part, p.codec), p.body);
   await atomicWrite(`${base}.json`, JSON.stringify(full, null, 2) + '\n');
   return base;
+}
+
+/**
+ * Rows a sink left out of a batch it delivered (ClickHouse columns mode): one JSON object per row
+ * (`event_id`, `column`, `reason`, `event` or `row`, plus `batch`, `sink`, `poisoned_at`) in
+ * `<poison>/rows/<batch>.jsonl`, written durably. Kept apart from the batch entries (`ferry dlq
+ * replay --poison` re-sends whole batches; these rows need a fix to the table or the data first).
+ */
+export async function savePoisonRows(
+  dir: string,
+  batch: EncodedBatch,
+  sink: string,
+  rows: readonly PoisonRow[],
+): Promise<string> {
+  const at = new Date().toISOString();
+  const path = join(dir, 'rows', `${batch.id}.jsonl`);
+  await mkdir(dirname(path), { recursive: true });
+  const text = rows
+    .map((r) => JSON.stringify({ batch: batch.id, sink, poisoned_at: at, ...r }))
+    .join('\n');
+  await atomicWrite(path, Buffer.from(`${text}\n`));
+  return path;
 }
 
 function payloadPath(base: string, part: 'archive' | 'rows', codec: string): string {

@@ -6,7 +6,8 @@ import type { SinkError } from '../sinks/errors.js';
 import type { RecordHead } from './frame.js';
 import { SegmentStore, type StoreLimits, type StoredRecord } from './segment-store.js';
 import { CircuitBreaker } from './breaker.js';
-import { savePoison } from './poison.js';
+import { savePoison, savePoisonRows } from './poison.js';
+import type { PoisonRow } from '../contracts/sink.js';
 
 /** One sink's DLQ: its segment store, its poison area and its circuit breaker. */
 export class SinkDlq {
@@ -53,6 +54,11 @@ export class SinkDlq {
       error_class: err.errorClass,
       error: err.message,
     });
+  }
+
+  /** Rows the sink left out of a batch it delivered; resolves once written durably. */
+  async poisonRows(batch: EncodedBatch, rows: readonly PoisonRow[]): Promise<string> {
+    return savePoisonRows(this.poisonDir, batch, this.sink.name, rows);
   }
 
   /** Rebuild a batch from a record, for the same sink: same id and createdAt, so the same S3 key. */

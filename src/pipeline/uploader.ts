@@ -1,7 +1,7 @@
 import type { FerryConfig, RetryConfig, SinkConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import type { DlqMetrics, PipelineMetrics, SinkMetrics } from '../observe/metrics.js';
-import type { Sink } from '../contracts/sink.js';
+import type { Sink, SinkReceipt } from '../contracts/sink.js';
 import { isSinkLevelError, SinkError } from '../sinks/errors.js';
 import { deliver } from '../sinks/retry.js';
 import type { EncodedBatch } from '../contracts/batch.js';
@@ -139,6 +139,7 @@ export class Uploader {
         'batch delivered',
       );
       d?.breaker.success();
+      if (receipt.poisonRows?.length) await this.poisonRows(sink, batch, receipt.poisonRows);
     } catch (err) {
       const e =
         err instanceof SinkError
@@ -214,6 +215,45 @@ export class Uploader {
     }
     this.metrics.dlqEventsSpooled.inc({ sink: sink.name }, batch.events);
     this.dlq!.poke(sink.name);
+  }
+
+  /** Bad rows of a delivered batch: kept in the poison area (logged when the node has no DLQ). */
+  private async poisonRows(
+    sink: Sink,
+    batch: EncodedBatch,
+    rows: NonNullable<SinkReceipt['poisonRows']>,
+  ): Promise<void> {
+    const d = this.dlq?.forSink(sink.name);
+    const first = rows[0];
+    let where: string | undefined;
+    try {
+      where = d ? await d.poisonRows(batch, rows) : undefined;
+    } catch (err) {
+      // The batch is in: failing it now would insert its good rows again. Say what was lost.
+      this.metrics.dlqSaveFailures.inc({
+        sink: sink.name,
+        reason: isOutOfSpace(err) ? 'enospc' : 'io',
+      });
+      this.log.error(
+        { sink: sink.name, batch: batch.id, rows, err: errorMessage(err) },
+        'could not keep the refused rows of a delivered batch in the poison area: they are in this log line',
+      );
+      return;
+    }
+    this.metrics.dlqPoisonBatches.inc({ sink: sink.name });
+    this.log.error(
+      {
+        sink: sink.name,
+        batch: batch.id,
+        rows: rows.length,
+        column: first.column,
+        err: first.reason,
+        where,
+      },
+      where
+        ? 'sink refused some rows of a delivered batch: kept in the poison area'
+        : 'sink refused some rows of a delivered batch (no DLQ configured: they are only logged)',
+    );
   }
 
   /** Permanent refusal: kept with the sink's answer in the poison area, never retried automatically. */

@@ -60,6 +60,10 @@ import type { EncodedBatch } from '../contracts/batch.js';
 import type { Sink, SinkReceipt } from '../contracts/sink.js';
 import { isRetryableStatus, networkCode, SinkError, type SinkErrorClass } from './errors.js';
 import { isTimeoutError } from '../util/errors.js';
+import { decompress } from '../codecs/index.js';
+import type { PoisonRow } from '../contracts/sink.js';
+import { bisectRows } from './clickhouse/bisect.js';
+import { buildRowPlan, type RowPlan, type SystemColumn } from './clickhouse/row-plan.js';
 
 const REJECTED_CODES = new Set([
   6,
@@ -111,6 +115,11 @@ const RETRY_CLASS = new Map<number, SinkErrorClass>([
   ...[236, 242, 243, 285, 286, 319, 394, 425, 473, 999].map(
     (c) => [c, 'http_5xx'] as [number, SinkErrorClass],
   ),
+]);
+
+/** Refusals about the data of some row (parse, type, range): bisection can isolate the row. */
+const ROW_CODES = new Set([
+  6, 25, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 130, 131, 349, 376, 441, 675, 676,
 ]);
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -166,6 +175,8 @@ export class ClickHouseSink implements Sink {
   readonly table: string;
   private readonly client: ClickHouseClient;
   private features: Promise<ClickHouseFeatures> | undefined;
+  /** Inserts sent (bisection's included): for logs and tests. */
+  inserts = 0;
 
   constructor(
     private readonly cfg: ClickHouseSinkConfig,
@@ -260,22 +271,131 @@ export class ClickHouseSink implements Sink {
         errorClass: 'internal',
       });
     }
+    const location = `${this.cfg.database}.${this.cfg.table}`;
+    const poisonRows: PoisonRow[] = (batch.rowPoison ?? []).map((p) => ({ ...p }));
+    const receipt = () => ({ location, ...(poisonRows.length ? { poisonRows } : {}) });
+    // Columns mode can leave a batch with no row at all (every event a misfit).
+    if (rows.rawBytes === 0 && rows.codec === 'none' && rows.body.byteLength === 0)
+      return receipt();
     try {
       const { insertSettings } = await this.detect(signal);
       const body = Buffer.from(rows.body.buffer, rows.body.byteOffset, rows.body.byteLength);
-      await this.request(
-        `INSERT INTO ${this.table} FORMAT JSONEachRow`,
-        Readable.from([body], { objectMode: false }),
-        rows.codec === 'gzip' ? { 'Content-Encoding': 'gzip' } : undefined,
-        insertSettings,
-        signal,
-      );
-      return { location: `${this.cfg.database}.${this.cfg.table}` };
+      try {
+        await this.insert(body, rows.codec === 'gzip', insertSettings, signal);
+      } catch (err) {
+        const code = err instanceof ClickHouseServerError ? err.code : undefined;
+        if (code === undefined || !ROW_CODES.has(code) || this.cfg.bisect_max_inserts <= 0)
+          throw err;
+        // Only on this rare path: the rows are unzipped on the main thread to be split.
+        const raw = Buffer.from(
+          rows.codec === 'gzip'
+            ? decompress('gzip', body, Math.max(rows.rawBytes * 2, 256 * 1024 * 1024))
+            : body,
+        );
+        const lines = raw.toString('utf8').split('\n').filter(Boolean);
+        if (lines.length < 2) throw err;
+        const r = await bisectRows(
+          lines,
+          err,
+          (part) => this.insert(Buffer.from(`${part.join('\n')}\n`), false, insertSettings, signal),
+          {
+            maxInserts: this.cfg.bisect_max_inserts,
+            isRowError: (e) =>
+              e instanceof ClickHouseServerError && e.code !== undefined && ROW_CODES.has(e.code),
+            rowHint: (e) => {
+              const m = /\(at row (\d+)\)/.exec(
+                e instanceof Error
+                  ? e.message + String((e as ClickHouseServerError).body ?? '')
+                  : '',
+              );
+              return m ? Number(m[1]) : undefined;
+            },
+          },
+        );
+        const idCol = this.cfg.columns ? this.cfg.columns.event_id_column : 'event_id';
+        for (const b of r.bad)
+          poisonRows.push({
+            event_id: rowId(b.row, idCol),
+            reason: serverMessage(b.error),
+            row: b.row,
+          });
+        for (const u of r.unresolved)
+          poisonRows.push({
+            event_id: rowId(u.row, idCol),
+            reason: `not sent: the bisection's ${this.cfg.bisect_max_inserts} inserts were spent; last refusal: ${serverMessage(u.error)}`,
+            row: u.row,
+          });
+        this.log.warn(
+          {
+            sink: this.name,
+            batch: batch.id,
+            rows: lines.length,
+            bad: r.bad.length,
+            unresolved: r.unresolved.length,
+            inserts: r.inserts,
+          },
+          'ClickHouse refused rows of a batch: the rest is delivered, the refused rows go to the poison area',
+        );
+      }
+      return receipt();
     } catch (err) {
       const e = classifyClickHouseError(err, what, signal);
       this.metrics?.clickhouseInsertErrors.inc({ class: e.errorClass });
       throw e;
     }
+  }
+
+  private async insert(
+    body: Buffer,
+    gzip: boolean,
+    settings: ClickHouseSettings,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    this.inserts++;
+    await this.request(
+      `INSERT INTO ${this.table} FORMAT JSONEachRow`,
+      Readable.from([body], { objectMode: false }),
+      gzip ? { 'Content-Encoding': 'gzip' } : undefined,
+      settings,
+      signal,
+    );
+  }
+
+  /**
+   * Columns mode: the table's columns (system.columns) turned into the plan the workers convert
+   * rows by. Called at start and on reload; throws when the table and the config disagree.
+   */
+  async rowPlan(signal?: AbortSignal): Promise<RowPlan | undefined> {
+    const c = this.cfg.columns;
+    if (!c) return undefined;
+    const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    let cols: SystemColumn[];
+    try {
+      // JSONEachRow: TabSeparated would escape the quotes of Enum values.
+      const text = await this.request(
+        `SELECT name, type, default_kind FROM system.columns WHERE database = ${q(this.cfg.database)} AND table = ${q(this.cfg.table)} FORMAT JSONEachRow`,
+        undefined,
+        undefined,
+        {},
+        signal,
+      );
+      cols = text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as SystemColumn);
+    } catch (err) {
+      throw classifyClickHouseError(
+        err,
+        `ClickHouse schema of ${this.cfg.database}.${this.cfg.table}`,
+        signal,
+      );
+    }
+    if (cols.length === 0)
+      throw new SinkError(
+        `clickhouse sink ${this.name}: table ${this.cfg.database}.${this.cfg.table} does not exist (run ferry migrate, or create it)`,
+        { retryable: false, errorClass: 'rejected' },
+      );
+    return buildRowPlan(`${this.cfg.database}.${this.cfg.table}`, cols, c);
   }
 
   /** `SELECT 1`: reachable and the credentials work (unlike /ping). */
@@ -430,6 +550,24 @@ async function readText(stream: Readable, limit: number): Promise<string> {
     }
   }
   return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}
+
+/** The server's message of a refusal (its first line), for a poison row. */
+function serverMessage(err: unknown): string {
+  if (err instanceof ClickHouseServerError)
+    return `${err.code !== undefined ? `code ${err.code}: ` : ''}${firstLine(err.body)}`;
+  return firstLine(err instanceof Error ? err.message : String(err));
+}
+
+/** The event_id of a row as sent ('' when the row has none or is not JSON). */
+function rowId(row: string, column: string): string {
+  if (!column) return '';
+  try {
+    const v = (JSON.parse(row) as Record<string, unknown>)[column];
+    return v === undefined ? '' : String(v);
+  } catch {
+    return '';
+  }
 }
 
 function firstLine(s: string | undefined): string {

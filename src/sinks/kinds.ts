@@ -58,6 +58,38 @@ const checkKeyTemplate = (cfg: DirectorySinkConfig | S3SinkConfig): SinkConfigPr
   }
 };
 
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Columns mode: what the schema cannot say (the table's own columns are checked at start). */
+function checkClickHouseColumns(cfg: ClickHouseSinkConfig): SinkConfigProblem[] {
+  const c = cfg.columns;
+  if (!c) return [];
+  const out: SinkConfigProblem[] = [];
+  if (c.unknown === 'keep' && !c.catch_all_column)
+    out.push({
+      key: 'columns.catch_all_column',
+      message: 'unknown: keep needs a catch_all_column',
+    });
+  for (const k of [
+    'event_id_column',
+    'received_at_column',
+    'source_column',
+    'catch_all_column',
+  ] as const) {
+    const v = c[k];
+    if (v && !IDENT.test(v))
+      out.push({ key: `columns.${k}`, message: `"${v}" must match ${IDENT.source}` });
+  }
+  for (const col of Object.keys(c.paths ?? {})) {
+    if (!IDENT.test(col))
+      out.push({
+        key: `columns.paths.${col}`,
+        message: `column "${col}" must match ${IDENT.source}`,
+      });
+  }
+  return out;
+}
+
 /** Every kind of sink ferry has. Adding one: its config in the schema, its client, an entry here. */
 export const SINK_KINDS: Kinds = {
   directory: {
@@ -78,7 +110,7 @@ export const SINK_KINDS: Kinds = {
   },
   clickhouse: {
     part: (cfg) => ({ takes: 'rows', codec: cfg.compress ? 'gzip' : 'none' }),
-    check: () => [],
+    check: checkClickHouseColumns,
     load: async () => {
       const { ClickHouseSink } = await import('./clickhouse.js');
       return (cfg: ClickHouseSinkConfig, ctx) =>
