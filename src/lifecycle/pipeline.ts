@@ -7,6 +7,7 @@ import { WorkerPool } from '../pipeline/pool.js';
 import { Uploader } from '../pipeline/uploader.js';
 import { createSinks } from '../sinks/factory.js';
 import { LiveSink } from '../sinks/live-sink.js';
+import { loadRowPlan } from '../sinks/clickhouse/plan-loader.js';
 
 /** rings → workers → uploader → sinks, with the ack tracker and the DLQ: what every source feeds. */
 export interface Pipeline {
@@ -27,6 +28,8 @@ export async function startPipeline(
   log: Logger,
 ): Promise<Pipeline> {
   const sinks = (await createSinks(cfg, log, metrics)).map((s) => new LiveSink(s));
+  // ClickHouse columns mode: the workers convert rows by the table's schema, so read it first.
+  const rowPlan = await loadRowPlan(cfg, (n) => sinks.find((s) => s.name === n)?.inner, log);
   const acks = new AckTracker();
   const dlq = cfg.dlq.enabled ? await Dlq.open(cfg, sinks, metrics, log) : undefined;
   // The uploader returns a worker's credit when a batch settles; the pool needs the uploader to
@@ -41,17 +44,23 @@ export async function startPipeline(
     (job) => pool?.releaseCredit(job.worker),
     dlq,
   );
-  pool = new WorkerPool(cfg, metrics, log, {
-    onVerdicts: (items) => {
-      for (const v of items) acks.onVerdict(v);
+  pool = new WorkerPool(
+    cfg,
+    metrics,
+    log,
+    {
+      onVerdicts: (items) => {
+        for (const v of items) acks.onVerdict(v);
+      },
+      onBatch: (job) => uploader.submit(job),
+      onWorkerFailed: (worker, err) =>
+        acks.failWorker(
+          worker,
+          `worker ${worker} failed (${err.message}); nothing of this request was acknowledged, retry it`,
+        ),
     },
-    onBatch: (job) => uploader.submit(job),
-    onWorkerFailed: (worker, err) =>
-      acks.failWorker(
-        worker,
-        `worker ${worker} failed (${err.message}); nothing of this request was acknowledged, retry it`,
-      ),
-  });
+    rowPlan,
+  );
   pool.start();
   return { sinks, dlq, acks, uploader, pool };
 }

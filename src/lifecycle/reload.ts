@@ -16,6 +16,8 @@ import type { Dlq } from '../dlq/dlq.js';
 import type { AuthGuard } from '../auth/guard.js';
 import { openListenerWarning } from '../auth/guard.js';
 import { createSink, loadSinkModules } from '../sinks/factory.js';
+import { loadRowPlan } from '../sinks/clickhouse/plan-loader.js';
+import type { RowPlan } from '../sinks/clickhouse/row-plan.js';
 import type { LiveSink } from '../sinks/live-sink.js';
 import type { Sink } from '../contracts/sink.js';
 import type { Listener } from '../sources/http/serve.js';
@@ -144,10 +146,25 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
     await Promise.allSettled(rebuilt.map((r) => r.sink.close()));
     return fail(errorMessage(err));
   }
+  // ClickHouse columns mode: the table's schema read again (it may have changed), by the sink
+  // that will be in use after this reload.
+  let rowPlan: RowPlan | undefined;
+  try {
+    rowPlan = await loadRowPlan(
+      next,
+      (n) =>
+        rebuilt.find((r) => r.live.name === n)?.sink ?? d.sinks.find((s) => s.name === n)?.inner,
+      d.log,
+      5_000,
+    );
+  } catch (err) {
+    await Promise.allSettled(rebuilt.map((r) => r.sink.close()));
+    return fail(errorMessage(err));
+  }
 
   // Apply: nothing below throws on a valid config.
   d.holder.set(next);
-  d.pool.setLimits(batchLimits(next), next.http.max_decompressed_bytes);
+  d.pool.setLimits(batchLimits(next, rowPlan), next.http.max_decompressed_bytes);
   d.uploader.setPolicies(next);
   d.dlq?.setConfig(next);
   for (const r of rebuilt) r.live.replace(r.sink);

@@ -31,7 +31,7 @@ export interface PoolHandlers {
   onWorkerFailed(worker: number, err: Error): void;
 }
 
-export function batchLimits(cfg: FerryConfig): BatchLimits {
+export function batchLimits(cfg: FerryConfig, rowPlan?: BatchLimits['rowPlan']): BatchLimits {
   return {
     maxEvents: cfg.batch.max_events,
     maxBytes: cfg.batch.max_bytes,
@@ -40,6 +40,8 @@ export function batchLimits(cfg: FerryConfig): BatchLimits {
     level: cfg.batch.level,
     // Only the parts some sink takes (a ClickHouse-only node builds no archive).
     ...partsFor(effectiveSinks(cfg)),
+    // ClickHouse columns mode: the table's row plan, read by the main thread.
+    ...(rowPlan ? { rowPlan } : {}),
   };
 }
 
@@ -86,13 +88,14 @@ export class WorkerPool implements Dispatcher {
     private readonly metrics: PipelineMetrics,
     private readonly log: Logger,
     private readonly handlers: PoolHandlers,
+    rowPlan?: BatchLimits['rowPlan'],
   ) {
     this.threads = cfg.workers.threads;
     this.controlSab = new SharedArrayBuffer(this.threads * CONTROL_SLOTS * 4);
     this.control = new Int32Array(this.controlSab);
     this.statsSab = new SharedArrayBuffer(this.threads * STAT_SLOTS * 8);
     this.stats = new Float64Array(this.statsSab);
-    this.limits = batchLimits(cfg);
+    this.limits = batchLimits(cfg, rowPlan);
     this.maxDecompressedBytes = cfg.http.max_decompressed_bytes;
     this.piscina = new Piscina({
       filename: new URL('../../workers/pipeline-worker.js', import.meta.url).href,

@@ -29,6 +29,11 @@ export class LiveSink implements Sink {
     return this.current.takes;
   }
 
+  /** The sink now in use (for what only its kind has, e.g. ClickHouse's table schema). */
+  get inner(): Sink {
+    return this.current;
+  }
+
   write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
     return this.using((s) => s.write(batch, signal));
   }
