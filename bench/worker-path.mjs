@@ -4,8 +4,10 @@
 // HTTP bench on a shared machine, so it is what the before/after figures of worker-side
 // changes quote (run it on two builds: --root ../before and --root .).
 //
-// usage: npm run build && node bench/worker-path.mjs [--root .] [--codec lz4] [--rows] [--events 500000] [--rounds 5]
-//   --rows   also build gzip'd ClickHouse rows (as with a ClickHouse sink)
+// usage: npm run build && node bench/worker-path.mjs [--root .] [--codec lz4] [--rows] [--columns] [--rows-only] [--events 500000] [--rounds 5]
+//   --rows       also build gzip'd ClickHouse rows (as with a ClickHouse sink)
+//   --columns    the rows in ClickHouse columns mode (a typed table for the W1 events) instead of the envelope
+//   --rows-only  no archive part (a ClickHouse-only node)
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { distModule, ROOT } from './lib/dist.mjs';
@@ -17,6 +19,8 @@ const { values: opt } = parseArgs({
     codec: { type: 'string', default: 'lz4' },
     level: { type: 'string', default: '0' },
     rows: { type: 'boolean', default: false },
+    columns: { type: 'boolean', default: false },
+    'rows-only': { type: 'boolean', default: false },
     events: { type: 'string', default: '500000' },
     rounds: { type: 'string', default: '5' },
   },
@@ -30,6 +34,31 @@ const { Batcher } = /** @type {typeof import('../workers/batcher.js')} */ (
   await import(distModule('workers/batcher.js', root))
 );
 
+// Columns mode: the typed table an operator would make for the W1 events.
+const rowPlan = opt.columns
+  ? /** @type {typeof import('../src/sinks/clickhouse/row-plan.js')} */ (
+      await import(distModule('src/sinks/clickhouse/row-plan.js', root))
+    ).buildRowPlan(
+      'bench.w1',
+      [
+        ['event_id', 'String'],
+        ['received_at', 'DateTime'],
+        ['source', 'LowCardinality(String)'],
+        ['ts', 'DateTime64(3)'],
+        ['user', 'LowCardinality(String)'],
+        ['kind', 'LowCardinality(String)'],
+        ['path', 'String'],
+        ['referrer', 'String'],
+        ['ua', 'String'],
+        ['session', 'String'],
+        ['value', 'Float64'],
+        ['tags', 'Array(LowCardinality(String))'],
+        ['note', 'String'],
+      ].map(([name, type]) => ({ name, type, default_kind: '' })),
+      {},
+    )
+  : undefined;
+
 // 500 different bodies (50,000 distinct events): ids, envelopes and compression behave as with
 // real traffic, not as with one body sent again and again.
 const bodies = variedBodies(500).map((b) => new Uint8Array(b));
@@ -41,9 +70,10 @@ const limits = {
   // As typed on the command line: compress() throws for a name that is not a codec.
   codec: /** @type {import('../src/codecs/index.js').Codec} */ (opt.codec),
   level: Number(opt.level),
-  archive: true,
-  rows: opt.rows,
-  compressRows: opt.rows,
+  archive: !opt['rows-only'],
+  rows: opt.rows || opt.columns || opt['rows-only'],
+  compressRows: opt.rows || opt.columns || opt['rows-only'],
+  ...(rowPlan ? { rowPlan } : {}),
 };
 let sealedBytes = 0;
 const batcher = new Batcher(limits, (s) => {
@@ -80,10 +110,12 @@ console.log(
     root,
     codec: opt.codec,
     level: Number(opt.level),
-    rows: opt.rows,
+    rows: limits.rows ? (rowPlan ? 'columns' : 'envelope') : false,
+    archive: limits.archive,
     nsPerEvent: Math.round(med),
     eventsPerCpuSec: Math.round(1e9 / med),
     rounds: perEvent.map(Math.round),
     compressedBytes: sealedBytes,
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   }),
 );

@@ -6,8 +6,10 @@ import { ByteSink } from './byte-sink.js';
 import { eventHead, requestFrame, writeArchiveLine, writeRowLine } from './envelope.js';
 import type { RowPoison } from '../src/contracts/batch.js';
 import { encodeRow } from './row-convert.js';
+import { writeColumnsRow } from './row-bytes.js';
 
 const utf8 = new TextDecoder();
+const utf8Enc = new TextEncoder();
 
 /** A sealed batch plus the requests whose events it carries (for durable acks). */
 export interface SealedBatch {
@@ -35,6 +37,9 @@ export class Batcher {
   private ids: string[] = [];
   /** Columns mode: events of the open batch that did not fit the table. */
   private poison: RowPoison[] = [];
+  /** JSON of the last source seen (one request's events share it). */
+  private sourceFor = '';
+  private sourceJson = '""';
   private readonly onSeal: (b: SealedBatch) => void;
 
   constructor(limits: BatchLimits, onSeal: (b: SealedBatch) => void) {
@@ -93,20 +98,35 @@ export class Batcher {
     receivedAt: number,
     source: string,
   ): void {
-    const text = ev.text ?? utf8.decode(ev.bytes!);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = text; // msgpack-decoded or odd input: not an object, the plan's columns find nothing
+    const plan = this.limits.rowPlan!;
+    if (this.sourceFor !== source) {
+      this.sourceFor = source;
+      this.sourceJson = JSON.stringify(source);
     }
-    const r = encodeRow(
-      parsed,
-      { idJson: head.idJson, receivedAt, sourceJson: JSON.stringify(source) },
-      this.limits.rowPlan!,
-    );
-    if (r.ok) this.rows.utf8(r.line);
-    else this.poison.push({ event_id: ev.id, column: r.column, reason: r.reason, event: text });
+    const meta = { idJson: head.idJson, receivedAt, sourceJson: this.sourceJson };
+    // The byte walker first (no JSON.parse of the event); encodeRow for what it does not read.
+    const bytes = ev.bytes ?? utf8Enc.encode(ev.text!);
+    let r: { ok: true } | { ok: false; column: string; reason: string } | undefined =
+      writeColumnsRow(this.rows, bytes, meta, plan);
+    if (r === undefined) {
+      const text = ev.text ?? utf8.decode(bytes);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+      const e = encodeRow(parsed, meta, plan);
+      if (e.ok) this.rows.utf8(e.line);
+      r = e;
+    }
+    if (!r.ok)
+      this.poison.push({
+        event_id: ev.id,
+        column: r.column,
+        reason: r.reason,
+        event: ev.text ?? utf8.decode(bytes),
+      });
   }
 
   /** Seal if due by age (or unconditionally with force); no-op when empty. */

@@ -15,6 +15,11 @@ export class ByteSink {
     this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
   }
+  /** One byte. */
+  byte(a: number): void {
+    this.room(1);
+    this.buf[this.len++] = a;
+  }
   /** Two ASCII bytes, without a string. */
   pair(a: number, b: number): void {
     this.room(2);
@@ -35,6 +40,20 @@ export class ByteSink {
     if (ascii) this.ascii(s);
     else this.utf8(s);
   }
+  /** src[from, to): short ranges by a loop (a subarray view costs more than copying a few bytes). */
+  range(src: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    this.room(n);
+    if (n < 48) {
+      const out = this.buf;
+      let o = this.len;
+      for (let i = from; i < to; i++) out[o++] = src[i];
+      this.len = o;
+    } else {
+      this.buf.set(src.subarray(from, to), this.len);
+      this.len += n;
+    }
+  }
   bytes(b: Uint8Array): void {
     this.room(b.byteLength);
     this.buf.set(b, this.len);
@@ -46,11 +65,17 @@ export class ByteSink {
    * decoding to a string, stringifying and encoding again (bench/worker-path.mjs --rows).
    */
   jsonString(src: Uint8Array): void {
-    this.room(src.byteLength * 6 + 2);
+    this.room(2);
+    this.buf[this.len++] = 0x22;
+    this.jsonStringBody(src, 0, src.length);
+    this.buf[this.len++] = 0x22;
+  }
+  /** src[from, to) escaped as the inside of a JSON string (no quotes around it). */
+  jsonStringBody(src: Uint8Array, from: number, to: number): void {
+    this.room((to - from) * 6 + 2);
     const out = this.buf;
     let o = this.len;
-    out[o++] = 0x22;
-    for (let i = 0; i < src.length; i++) {
+    for (let i = from; i < to; i++) {
       const c = src[i];
       if (JSON_ESCAPE[c] === 0) {
         out[o++] = c;
@@ -68,7 +93,6 @@ export class ByteSink {
         out[o++] = HEX[c & 15];
       }
     }
-    out[o++] = 0x22;
     this.len = o;
   }
   /**

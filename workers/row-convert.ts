@@ -11,7 +11,7 @@ import type { ColumnType } from '../src/sinks/clickhouse/column-type.js';
 import type { PlanColumn, RowPlan } from '../src/sinks/clickhouse/row-plan.js';
 
 /** Why a value does not fit its column. */
-class Misfit extends Error {}
+export class Misfit extends Error {}
 
 export interface RowMeta {
   idJson: string;
