@@ -1,4 +1,6 @@
 import process from 'node:process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../observe/log.js';
 import { migrate } from '../sinks/clickhouse-migrate.js';
@@ -23,10 +25,20 @@ export async function migrateCommand(
     return 1;
   }
   for (const sink of targets) {
-    const r = await migrate(sink, config.clickhouse_migrations_dir, log);
+    const r = await migrate(sink, migrationsFor(sink, config.clickhouse_migrations_dir), log);
     process.stdout.write(
       `${sink.name}: applied ${r.applied.length} (${r.applied.join(', ') || 'none'}), already applied ${r.skipped.length}\n`,
     );
   }
   return 0;
+}
+
+/** The migrations of a sink's preset: the configured directory for the envelope, else ferry's own. */
+export function migrationsFor(sink: ClickHouseSinkConfig, envelopeDir: string): string {
+  if (sink.preset === 'otel_logs') {
+    // dist/src/cli/migrate.js → <root>/config/migrations/clickhouse-otel-logs
+    const here = dirname(fileURLToPath(import.meta.url));
+    return join(here, '..', '..', '..', 'config', 'migrations', 'clickhouse-otel-logs');
+  }
+  return envelopeDir;
 }

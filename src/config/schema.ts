@@ -390,6 +390,12 @@ export const configSchema = {
                 description: 'gzip the JSONEachRow body (done on the worker threads).',
               },
               columns: clickhouseColumns,
+              preset: {
+                enum: ['envelope', 'otel_logs'],
+                default: 'envelope',
+                description:
+                  "The table `ferry migrate` creates: today's envelope table (clickhouse_migrations_dir), or an OpenTelemetry-logs-shaped table for columns mode (current servers only).",
+              },
               bisect_max_inserts: {
                 type: 'integer',
                 minimum: 0,
