@@ -22,6 +22,15 @@
  * profile turns async inserts on still answers only once the rows are written;
  * on 18.16 it is not sent (unknown settings are rejected there, code 115).
  *
+ * Every insert also sends input_format_skip_unknown_fields=0 and, where it exists,
+ * input_format_json_read_objects_as_strings=0, so a row that does not fit is refused the same
+ * way by 18.16 and current servers (docs/clickhouse.md lists what is detected).
+ *
+ * Columns mode (`columns:`): the rows are already converted by the workers to the table's
+ * types (`rowPlan()` reads the table); events that did not fit arrive as `batch.rowPoison` and
+ * are handed back in the receipt's `poisonRows`. A batch refused for its data is bisected
+ * (./clickhouse/bisect.ts) so only the refused rows join them.
+ *
  * Verified on 18.16.1: a JSON number for a DateTime column in JSONEachRow is
  * read as a Unix timestamp (seconds, integer only: a fraction is code 27), so
  * it is timezone-independent; Content-Encoding: gzip request bodies are
@@ -62,7 +71,7 @@ import { isRetryableStatus, networkCode, SinkError, type SinkErrorClass } from '
 import { isTimeoutError } from '../util/errors.js';
 import { decompress } from '../codecs/index.js';
 import type { PoisonRow } from '../contracts/sink.js';
-import { bisectRows } from './clickhouse/bisect.js';
+import { bisectRows, NoRowFits } from './clickhouse/bisect.js';
 import { buildRowPlan, type RowPlan, type SystemColumn } from './clickhouse/row-plan.js';
 
 const REJECTED_CODES = new Set([
@@ -294,24 +303,32 @@ export class ClickHouseSink implements Sink {
         );
         const lines = raw.toString('utf8').split('\n').filter(Boolean);
         if (lines.length < 2) throw err;
-        const r = await bisectRows(
-          lines,
-          err,
-          (part) => this.insert(Buffer.from(`${part.join('\n')}\n`), false, insertSettings, signal),
-          {
-            maxInserts: this.cfg.bisect_max_inserts,
-            isRowError: (e) =>
-              e instanceof ClickHouseServerError && e.code !== undefined && ROW_CODES.has(e.code),
-            rowHint: (e) => {
-              const m = /\(at row (\d+)\)/.exec(
-                e instanceof Error
-                  ? e.message + String((e as ClickHouseServerError).body ?? '')
-                  : '',
-              );
-              return m ? Number(m[1]) : undefined;
+        let r: Awaited<ReturnType<typeof bisectRows>>;
+        try {
+          r = await bisectRows(
+            lines,
+            err,
+            (part) =>
+              this.insert(Buffer.from(`${part.join('\n')}\n`), false, insertSettings, signal),
+            {
+              maxInserts: this.cfg.bisect_max_inserts,
+              isRowError: (e) =>
+                e instanceof ClickHouseServerError && e.code !== undefined && ROW_CODES.has(e.code),
+              rowHint: (e) => {
+                const m = /\(at row (\d+)\)/.exec(
+                  e instanceof Error
+                    ? e.message + String((e as ClickHouseServerError).body ?? '')
+                    : '',
+                );
+                return m ? Number(m[1]) : undefined;
+              },
             },
-          },
-        );
+          );
+        } catch (be) {
+          // No row fits the table: refused whole, as without bisection (the poison area keeps the batch).
+          if (be instanceof NoRowFits) throw err;
+          throw be;
+        }
         const idCol = this.cfg.columns ? this.cfg.columns.event_id_column : 'event_id';
         for (const b of r.bad)
           poisonRows.push({

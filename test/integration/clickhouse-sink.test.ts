@@ -283,7 +283,9 @@ describe.each(CH_TARGETS)('ClickHouse on $name', (target) => {
     });
 
     it('a malformed row is a permanent SinkError, and nothing of that batch is inserted', async () => {
-      const sink = new ClickHouseSink(cfg(), log, 10_000);
+      // With bisection off (bisect_max_inserts: 0): the whole batch is refused, as before
+      // bisection existed. With it on, see 'a malformed row with bisection on' below.
+      const sink = new ClickHouseSink(cfg({ bisect_max_inserts: 0 }), log, 10_000);
       const before = await countFinal();
       for (const [bad, gzip] of [
         [
@@ -306,6 +308,28 @@ describe.each(CH_TARGETS)('ClickHouse on $name', (target) => {
         );
       }
       expect(await countFinal()).toBe(before);
+      await sink.close();
+    });
+
+    it('a malformed row with bisection on: the other rows are inserted, the bad one comes back as a poison row', async () => {
+      const sink = new ClickHouseSink(cfg({ bisect_max_inserts: 64 }), log, 10_000);
+      const r = await sink.write(
+        batch(
+          row('bisect-a') +
+            '{"event_id":"bisect-b","received_at":1,"source":"http","payload":{"not":"a string"}}\n' +
+            row('bisect-c'),
+          true,
+        ),
+      );
+      expect(r.poisonRows?.map((p) => p.event_id)).toEqual(['bisect-b']);
+      expect(r.poisonRows![0].reason).toMatch(/^code (26|27|33|117): /);
+      expect(
+        (
+          await q<{ event_id: string }>(
+            `SELECT event_id FROM ${database}.events WHERE event_id LIKE 'bisect-%' ORDER BY event_id`,
+          )
+        ).map((x) => x.event_id),
+      ).toEqual(['bisect-a', 'bisect-c']);
       await sink.close();
     });
 

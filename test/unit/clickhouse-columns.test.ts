@@ -5,7 +5,7 @@ import { buildRowPlan } from '../../src/sinks/clickhouse/row-plan.js';
 import { convert, encodeRow, lookup } from '../../workers/row-convert.js';
 import { writeColumnsRow } from '../../workers/row-bytes.js';
 import { ByteSink } from '../../workers/byte-sink.js';
-import { bisectRows } from '../../src/sinks/clickhouse/bisect.js';
+import { bisectRows, NoRowFits } from '../../src/sinks/clickhouse/bisect.js';
 
 const enc = new TextEncoder();
 const meta = { idJson: '"id-1"', receivedAt: 1_795_400_000_250, sourceJson: '"tok"' };
@@ -170,6 +170,14 @@ describe('bisection', () => {
       expect(r.inserts).toBeLessThanOrEqual(hints ? 3 * 3 + 1 : 2 * 3 * 13);
     });
   }
+
+  it('every row refused: stops after the first few, blaming the table (the batch stays whole)', async () => {
+    const t = make(30, new Set(Array.from({ length: 30 }, (_, i) => i)), true);
+    const err = await bisectRows(t.rows, rowError(1), t.insert, opts(64)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoRowFits);
+    expect(t.delivered).toEqual([]);
+    expect(t.count()).toBeLessThanOrEqual(8);
+  });
 
   it('stops at the budget: nothing delivered twice, the rest reported unresolved', async () => {
     const t = make(100, new Set([3, 50, 90]), false);

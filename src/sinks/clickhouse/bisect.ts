@@ -20,6 +20,21 @@ export interface BisectResult {
   inserts: number;
 }
 
+/**
+ * The first rows tried alone were all refused and nothing was delivered: the table, not the rows,
+ * is the problem (a schema that fits no row of the batch). The caller keeps the batch whole.
+ */
+export class NoRowFits extends Error {
+  constructor(readonly inserts: number) {
+    super(
+      `the first rows tried alone were all refused and none was delivered (${inserts} inserts)`,
+    );
+  }
+}
+
+/** Rows refused alone, with none delivered, before the search stops and blames the table. */
+const ALL_BAD_AFTER = 4;
+
 export class BisectBudgetExceeded extends Error {
   constructor(
     readonly inserts: number,
@@ -45,6 +60,12 @@ export async function bisectRows(
   },
 ): Promise<BisectResult> {
   const bad: BisectResult['bad'] = [];
+  let anyDelivered = false;
+  const found = (index: number, error: unknown) => {
+    bad.push({ index, row: rows[index], error });
+    if (!anyDelivered && bad.length >= Math.min(ALL_BAD_AFTER, rows.length))
+      throw new NoRowFits(inserts);
+  };
   const delivered = new Uint8Array(rows.length);
   let lastError: unknown = firstError;
   let inserts = 0;
@@ -54,6 +75,7 @@ export async function bisectRows(
     try {
       await insert(rows.slice(from, to));
       delivered.fill(1, from, to);
+      anyDelivered = true;
       return undefined;
     } catch (err) {
       if (!opts.isRowError(err)) throw err;
@@ -64,7 +86,7 @@ export async function bisectRows(
   /** rows[from, to) were refused with err: find the bad ones. */
   const search = async (from: number, to: number, err: unknown): Promise<void> => {
     if (to - from === 1) {
-      bad.push({ index: from, row: rows[from], error: err });
+      found(from, err);
       return;
     }
     const hint = opts.rowHint(err);
@@ -72,7 +94,7 @@ export async function bisectRows(
       const at = from + hint - 1;
       // The suspect alone, then what is before it, then what is after it.
       const alone = await send(at, at + 1);
-      if (alone !== undefined) bad.push({ index: at, row: rows[at], error: alone });
+      if (alone !== undefined) found(at, alone);
       if (at > from) {
         const e = await send(from, at);
         if (e !== undefined) await search(from, at, e);
