@@ -109,6 +109,10 @@ export class Uploader {
 
   private async toSink(sink: Sink, batch: EncodedBatch): Promise<void> {
     const d = this.dlq?.forSink(sink.name);
+    // ClickHouse columns mode: events the workers could not convert are not in the rows, so they
+    // are kept now, whatever becomes of the batch (delivered, spooled to the DLQ or poisoned).
+    if (sink.takes === 'rows' && batch.rowPoison?.length)
+      await this.poisonRows(sink, batch, batch.rowPoison);
     // Sink known down: straight to its DLQ, no retry budget spent per batch.
     if (d?.breaker.open) return this.spool(sink, batch, undefined);
     const policy = this.policies.get(sink.name)!;
@@ -217,7 +221,7 @@ export class Uploader {
     this.dlq!.poke(sink.name);
   }
 
-  /** Bad rows of a delivered batch: kept in the poison area (logged when the node has no DLQ). */
+  /** Rows that do not fit the sink's table (workers' misfits, server refusals): kept in the poison area (logged without a DLQ). */
   private async poisonRows(
     sink: Sink,
     batch: EncodedBatch,
@@ -229,7 +233,7 @@ export class Uploader {
     try {
       where = d ? await d.poisonRows(batch, rows) : undefined;
     } catch (err) {
-      // The batch is in: failing it now would insert its good rows again. Say what was lost.
+      // Failing the batch for this would insert its good rows again. Say what was lost.
       this.metrics.dlqSaveFailures.inc({
         sink: sink.name,
         reason: isOutOfSpace(err) ? 'enospc' : 'io',
@@ -251,8 +255,8 @@ export class Uploader {
         where,
       },
       where
-        ? 'sink refused some rows of a delivered batch: kept in the poison area'
-        : 'sink refused some rows of a delivered batch (no DLQ configured: they are only logged)',
+        ? "rows that do not fit the sink's table: kept in the poison area, the rest of the batch goes on"
+        : "rows that do not fit the sink's table (no DLQ configured: they are only logged)",
     );
   }
 

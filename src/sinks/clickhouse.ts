@@ -27,9 +27,9 @@
  * way by 18.16 and current servers (docs/clickhouse.md lists what is detected).
  *
  * Columns mode (`columns:`): the rows are already converted by the workers to the table's
- * types (`rowPlan()` reads the table); events that did not fit arrive as `batch.rowPoison` and
- * are handed back in the receipt's `poisonRows`. A batch refused for its data is bisected
- * (./clickhouse/bisect.ts) so only the refused rows join them.
+ * types (`rowPlan()` reads the table); events that did not fit arrive as `batch.rowPoison`
+ * and are kept by the uploader. A batch refused for its data is bisected
+ * (./clickhouse/bisect.ts): the rows the server refuses come back in the receipt's `poisonRows`.
  *
  * Verified on 18.16.1: a JSON number for a DateTime column in JSONEachRow is
  * read as a Unix timestamp (seconds, integer only: a fraction is code 27), so
@@ -281,11 +281,12 @@ export class ClickHouseSink implements Sink {
       });
     }
     const location = `${this.cfg.database}.${this.cfg.table}`;
-    const poisonRows: PoisonRow[] = (batch.rowPoison ?? []).map((p) => ({ ...p }));
+    // Only the rows this sink finds refused; the workers' misfits (batch.rowPoison) are kept by
+    // the uploader before the first attempt.
+    const poisonRows: PoisonRow[] = [];
     const receipt = () => ({ location, ...(poisonRows.length ? { poisonRows } : {}) });
     // Columns mode can leave a batch with no row at all (every event a misfit).
-    if (rows.rawBytes === 0 && rows.codec === 'none' && rows.body.byteLength === 0)
-      return receipt();
+    if (rows.rawBytes === 0 && (batch.rowPoison?.length ?? 0) > 0) return receipt();
     try {
       const { insertSettings } = await this.detect(signal);
       const body = Buffer.from(rows.body.buffer, rows.body.byteOffset, rows.body.byteLength);
