@@ -65,6 +65,7 @@ describe.each(CH_TARGETS)('ClickHouse columns mode on $name', (target) => {
     username: 'default',
     password: '',
     compress: true,
+    preset: 'envelope',
     bisect_max_inserts: 64,
     ...over,
   });
@@ -201,7 +202,15 @@ describe.each(CH_TARGETS)('ClickHouse columns mode on $name', (target) => {
 
   it('a value that does not fit makes only its row a poison row, naming the column and the reason', async () => {
     const sink = new ClickHouseSink(
-      cfg({ columns: { paths: { user_id: 'user.id' }, source_column: 'src', unknown: 'skip' } }),
+      cfg({
+        columns: {
+          paths: { user_id: 'user.id' },
+          event_id_column: 'event_id',
+          received_at_column: 'received_at',
+          source_column: 'src',
+          unknown: 'skip',
+        },
+      }),
       log,
       10_000,
     );

@@ -49,6 +49,8 @@ describe.each(CH_TARGETS)('ClickHouse on $name', (target) => {
     username: 'default',
     password: '',
     compress: true,
+    preset: 'envelope',
+    bisect_max_inserts: 64,
     ...over,
   });
   const ch = createClient({ url: target.url });
