@@ -7,6 +7,9 @@ import { WorkerPool } from '../pipeline/pool.js';
 import { Uploader } from '../pipeline/uploader.js';
 import { createSinks } from '../sinks/factory.js';
 import { LiveSink } from '../sinks/live-sink.js';
+import type { Dispatcher } from '../contracts/dispatch.js';
+import { WriteAheadLog } from '../wal/log.js';
+import { LoggedDispatcher } from '../wal/dispatcher.js';
 
 /** rings → workers → uploader → sinks, with the ack tracker and the DLQ: what every source feeds. */
 export interface Pipeline {
@@ -15,6 +18,10 @@ export interface Pipeline {
   acks: AckTracker;
   uploader: Uploader;
   pool: WorkerPool;
+  /** What sources dispatch through: the write-ahead log in front of the pool, or the pool. */
+  dispatcher: Dispatcher;
+  /** The write-ahead log and its re-dispatcher (undefined with wal.enabled false). */
+  wal?: { log: WriteAheadLog; dispatcher: LoggedDispatcher };
 }
 
 /**
@@ -53,5 +60,17 @@ export async function startPipeline(
       ),
   });
   pool.start();
-  return { sinks, dlq, acks, uploader, pool };
+  let wal: Pipeline['wal'];
+  if (cfg.wal.enabled) {
+    // After the DLQ (its recovery comes first) and the workers: the log's records are replayed
+    // into the rings now, before any source starts.
+    const { wal: walLog, recovered } = await WriteAheadLog.open(cfg, metrics, log);
+    const dispatcher = new LoggedDispatcher(pool, walLog, acks, metrics, log, {
+      initialMs: cfg.retry.initial_ms,
+      maxMs: cfg.retry.max_ms,
+    });
+    await dispatcher.replay(recovered);
+    wal = { log: walLog, dispatcher };
+  }
+  return { sinks, dlq, acks, uploader, pool, dispatcher: wal?.dispatcher ?? pool, wal };
 }

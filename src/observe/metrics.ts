@@ -7,6 +7,7 @@ import { createDlqMetrics } from './metrics/dlq.js';
 import { createKafkaMetrics } from './metrics/kafka.js';
 import { createConfigMetrics } from './metrics/config.js';
 import { createOtlpMetrics } from './metrics/otlp.js';
+import { createWalMetrics } from './metrics/wal.js';
 
 export type { HttpMetrics } from './metrics/http.js';
 export type { PipelineMetrics } from './metrics/pipeline.js';
@@ -15,6 +16,7 @@ export type { DlqMetrics } from './metrics/dlq.js';
 export type { KafkaMetrics } from './metrics/kafka.js';
 export type { ConfigMetrics } from './metrics/config.js';
 export type { OtlpMetrics } from './metrics/otlp.js';
+export type { WalMetrics } from './metrics/wal.js';
 
 /**
  * Every metric ferry exports, in one registry. Names of seed 001 are kept as they are
@@ -41,6 +43,7 @@ export function createMetrics() {
     ...createKafkaMetrics(f),
     ...createConfigMetrics(f),
     ...createOtlpMetrics(f),
+    ...createWalMetrics(f),
   };
 }
 
