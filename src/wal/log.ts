@@ -40,6 +40,8 @@ export class WriteAheadLog implements EntryOwner {
   private sealing: Promise<void> | undefined;
   /** Entries appended but not yet written or released (for the gauge). */
   private inflight = 0;
+  /** The largest record refused for want of room, until one that size fits again. */
+  private refusedBytes = 0;
   /** Set by the re-dispatcher: where a lost record goes. */
   onLost: (e: WalEntry) => void = () => {};
 
@@ -106,14 +108,18 @@ export class WriteAheadLog implements EntryOwner {
     this.startRoller();
   }
 
-  /** Would a record of `payload` bytes be refused now? */
+  /** Would a record of `payload` bytes be refused now? (Remembered: refusal() says so until it fits.) */
   full(payload: number): boolean {
-    return this.store.wouldReject(recordBytes(payload));
+    const bytes = recordBytes(payload);
+    if (!this.store.wouldReject(bytes)) return false;
+    this.refusedBytes = Math.max(this.refusedBytes, bytes);
+    return true;
   }
 
   /** Why durable requests are refused now (for the 503 and /readyz), or undefined. */
   refusal(): string | undefined {
-    if (!this.store.wouldReject(0)) return undefined;
+    if (this.refusedBytes > 0 && !this.store.wouldReject(this.refusedBytes)) this.refusedBytes = 0;
+    if (this.refusedBytes === 0 && !this.store.wouldReject(0)) return undefined;
     return `the write-ahead log is full (${this.store.bytes} bytes in ${this.store.files} files; wal.max_bytes ${this.cfg.wal.max_bytes})`;
   }
 
