@@ -8,6 +8,11 @@ import { RECORD_OVERHEAD } from '../segments/frame.js';
 import { errorMessage } from '../util/errors.js';
 import { WalEntry, type EntryOwner } from './entry.js';
 import { WAL_HEAD, WAL_KIND, type WalHead } from './format.js';
+import { faultAt } from './fault.js';
+
+// Test-only crash points (src/wal/fault.ts); no-ops unless FERRY_TEST_WAL_FAULT is set.
+const crashAfterFsync = faultAt('after-fsync');
+const crashBeforeRelease = faultAt('before-release');
 
 export function walDir(cfg: FerryConfig): string {
   return cfg.wal.dir || join(cfg.state_dir, 'wal');
@@ -77,6 +82,7 @@ export class WriteAheadLog implements EntryOwner {
           metrics.walAppendRecords.inc(records);
           metrics.walFsyncs.inc();
           metrics.walFsyncSeconds.observe(seconds);
+          crashAfterFsync(records);
         },
       },
       WAL_KIND,
@@ -152,6 +158,7 @@ export class WriteAheadLog implements EntryOwner {
   }
 
   release(e: WalEntry): void {
+    crashBeforeRelease();
     this.store
       .complete(e.record!)
       .catch((err) =>
