@@ -65,10 +65,18 @@ export async function startPipeline(
     // After the DLQ (its recovery comes first) and the workers: the log's records are replayed
     // into the rings now, before any source starts.
     const { wal: walLog, recovered } = await WriteAheadLog.open(cfg, metrics, log);
-    const dispatcher = new LoggedDispatcher(pool, walLog, acks, metrics, log, {
-      initialMs: cfg.retry.initial_ms,
-      maxMs: cfg.retry.max_ms,
-    });
+    const dispatcher = new LoggedDispatcher(
+      pool,
+      walLog,
+      acks,
+      metrics,
+      log,
+      {
+        initialMs: cfg.retry.initial_ms,
+        maxMs: cfg.retry.max_ms,
+      },
+      () => dlq?.refusal(),
+    );
     await dispatcher.replay(recovered);
     wal = { log: walLog, dispatcher };
   }

@@ -38,6 +38,8 @@ export class LoggedDispatcher implements Dispatcher {
     private readonly metrics: WalMetrics,
     private readonly log: Logger,
     private backoff: BackoffPolicy,
+    /** Why sending a lost record again is pointless now (a down sink's DLQ is full), or undefined. */
+    private readonly blocked: () => string | undefined = () => undefined,
   ) {
     wal.onLost = (e) => this.lost(e);
   }
@@ -84,6 +86,9 @@ export class LoggedDispatcher implements Dispatcher {
     const delay = backoffDelay(this.backoff, e.attempts);
     const p = (async () => {
       await sleep(delay, this.stop.signal);
+      // While a down sink's DLQ is full the record would only fail again: wait for room first.
+      while (this.blocked() && !this.stop.signal.aborted)
+        await sleep(backoffDelay(this.backoff, ++e.attempts), this.stop.signal);
       if (await this.dispatchAgain(e)) this.metrics.walReplayed.inc({ reason: 'lost' });
     })().finally(() => this.waiting.delete(p));
     this.waiting.add(p);

@@ -288,6 +288,13 @@ describe('DLQ segments', () => {
       async () => (await gauge(f, 'dlq_events_current', 'warehouse')) === 0,
       60_000,
     );
+    // Requests acknowledged from the write-ahead log whose batches found the DLQ full are sent
+    // again once it has room (docs/wal.md): wait for the log to release them all.
+    await until(
+      'write-ahead log released',
+      async () => metric(await scrape(f), 'wal_records_pending') === 0,
+      60_000,
+    );
     const ids = await clickhouseIds(ch, `${database}.events`, `${run}-full-`);
     expect(acked.filter((id) => !ids.has(id)).length).toBe(0);
     expect((await post(f.url, makeEvents(5, `${run}-full-after`).lines.join('\n'))).status).toBe(
