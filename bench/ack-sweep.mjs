@@ -8,7 +8,7 @@
 //
 // usage: npm run build && node bench/ack-sweep.mjs [--duration 10] [--only TEXT] [--write]
 //   --write   update bench/RESULTS.md (the "Ack modes × concurrency" section)
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -37,26 +37,6 @@ const MODES = /** @type {const} */ (['durable', 'delivered', 'accepted']);
 const rows = MODES.flatMap((ack) => CONNS.map((c) => ({ ack, c }))).filter(
   (r) => !opt.only || `ack=${r.ack} c=${r.c}`.includes(opt.only),
 );
-
-/** Files under dir (recursively): the archive objects written so far. */
-function countFiles(dir) {
-  let n = 0;
-  const walk = (d) => {
-    let names;
-    try {
-      names = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!name.endsWith('.tmp')) n++;
-    }
-  };
-  walk(dir);
-  return n;
-}
 
 /** A counter's value from ferry's /metrics. */
 async function metric(port, name) {
@@ -102,7 +82,9 @@ for (const r of rows) {
         threads: Math.min(2, r.c),
       };
       wrk({ ...load, seconds: 3 }); // warm-up
-      const objs0 = countFiles(out);
+      // Objects written = batches sealed (one object per batch with one sink). Not files on disk:
+      // W1 repeats one body, so equal batches get the same key and overwrite each other.
+      const objs0 = await metric(port, 'batch_events_count');
       const walBytes0 = await metric(port, 'wal_append_bytes_total');
       const fsyncs0 = await metric(port, 'wal_fsyncs_total');
       const c0 = cpuSeconds(p.pid);
@@ -110,7 +92,7 @@ for (const r of rows) {
       const cpu = cpuSeconds(p.pid) - c0;
       const walBytes = (await metric(port, 'wal_append_bytes_total')) - walBytes0;
       const fsyncs = (await metric(port, 'wal_fsyncs_total')) - fsyncs0;
-      const objs = countFiles(out) - objs0;
+      const objs = (await metric(port, 'batch_events_count')) - objs0;
       const ok = (w.requests - w.non2xx) * EVENTS_PER_REQ;
       results.push({
         name,

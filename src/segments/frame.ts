@@ -7,15 +7,21 @@ import { crc32c } from './crc32c.js';
  *   record = u32le(bodyLength) u32le(crc32c(body)) body
  *   body   = u32le(headLength) head(JSON, UTF-8) payload
  *
+ * (`crc` is the format's checksum: CRC32C unless the format says otherwise.)
  * The magic says which store wrote the file; the head (validated by the store's `isHead`) says
  * what the payload is. Docs: docs/dlq.md ("Segment format"), docs/wal.md.
  */
 export interface SegmentFormat<H> {
   /** 8 ASCII bytes, e.g. "FERRYDLQ". */
   readonly magic: Uint8Array;
+  /** The record checksum, chainable (crc(b, crc(a)) = crc(a ‖ b)): CRC32C for the DLQ, CRC-32 for the WAL. */
+  readonly checksum?: Checksum;
   /** A parsed head this store wrote (anything else is a corrupt record). */
   isHead(h: unknown): h is H;
 }
+
+export type Checksum = (data: Uint8Array, seed?: number) => number;
+const checksumOf = (fmt?: { checksum?: Checksum }): Checksum => fmt?.checksum ?? crc32c;
 
 export const FILE_HEADER_BYTES = 12;
 export const RECORD_OVERHEAD = 8;
@@ -43,27 +49,45 @@ export function isFileHeader(b: Uint8Array, fmt: SegmentFormat<unknown>): boolea
 
 const enc = new TextEncoder();
 
-/** One framed record; the payload may come in parts (a ring record's header, source and body). */
-export function encodeRecord(
+/**
+ * One framed record as parts to write in order: a small prefix (length, checksum, head) and the
+ * payload's own parts, not copied — a ring record's header and body go to disk as they are.
+ */
+export function encodeFrame(
   head: unknown,
   payload: Uint8Array | readonly Uint8Array[],
-): Uint8Array {
+  fmt?: { checksum?: Checksum },
+): { parts: Uint8Array[]; length: number } {
   const parts = payload instanceof Uint8Array ? [payload] : payload;
   const headBytes = enc.encode(JSON.stringify(head));
   let payloadLen = 0;
   for (const p of parts) payloadLen += p.length;
   const bodyLen = 4 + headBytes.length + payloadLen;
-  const out = new Uint8Array(RECORD_OVERHEAD + bodyLen);
-  const dv = new DataView(out.buffer);
+  const prefix = new Uint8Array(12 + headBytes.length);
+  const dv = new DataView(prefix.buffer);
   dv.setUint32(0, bodyLen, true);
   dv.setUint32(8, headBytes.length, true);
-  out.set(headBytes, 12);
-  let at = 12 + headBytes.length;
-  for (const p of parts) {
+  prefix.set(headBytes, 12);
+  const crc = checksumOf(fmt);
+  let c = crc(prefix.subarray(RECORD_OVERHEAD));
+  for (const p of parts) c = crc(p, c);
+  dv.setUint32(4, c, true);
+  return { parts: [prefix, ...parts], length: RECORD_OVERHEAD + bodyLen };
+}
+
+/** One framed record in one buffer. */
+export function encodeRecord(
+  head: unknown,
+  payload: Uint8Array | readonly Uint8Array[],
+  fmt?: { checksum?: Checksum },
+): Uint8Array {
+  const f = encodeFrame(head, payload, fmt);
+  const out = new Uint8Array(f.length);
+  let at = 0;
+  for (const p of f.parts) {
     out.set(p, at);
     at += p.length;
   }
-  dv.setUint32(4, crc32c(out.subarray(RECORD_OVERHEAD)), true);
   return out;
 }
 
@@ -112,7 +136,7 @@ export function scanSegment<H>(b: Uint8Array, fmt: SegmentFormat<H>): ScanResult
     if (end > b.length) return { records, corrupt, validEnd: off, tail: 'torn' };
     const body = b.subarray(off + RECORD_OVERHEAD, end);
     const length = RECORD_OVERHEAD + bodyLen;
-    if (crc32c(body) !== dv.getUint32(off + 4, true)) {
+    if (checksumOf(fmt)(body) !== dv.getUint32(off + 4, true)) {
       corrupt.push({ offset: off, length, reason: 'checksum mismatch' });
     } else {
       const headLen = dv.getUint32(off + RECORD_OVERHEAD, true);
@@ -137,11 +161,14 @@ export function scanSegment<H>(b: Uint8Array, fmt: SegmentFormat<H>): ScanResult
  * undefined when it is intact. Recovery checks every record at start-up; this is the same check
  * for a record read later, which the disk may have damaged since.
  */
-export function recordProblem(record: Uint8Array): string | undefined {
+export function recordProblem(
+  record: Uint8Array,
+  fmt?: { checksum?: Checksum },
+): string | undefined {
   if (record.length < RECORD_OVERHEAD + 4) return 'cut short';
   const dv = new DataView(record.buffer, record.byteOffset, record.byteLength);
   if (dv.getUint32(0, true) !== record.length - RECORD_OVERHEAD) return 'length field mismatch';
-  if (crc32c(record.subarray(RECORD_OVERHEAD)) !== dv.getUint32(4, true))
+  if (checksumOf(fmt)(record.subarray(RECORD_OVERHEAD)) !== dv.getUint32(4, true))
     return 'checksum mismatch';
   return undefined;
 }

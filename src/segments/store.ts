@@ -2,7 +2,7 @@ import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/pro
 import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
 import {
-  encodeRecord,
+  encodeFrame,
   fileHeader,
   FILE_HEADER_BYTES,
   payloadOf,
@@ -68,7 +68,9 @@ export interface StoreKind<H> {
 }
 
 interface Pending<H> {
-  frame: Uint8Array;
+  /** The frame's parts (prefix + payload parts, not copied) and their total length. */
+  frame: Uint8Array[];
+  length: number;
   head: H;
   resolve: (r: StoredRecord<H>) => void;
   reject: (e: Error) => void;
@@ -154,11 +156,11 @@ export class SegmentStore<H> {
    * Throws (the kind's full error) when it cannot be kept.
    */
   append(head: H, payload: Uint8Array | readonly Uint8Array[]): Promise<StoredRecord<H>> {
-    const frame = encodeRecord(head, payload);
-    this.makeRoom(frame.length);
+    const { parts, length } = encodeFrame(head, payload, this.kind.format);
+    this.makeRoom(length);
     return new Promise<StoredRecord<H>>((resolve, reject) => {
-      this.pending.push({ frame, head, resolve, reject });
-      this.pendingBytes += frame.length;
+      this.pending.push({ frame: parts, length, head, resolve, reject });
+      this.pendingBytes += length;
       this.startFlush();
     });
   }
@@ -181,7 +183,7 @@ export class SegmentStore<H> {
   async read(r: StoredRecord<H>): Promise<Uint8Array> {
     const buf = await this.readRecord(r);
     // Checked again on every read: the disk may have damaged it since recovery checked it.
-    const problem = buf.length === r.length ? recordProblem(buf) : 'cut short';
+    const problem = buf.length === r.length ? recordProblem(buf, this.kind.format) : 'cut short';
     if (problem) throw this.kind.corruptError(r.segment.path, r.offset, problem);
     return payloadOf(buf);
   }
@@ -331,13 +333,13 @@ export class SegmentStore<H> {
     while (this.pending.length > 0) {
       const group = this.pending;
       this.pending = [];
-      for (const p of group) this.pendingBytes -= p.frame.length;
+      for (const p of group) this.pendingBytes -= p.length;
       const started = performance.now();
       let groupBytes = 0;
       try {
         const written: { seg: Segment<H>; offset: number; p: Pending<H> }[] = [];
         let created = false;
-        // Frames bound for the open segment, written with one call (a rotation writes what came before).
+        // Frames bound for the open segment, gathered into one write (a rotation writes what came before).
         let run: Uint8Array[] = [];
         let runAt = 0;
         const writeRun = async () => {
@@ -347,18 +349,18 @@ export class SegmentStore<H> {
           run = [];
         };
         for (const p of group) {
-          if (this.needsNewSegment(p.frame.length)) {
+          if (this.needsNewSegment(p.length)) {
             await writeRun();
             await this.rotate();
             created = true;
           }
           const a = this.active!;
           if (run.length === 0) runAt = a.seg.bytes;
-          run.push(p.frame);
+          run.push(...p.frame);
           written.push({ seg: a.seg, offset: a.seg.bytes, p });
-          a.seg.bytes += p.frame.length;
-          this.total += p.frame.length;
-          groupBytes += p.frame.length;
+          a.seg.bytes += p.length;
+          this.total += p.length;
+          groupBytes += p.length;
         }
         await writeRun();
         // One sync for the whole group; the directory too when a file was created.
@@ -369,7 +371,7 @@ export class SegmentStore<H> {
           const r: StoredRecord<H> = {
             segment: w.seg,
             offset: w.offset,
-            length: w.p.frame.length,
+            length: w.p.length,
             head: w.p.head,
             done: false,
           };

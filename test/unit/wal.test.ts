@@ -15,6 +15,7 @@ import {
   type RecordHeader,
 } from '../../src/rings/record.js';
 import type { FerryConfig } from '../../src/config/types.js';
+import { crc32, crc32Table } from '../../src/codecs/crc32.js';
 
 const log = pino({ level: 'silent' });
 const dirs: string[] = [];
@@ -78,6 +79,15 @@ const counter = async (m: ReturnType<typeof createMetrics>, name: string) =>
   (await m.registry.getSingleMetric(name)!.get()).values.reduce((n, v) => n + v.value, 0);
 
 describe('write-ahead log', () => {
+  it('its CRC-32 is the native one where there is one, equal to the table fallback, and chains', () => {
+    const a = enc.encode('123456789');
+    expect(crc32(a)).toBe(0xcbf43926);
+    expect(crc32Table(a)).toBe(0xcbf43926);
+    const big = new Uint8Array(100_000).map((_, i) => (i * 31 + 7) & 0xff);
+    expect(crc32(big)).toBe(crc32Table(big));
+    expect(crc32(big.subarray(5000), crc32(big.subarray(0, 5000)))).toBe(crc32(big));
+  });
+
   it('answers durable on verdict + fsync, before any batch is delivered; concurrent appends share fsyncs', async () => {
     const cfg = config();
     const { acks, dispatcher, metrics, wal } = await setup(cfg);
