@@ -38,9 +38,15 @@ const rows = MODES.flatMap((ack) => CONNS.map((c) => ({ ack, c }))).filter(
   (r) => !opt.only || `ack=${r.ack} c=${r.c}`.includes(opt.only),
 );
 
-/** A counter's value from ferry's /metrics. */
+/**
+ * A counter's value from ferry's /metrics (a fresh connection each time: a pooled one may have
+ * been closed by the server's keep-alive timeout during the run).
+ * @param {number} port
+ * @param {string} name
+ */
 async function metric(port, name) {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { connection: 'close' } });
+  const text = await res.text();
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 }
@@ -49,7 +55,7 @@ const results = [];
 for (const r of rows) {
   const name = `ack=${r.ack} c=${r.c}`;
   process.stderr.write(`ack-sweep: ${name} …\n`);
-  const port = 18800 + Math.floor(Math.random() * 90);
+  const port = 28800 + Math.floor(Math.random() * 900);
   const dir = mkdtempSync(join(work, 'ferry-'));
   const out = join(dir, 'out');
   const cfgFile = join(dir, 'ferry.yaml');
