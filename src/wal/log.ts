@@ -45,6 +45,8 @@ export class WriteAheadLog implements EntryOwner {
   private sealing: Promise<void> | undefined;
   /** Entries appended but not yet written or released (for the gauge). */
   private inflight = 0;
+  /** Segment removals under way (close waits for them). */
+  private readonly removing = new Set<Promise<void>>();
   /** The largest record refused for want of room, until one that size fits again. */
   private refusedBytes = 0;
   /** Set by the re-dispatcher: where a lost record goes. */
@@ -159,11 +161,13 @@ export class WriteAheadLog implements EntryOwner {
 
   release(e: WalEntry): void {
     crashBeforeRelease();
-    this.store
+    const p = this.store
       .complete(e.record!)
       .catch((err) =>
         this.log.error({ err: errorMessage(err) }, 'WAL: could not remove a released segment'),
-      );
+      )
+      .finally(() => this.removing.delete(p));
+    this.removing.add(p);
   }
 
   lost(e: WalEntry): void {
@@ -199,6 +203,7 @@ export class WriteAheadLog implements EntryOwner {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.sealing;
+    await Promise.all([...this.removing]);
     await this.store.close();
     this.updateGauges();
   }

@@ -35,8 +35,13 @@ function config(wal: Record<string, unknown> = {}): FerryConfig {
     {},
   );
 }
-const walFiles = (cfg: FerryConfig) =>
-  readdirSync(join(cfg.state_dir, 'wal')).filter((f) => f.endsWith('.fwl'));
+const walFiles = (cfg: FerryConfig) => {
+  try {
+    return readdirSync(join(cfg.state_dir, 'wal')).filter((f) => f.endsWith('.fwl'));
+  } catch {
+    return []; // not created yet: the first group commit creates it
+  }
+};
 const enc = new TextEncoder();
 const header = (reqId: number): RecordHeader => ({
   reqId,
@@ -130,12 +135,15 @@ describe('write-ahead log', () => {
 
   it('a request the worker rejects is released at once (its segment goes at the next roll)', async () => {
     const cfg = config();
-    const { acks, dispatcher, wal } = await setup(cfg);
+    const { acks, dispatcher, wal, metrics } = await setup(cfg);
     dispatcher.tryDispatch(header(1), body(1));
     const a = acks.register(1, 0, 'durable');
     acks.onVerdict({ reqId: 1, ok: false, status: 400, error: 'malformed_body', message: 'bad' });
     expect(await a).toMatchObject({ ok: false, status: 400 });
+    // Written (the append was already under way), then released and its segment rolled away.
+    await until(() => wal.store.segments.length > 0 || walFiles(cfg).length > 0);
     await until(() => walFiles(cfg).length === 0 && wal.store.liveRecords === 0);
+    expect(await counter(metrics, 'wal_append_records_total')).toBe(1);
     await wal.close();
   });
 
