@@ -343,6 +343,49 @@ ts(
 );
 endRow();
 
+row('Write-ahead log (ack=durable)');
+ts(
+  'WAL append bytes /s',
+  'Bps',
+  [[rate('wal_append_bytes_total'), '{{instance}}']],
+  "Bytes written (and fsync'd) to the log: the disk write budget of ack=durable (docs/wal.md).",
+);
+ts('WAL records appended /s', 'short', [[rate('wal_append_records_total'), '{{instance}}']]);
+ts(
+  'WAL fsyncs /s',
+  'short',
+  [[rate('wal_fsyncs_total'), '{{instance}}']],
+  'Group commits: one write + one fdatasync shared by every append waiting.',
+);
+ts(
+  'WAL group commit latency',
+  's',
+  [
+    [q(0.5, 'wal_fsync_seconds'), 'p50 {{instance}}'],
+    [q(0.99, 'wal_fsync_seconds'), 'p99 {{instance}}'],
+  ],
+  'A durable answer waits about one group commit; a slow disk shows here first.',
+);
+ts(
+  'WAL records pending',
+  'short',
+  [[m('wal_records_pending'), '{{instance}}']],
+  'Appended but not yet released (their batches not yet delivered or in a DLQ): about one batch age of traffic; growth means sinks and DLQ cannot take it.',
+);
+ts('WAL bytes on disk', 'bytes', [[m('wal_bytes_current'), 'bytes {{instance}}']]);
+ts('WAL files on disk', 'short', [[m('wal_files_current'), '{{instance}}']]);
+ts(
+  'WAL replays, refusals and corruption /s',
+  'short',
+  [
+    [rate('wal_records_replayed_total', 'reason'), 'replayed {{instance}} {{reason}}'],
+    [rate('wal_rejected_full_total'), '503 wal_full {{instance}}'],
+    [rate('wal_corrupt_records_total'), 'corrupt records {{instance}}'],
+  ],
+  'startup: records found after a crash; lost: a batch failed after the ack (DLQ full or off) or its worker died; wal_full: wal.max_bytes reached.',
+);
+endRow();
+
 row('Kafka');
 ts(
   'Consumer lag by topic',

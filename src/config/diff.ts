@@ -24,6 +24,8 @@ const RESTART_PREFIXES = [
   'host_id',
   'dlq.enabled',
   'dlq.dir',
+  'wal.enabled',
+  'wal.dir',
   'kafka',
   'otlp',
   'bulk.enabled',

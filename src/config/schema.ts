@@ -239,7 +239,12 @@ export const configSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        ack: { enum: ['durable', 'accepted'], default: 'durable' },
+        ack: {
+          enum: ['durable', 'delivered', 'accepted'],
+          default: 'durable',
+          description:
+            "What a 2xx promises (docs/wal.md): durable = fsync'd in the local write-ahead log (200 in milliseconds); delivered = every sink has it or its DLQ (200; no log write); accepted = validated, in memory (202). A request may ask with ?ack= or X-Ferry-Ack.",
+        },
         max_body_bytes: {
           type: 'integer',
           minimum: 0,
@@ -651,6 +656,48 @@ export const configSchema = {
         },
       },
     },
+    wal: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        "The local write-ahead log behind ack=durable (docs/wal.md): each durable request's ring record is appended and fsync'd (group commit) before the answer, released once its batches are delivered or in a DLQ, replayed after a crash.",
+      properties: {
+        enabled: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Off: ack=durable means delivered (every sink or its DLQ), as ack=delivered; nothing is written per request. Restart to change.',
+        },
+        dir: {
+          type: 'string',
+          default: '',
+          description: "'' = <state_dir>/wal. Restart to change.",
+        },
+        max_bytes: {
+          type: 'integer',
+          minimum: 1048576,
+          default: 536870912,
+          description:
+            'Segment bytes on disk; full → durable requests get 503 wal_full (Retry-After), Kafka pauses.',
+        },
+        max_files: { type: 'integer', minimum: 2, default: 10000 },
+        segment_max_bytes: {
+          type: 'integer',
+          minimum: 65536,
+          default: 8388608,
+          description:
+            'A segment is closed past this size, and deleted once all its records are released. A crash replays whole surviving segments: this bounds the duplicates.',
+        },
+        segment_max_age_ms: {
+          type: 'integer',
+          minimum: 100,
+          default: 2000,
+          description:
+            'A segment is also closed this long after it was opened, so it can be deleted.',
+        },
+      },
+    },
     kafka: {
       type: 'object',
       additionalProperties: false,
@@ -698,6 +745,12 @@ export const configSchema = {
           default: 8388608,
           description:
             'Message bytes dispatched but not yet durable, per partition; past it the partition pauses.',
+        },
+        ack: {
+          enum: ['durable', 'delivered'],
+          default: 'durable',
+          description:
+            "When offsets may be committed: durable = the messages are fsync'd in the local write-ahead log; delivered = every sink (or its DLQ) has them.",
         },
         commit_interval_ms: { type: 'integer', minimum: 10, default: 1000 },
         session_timeout_ms: { type: 'integer', minimum: 1000, default: 30000 },

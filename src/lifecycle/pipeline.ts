@@ -8,6 +8,9 @@ import { Uploader } from '../pipeline/uploader.js';
 import { createSinks } from '../sinks/factory.js';
 import { LiveSink } from '../sinks/live-sink.js';
 import { loadRowPlan } from '../sinks/clickhouse/plan-loader.js';
+import type { Dispatcher } from '../contracts/dispatch.js';
+import { WriteAheadLog } from '../wal/log.js';
+import { LoggedDispatcher } from '../wal/dispatcher.js';
 
 /** rings → workers → uploader → sinks, with the ack tracker and the DLQ: what every source feeds. */
 export interface Pipeline {
@@ -16,6 +19,10 @@ export interface Pipeline {
   acks: AckTracker;
   uploader: Uploader;
   pool: WorkerPool;
+  /** What sources dispatch through: the write-ahead log in front of the pool, or the pool. */
+  dispatcher: Dispatcher;
+  /** The write-ahead log and its re-dispatcher (undefined with wal.enabled false). */
+  wal?: { log: WriteAheadLog; dispatcher: LoggedDispatcher };
 }
 
 /**
@@ -62,5 +69,25 @@ export async function startPipeline(
     rowPlan,
   );
   pool.start();
-  return { sinks, dlq, acks, uploader, pool };
+  let wal: Pipeline['wal'];
+  if (cfg.wal.enabled) {
+    // After the DLQ (its recovery comes first) and the workers: the log's records are replayed
+    // into the rings now, before any source starts.
+    const { wal: walLog, recovered } = await WriteAheadLog.open(cfg, metrics, log);
+    const dispatcher = new LoggedDispatcher(
+      pool,
+      walLog,
+      acks,
+      metrics,
+      log,
+      {
+        initialMs: cfg.retry.initial_ms,
+        maxMs: cfg.retry.max_ms,
+      },
+      () => dlq?.refusal(),
+    );
+    await dispatcher.replay(recovered);
+    wal = { log: walLog, dispatcher };
+  }
+  return { sinks, dlq, acks, uploader, pool, dispatcher: wal?.dispatcher ?? pool, wal };
 }

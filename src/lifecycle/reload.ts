@@ -53,6 +53,8 @@ export interface ReloadDeps {
   uploader: Uploader;
   /** The running DLQ (limits, TTL, re-upload rate are live). */
   dlq?: Dlq;
+  /** The running write-ahead log (max_bytes, max_files, segment size and age are live). */
+  wal?: { setConfig(cfg: FerryConfig): void };
   sinks: LiveSink[];
   auth: AuthGuard;
   listener: () => Listener | undefined;
@@ -167,6 +169,7 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
   d.pool.setLimits(batchLimits(next, rowPlan), next.http.max_decompressed_bytes);
   d.uploader.setPolicies(next);
   d.dlq?.setConfig(next);
+  d.wal?.setConfig(next);
   for (const r of rebuilt) r.live.replace(r.sink);
   d.auth.configure(next.auth);
   d.log.level = next.log.level;

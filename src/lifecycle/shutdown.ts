@@ -9,6 +9,7 @@ import type { KafkaSource } from '../sources/kafka/source.js';
 import type { ConfigHolder } from './reload.js';
 import type { SinkHealth } from './sink-health.js';
 import { sleep } from '../util/backoff.js';
+import type { Pipeline } from './pipeline.js';
 
 /** What a running ferry is made of, in the order the stop sequence needs it. */
 export interface ShutdownParts {
@@ -20,6 +21,7 @@ export interface ShutdownParts {
   uploader: Uploader;
   acks: AckTracker;
   dlq: Dlq | undefined;
+  wal: Pipeline['wal'];
   sinks: Sink[];
   health: SinkHealth;
   stopLag: () => void;
@@ -32,13 +34,15 @@ export interface ShutdownParts {
  * drain; past it unfinished requests are answered 503, never acknowledged.
  */
 export async function shutdown(reason: string, p: ShutdownParts): Promise<void> {
-  const { log, holder, listener, kafka, pool, uploader, acks, dlq, sinks, health } = p;
+  const { log, holder, listener, kafka, pool, uploader, acks, dlq, wal, sinks, health } = p;
   const t0 = Date.now();
   log.info({ reason }, 'shutdown: stop accepting, draining rings');
   const listenerClosed = listener.stop();
   const drained = (async () => {
     // Kafka first, while the pool still runs: stop fetching → in-flight durable → commit → disconnect.
     await kafka?.stop(Math.max(1000, holder.get().shutdown.drain_timeout_ms - 2000));
+    // No more re-dispatches of lost log records: what is still unreleased stays for the next start.
+    await wal?.dispatcher.close();
     await pool.close();
     log.info(
       { batches_inflight: uploader.size },
@@ -69,6 +73,9 @@ export async function shutdown(reason: string, p: ShutdownParts): Promise<void> 
   p.stopLag();
   // After the uploader: its last spools must be fsync'd before the files close.
   await dlq?.close();
+  // After the DLQ: a record is released once its batches are delivered or spooled.
+  await wal?.dispatcher.close();
+  await wal?.log.close();
   await pool.destroy();
   await Promise.allSettled(sinks.map((s) => s.close()));
   log.info({ ms: Date.now() - t0 }, 'shutdown complete');

@@ -60,7 +60,11 @@ export async function startFerry(
   const tls: { current?: TlsMaterial } = {
     current: cfg.listen.tls ? await readTlsMaterial(cfg.listen.tls) : undefined,
   };
-  const { sinks, dlq, acks, uploader, pool } = await startPipeline(cfg, metrics, log);
+  const { sinks, dlq, acks, uploader, pool, dispatcher, wal } = await startPipeline(
+    cfg,
+    metrics,
+    log,
+  );
 
   const health = new SinkHealth(sinks, log);
   health.start();
@@ -69,12 +73,13 @@ export async function startFerry(
 
   const ingestDeps: IngestDeps = {
     config: () => holder.get(),
-    dispatcher: pool,
+    dispatcher,
     acks,
     metrics,
     accepting: () => !stopping,
     auth,
     refusal: () => dlq?.refusal(),
+    walRefusal: wal && (() => wal.dispatcher.refusal()),
   };
   const ingest = createIngest(ingestDeps);
   // OTLP (docs/protocols.md): its routes on the main listener, or its own listener (otlp.port).
@@ -91,11 +96,13 @@ export async function startFerry(
       pool.sampleGauges();
       dlq?.updateGauges();
       metrics.pendingAcks.set(acks.size);
+      wal?.log.updateGauges();
     },
     readiness: {
       problems: () => [
         ...readinessProblems({ stopping, pool, health, dlq }),
         ...(kafkaProblems?.() ?? []),
+        ...(wal?.dispatcher.refusal() ? [wal.dispatcher.refusal()!] : []),
       ],
     },
     bulk: bulk
@@ -136,6 +143,12 @@ export async function startFerry(
     pool,
     uploader,
     dlq,
+    wal: wal && {
+      setConfig: (c: FerryConfig) => {
+        wal.log.setConfig(c);
+        wal.dispatcher.setBackoff({ initialMs: c.retry.initial_ms, maxMs: c.retry.max_ms });
+      },
+    },
     sinks,
     auth,
     listener: () => listener,
@@ -148,7 +161,7 @@ export async function startFerry(
   const kafka = cfg.kafka.enabled
     ? new (await import('../sources/kafka/source.js')).KafkaSource({
         config: cfg,
-        dispatcher: pool,
+        dispatcher,
         saturation: () => pool.saturation(),
         acks,
         metrics,
@@ -200,6 +213,7 @@ export async function startFerry(
         uploader,
         acks,
         dlq,
+        wal,
         sinks,
         health,
         stopLag,

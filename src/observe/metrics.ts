@@ -8,6 +8,7 @@ import { createKafkaMetrics } from './metrics/kafka.js';
 import { createConfigMetrics } from './metrics/config.js';
 import { createOtlpMetrics } from './metrics/otlp.js';
 import { createBulkMetrics } from './metrics/bulk.js';
+import { createWalMetrics } from './metrics/wal.js';
 
 export type { HttpMetrics } from './metrics/http.js';
 export type { PipelineMetrics } from './metrics/pipeline.js';
@@ -17,6 +18,7 @@ export type { KafkaMetrics } from './metrics/kafka.js';
 export type { ConfigMetrics } from './metrics/config.js';
 export type { OtlpMetrics } from './metrics/otlp.js';
 export type { BulkMetrics } from './metrics/bulk.js';
+export type { WalMetrics } from './metrics/wal.js';
 
 /**
  * Every metric ferry exports, in one registry. Names of seed 001 are kept as they are
@@ -44,6 +46,7 @@ export function createMetrics() {
     ...createConfigMetrics(f),
     ...createOtlpMetrics(f),
     ...createBulkMetrics(f),
+    ...createWalMetrics(f),
   };
 }
 

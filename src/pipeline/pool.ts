@@ -133,8 +133,12 @@ export class WorkerPool implements Dispatcher {
 
   /** Put one request in the emptiest ring. Returns the worker index, or -1 when all are full. */
   tryDispatch(header: RecordHeader, body: readonly Uint8Array[]): number {
+    return this.tryPush([encodeHeader(header), ...body]);
+  }
+
+  /** Put one whole ring record (header, source, body: as encoded) in the emptiest ring; -1 when all are full. */
+  tryPush(parts: readonly Uint8Array[]): number {
     if (this.closing) return -1;
-    const parts = [encodeHeader(header), ...body];
     const order = this.slots
       .map((s, i) => ({ i, used: s.ring.usedBytes() }))
       .sort((a, b) => a.used - b.used);

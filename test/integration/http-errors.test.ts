@@ -46,6 +46,13 @@ describe('HTTP ingest: bad input gets a clear error and changes nothing', () => 
         })
       ).json,
     ).toMatchObject({ accepted: 2 });
+    // Durable = fsync'd in the write-ahead log: wait until the log released them all (every
+    // batch holding them is in the sink).
+    for (const end = Date.now() + 10_000; Date.now() < end; ) {
+      const text = await (await fetch(`${f.url}/metrics`)).text();
+      if (/^wal_records_pending 0$/m.test(text)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const ids = new Set(envelopesIn(out()).map((e) => e.event_id));
     for (const id of [...a.ids, ...b.ids, 'ok-one', 'ok-mp-1', 'ok-mp-2'])
       expect(ids.has(id), id).toBe(true);
@@ -78,8 +85,11 @@ describe('HTTP ingest: bad input gets a clear error and changes nothing', () => 
     const lineStart = Buffer.byteLength(`${good.lines[0]}\n${good.lines[1]}\n`);
     expect(r.json.offset).toBe(lineStart + '{"event_id":"bad-req-x",'.length);
     expect(String(r.json.message)).toContain(`line 3 (byte offset ${r.json.offset})`);
-    // flush with a good request, then check none of the bad request's events exist
-    await post(f.url, makeEvents(1, 'after-bad').lines[0]);
+    // flush with a good request (delivered: answered once it is in the sink), then check none of
+    // the bad request's events exist
+    await post(f.url, makeEvents(1, 'after-bad').lines[0], {
+      headers: { 'x-ferry-ack': 'delivered' },
+    });
     const ids = new Set(envelopesIn(out()).map((e) => e.event_id));
     expect(ids.has('after-bad-0')).toBe(true);
     for (const id of good.ids) expect(ids.has(id), id).toBe(false);

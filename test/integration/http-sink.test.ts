@@ -80,7 +80,11 @@ function edgeConfig(sink: Record<string, unknown>, extraSinks: unknown[] = []) {
 
 async function postAll(f: FerryProc, lines: string[], chunk = 250): Promise<void> {
   for (let i = 0; i < lines.length; i += chunk) {
-    const r = await post(f.url, lines.slice(i, i + chunk).join('\n'), { ack: 'durable' });
+    // ack=delivered (the `durable` of before the write-ahead log): answered once the edge's sinks
+    // — the core among them — have the events, which is what the tests read right after.
+    const r = await post(f.url, lines.slice(i, i + chunk).join('\n'), {
+      headers: { 'x-ferry-ack': 'delivered' },
+    });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
   }
 }
@@ -169,6 +173,12 @@ describe('HTTP sink (ferry → ferry)', () => {
         );
         const { lines, ids } = makeEvents(600, `${run}-${runtime}-${codec}`);
         await postAll(edge, lines);
+        // The core answered ?ack=durable from its write-ahead log: its own sink follows.
+        await until(
+          'all at the core',
+          async () => ids.every((id) => idsIn(join(core.stateDir, 'out')).has(id)) || undefined,
+          30_000,
+        );
         const atCore = idsIn(join(core.stateDir, 'out'));
         expect(ids.filter((id) => !atCore.has(id))).toEqual([]);
         expect(metricSum(await metricsText(edge), 'dlq_events_spooled_total')).toBe(0);
@@ -328,6 +338,12 @@ describe('HTTP sink (ferry → ferry)', () => {
       );
       const { lines, ids } = makeEvents(300, `${run}-tls`);
       await postAll(edge, lines);
+      // The core answered ?ack=durable from its write-ahead log: its own sink follows.
+      await until(
+        'all at the core',
+        async () => ids.every((id) => idsIn(join(core.stateDir, 'out')).has(id)) || undefined,
+        30_000,
+      );
       const atCore = idsIn(join(core.stateDir, 'out'));
       expect(ids.every((id) => atCore.has(id))).toBe(true);
       expect(seen.length).toBeGreaterThan(0);

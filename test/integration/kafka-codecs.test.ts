@@ -256,6 +256,13 @@ describe('Kafka source: a record batch ferry cannot decode', () => {
       60_000,
       300,
     );
+    // Committed once fsync'd in the write-ahead log (kafka.ack durable): the rows follow.
+    await until(
+      'the rows in ClickHouse',
+      async () =>
+        (await clickhouseIds(ch, `${database}.events`, `${run}-${name}-`)).size >= 380 || undefined,
+      30_000,
+    );
     const after = await clickhouseIds(ch, `${database}.events`, `${run}-${name}-`);
     expect(after.size).toBe(380);
     expect(idsOf(pfx(0, 'after'), 0, 40).every((id) => after.has(id))).toBe(true);

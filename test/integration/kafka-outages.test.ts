@@ -91,7 +91,9 @@ afterAll(async () => {
 
 describe('Kafka source through outages', () => {
   it('ClickHouse stopped: the stream keeps flowing into DLQ segments, commits never run ahead of what is durable, everything arrives after recovery', async () => {
-    const { topic, prefix, group, cfg } = setup('chdown');
+    // kafka.ack delivered: commits follow delivery-or-DLQ, which is what this samples (with the
+    // default, durable, they follow the write-ahead log's fsync: test/integration/wal.test.ts).
+    const { topic, prefix, group, cfg } = setup('chdown', { kafka: { ack: 'delivered' } });
     const N = 4000;
     initTopics(cfg);
     const f = await start(cfg);
@@ -135,9 +137,11 @@ describe('Kafka source through outages', () => {
 
   it('S3 down with no local DLQ: nothing is durable, so nothing is committed; partitions pause with bounded in-flight bytes, and everything arrives once S3 is back', async () => {
     const perPartition = 65536;
+    // kafka.ack delivered: with nowhere to deliver or spool, nothing may be committed (with the
+    // default, durable, the write-ahead log makes the messages durable and commits them).
     const { topic, prefix, group, cfg } = setup('s3down', {
       extra: { dlq: { enabled: false } },
-      kafka: { max_inflight_bytes_per_partition: perPartition },
+      kafka: { max_inflight_bytes_per_partition: perPartition, ack: 'delivered' },
     });
     const N = 3000;
     initTopics(cfg);

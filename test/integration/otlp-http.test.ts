@@ -529,11 +529,19 @@ describe('OTLP/HTTP answers', () => {
     });
     expect(empty.status).toBe(200);
     // Four exports of the same record: one event_id (its hash), so FINAL has one row for it.
-    const rs = await ch.query({
-      query: `SELECT count() AS c, uniqExact(event_id) AS u FROM ${database}_answers.events FINAL WHERE payload LIKE '%${run} encodings%'`,
-      format: 'JSONEachRow',
-    });
-    const [row] = await rs.json<{ c: string; u: string }>();
+    // (Answered durable from the write-ahead log: the row follows.)
+    const rowOf = async () => {
+      const rs = await ch.query({
+        query: `SELECT count() AS c, uniqExact(event_id) AS u FROM ${database}_answers.events FINAL WHERE payload LIKE '%${run} encodings%'`,
+        format: 'JSONEachRow',
+      });
+      return (await rs.json<{ c: string; u: string }>())[0];
+    };
+    for (const end = Date.now() + 20_000; Date.now() < end; ) {
+      if (Number((await rowOf()).u) > 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const row = await rowOf();
     expect(Number(row.u)).toBe(1);
   });
 

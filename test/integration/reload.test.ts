@@ -71,6 +71,9 @@ describe('SIGHUP reload', () => {
   it('under load: the next objects on S3 and the directory sink have the new batch size and codec; no failed request, no lost event', async () => {
     const prefix = `reload-${run}`;
     const base = (maxEvents: number, codec: string) => ({
+      // ack=delivered (the `durable` of before the write-ahead log): an event answered before the
+      // SIGHUP must be in a batch sealed before it, which is what the phases below rely on.
+      http: { ack: 'delivered' },
       // One worker and four producers of 50 events: 200 in flight fill exactly one old-size batch.
       workers: { threads: 1 },
       batch: { max_events: maxEvents, max_age_ms: 500, codec },
@@ -276,7 +279,9 @@ describe('SIGHUP reload', () => {
 
   it('sink credentials apply live: with a wrong S3 secret batches wait in the DLQ (still 200), the right one ships them', async () => {
     const prefix = `creds-${run}`;
+    // ack=delivered: the subject is a 200 answered from the DLQ while the sink refuses.
     const cfg = (secret: string) => ({
+      http: { ack: 'delivered' },
       batch: { max_age_ms: 50 },
       retry: { initial_ms: 50, max_ms: 200, max_elapsed_ms: 2000 },
       dlq: { probe_interval_ms: 200 },

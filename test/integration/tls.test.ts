@@ -90,6 +90,8 @@ describe.each<Runtime>(['node', 'bun', 'deno'])('TLS listener on %s', (runtime) 
     const f = await startFerryProcess(
       {
         listen: { host: '127.0.0.1', port: 0, tls: { cert: a.cert, key: a.key } },
+        // ack=delivered: the sink is read the moment the request is answered.
+        http: { ack: 'delivered' },
         batch: { max_age_ms: 50, codec: 'gzip' },
         sinks: [{ name: 'local', type: 'directory', path: '${STATE_DIR}/out' }],
       },

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { crc32c as oracle } from '@aws-crypto/crc32c';
-import { crc32c } from '../../src/dlq/crc32c.js';
+import { crc32c } from '../../src/segments/crc32c.js';
 import {
   encodeRecord,
   fileHeader,

@@ -26,6 +26,8 @@ export interface IngestDeps {
   auth: AuthGuard;
   /** Why new data must be refused now (a down sink with a full DLQ under policy reject), or undefined. */
   refusal?: () => string | undefined;
+  /** Why a durable request must be refused now (the write-ahead log is full), or undefined. */
+  walRefusal?: () => string | undefined;
 }
 
 /** A request as the ingest logic sees it, whatever server delivered it. */
@@ -118,13 +120,31 @@ export function createIngest(
         },
       );
     }
-    if (req.ack !== undefined && req.ack !== 'durable' && req.ack !== 'accepted') {
+    if (
+      req.ack !== undefined &&
+      req.ack !== 'durable' &&
+      req.ack !== 'delivered' &&
+      req.ack !== 'accepted'
+    ) {
       return answer(400, {
         error: 'bad_ack_mode',
-        message: `ack must be "durable" or "accepted", got "${req.ack}"`,
+        message: `ack must be "durable", "delivered" or "accepted", got "${req.ack}"`,
       });
     }
     const mode: AckMode = (req.ack as AckMode | undefined) ?? cfg.http.ack;
+    const walFull = mode === 'durable' ? deps.walRefusal?.() : undefined;
+    if (walFull) {
+      // Nothing acknowledged may be dropped: no new durable promise until the log has room.
+      const drained = await req.readBody(cfg.http.max_body_bytes).catch(() => undefined);
+      return answer(
+        503,
+        { error: 'wal_full', message: `${walFull}; retry later` },
+        {
+          'Retry-After': String(cfg.http.retry_after_s),
+          ...(drained?.ok ? {} : { Connection: 'close' }),
+        },
+      );
+    }
 
     const format = door.formatOf(req.contentType);
     if (format === undefined) {
@@ -171,8 +191,15 @@ export function createIngest(
       receivedAt: Date.now(),
       source: who.source ?? door.source,
     };
-    const worker = deps.dispatcher.tryDispatch(header, body.chunks);
+    const worker = deps.dispatcher.tryDispatch(header, body.chunks, mode);
     if (worker < 0) {
+      const full = mode === 'durable' ? deps.walRefusal?.() : undefined;
+      if (full)
+        return answer(
+          503,
+          { error: 'wal_full', message: `${full}; retry later` },
+          { 'Retry-After': String(cfg.http.retry_after_s) },
+        );
       m.rejectedQueueFull.inc();
       return answer(
         503,
@@ -186,7 +213,7 @@ export function createIngest(
       m.eventsIn.inc({ source: header.source }, outcome.events);
       return answer(outcome.durable ? 200 : 202, {
         accepted: outcome.events,
-        ack: outcome.durable ? 'durable' : 'accepted',
+        ack: outcome.durable ? (mode === 'delivered' ? 'delivered' : 'durable') : 'accepted',
         ...(outcome.rejected !== undefined
           ? { rejected: outcome.rejected, rejected_message: outcome.rejectMessage }
           : {}),

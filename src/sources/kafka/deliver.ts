@@ -21,6 +21,8 @@ export interface DeliverDeps {
   dispatcher: Dispatcher;
   acks: AckTracker;
   format: BodyFormat;
+  /** When a piece counts as done (its offsets committable): fsync'd in the write-ahead log, or delivered. */
+  ack?: 'durable' | 'delivered';
   /** Sends to the DLQ topic; resolves once the broker has them (retrying inside). */
   poison(items: Poisoned[]): Promise<void>;
   /** A retryable failure (sink down, DLQ full): the partition pauses until the retry gets through. */
@@ -55,7 +57,7 @@ export function bodyOf(piece: Piece, format: BodyFormat): Uint8Array[] {
 
 /** One attempt to put the piece in a ring; undefined when every ring is full. */
 export function tryDispatch(
-  deps: Pick<DeliverDeps, 'dispatcher' | 'acks' | 'format'>,
+  deps: Pick<DeliverDeps, 'dispatcher' | 'acks' | 'format' | 'ack'>,
   piece: Piece,
 ): Promise<AckOutcome> | undefined {
   const id = reqId();
@@ -69,9 +71,10 @@ export function tryDispatch(
       source,
     },
     bodyOf(piece, deps.format),
+    deps.ack ?? 'durable',
   );
   if (worker < 0) return undefined;
-  return deps.acks.register(id, worker, 'durable');
+  return deps.acks.register(id, worker, deps.ack ?? 'durable');
 }
 
 async function dispatchWhenRoom(deps: DeliverDeps, piece: Piece): Promise<AckOutcome> {

@@ -444,6 +444,7 @@ export class KafkaSource {
       dispatcher: this.deps.dispatcher,
       acks: this.deps.acks,
       format: this.format,
+      ack: this.k.ack,
       poison: (items) => this.sendPoison(key, items),
       retrying: (delta) => {
         this.retryingParts.set(key, (this.retryingParts.get(key) ?? 0) + delta);

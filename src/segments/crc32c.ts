@@ -1,6 +1,6 @@
 /**
  * CRC32C (Castagnoli), slicing-by-8. Hand-written because the segment checksum runs on the main
- * thread for every spooled batch: the maintained pure-JS package does ~45 MiB/s, this ~10× that
+ * thread for every spooled batch and every write-ahead-log record: the maintained pure-JS package does ~45 MiB/s, this ~10× that
  * (test/unit/dlq-frame.test.ts checks it against that package on random data).
  */
 const T = new Int32Array(8 * 256);

@@ -2,8 +2,8 @@ import { basename, join } from 'node:path';
 import { atomicWrite, mkdirDurable } from '../fs/durable.js';
 
 /**
- * Keep bytes the DLQ cannot use (a corrupt record, unframeable garbage) in
- * `<sink dir>/quarantine/<segment>@<offset>.bad`, durably, before the segment forgets them: an
+ * Keep bytes a segment store (a DLQ, the write-ahead log) cannot use (a corrupt record, unframeable garbage) in
+ * `<store dir>/quarantine/<segment>@<offset>.bad`, durably, before the segment forgets them: an
  * operator can inspect them (`ferry dlq ls` counts them), nothing is silently thrown away.
  */
 export async function quarantineBytes(
