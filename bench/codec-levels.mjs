@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // CPU and size of each codec and level on one sealed batch as ferry builds it: 5000 distinct W1
-// events in their archive envelopes (~2.6 MB). One thread, median of --rounds; ferry's own
+// events in an archive object of the default format (docs/archive.md; ~1.9 MB; format 1's
+// envelopes were ~2.6 MB). One thread, median of --rounds; ferry's own
 // codec module (so lz4 is ferry's framing, zstd whichever implementation this runtime uses).
 //
 // usage: npm run build && node bench/codec-levels.mjs [--rounds 15]

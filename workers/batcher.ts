@@ -10,6 +10,7 @@ import { writeColumnsRow } from './row-bytes.js';
 
 const utf8 = new TextDecoder();
 const utf8Enc = new TextEncoder();
+import { LeanArchive } from './lean-archive.js';
 
 /** A sealed batch plus the requests whose events it carries (for durable acks). */
 export interface SealedBatch {
@@ -21,9 +22,9 @@ export interface SealedBatch {
 /**
  * Accumulates events into the open batch and seals it when it reaches
  * max_events or max_bytes (archive bytes, before compression) or max_age_ms.
- * Each event is encoded as it arrives — an archive envelope line and, when a
- * ClickHouse sink exists, a JSONEachRow line — straight into byte buffers, so
- * sealing is only a compress.
+ * Each event is encoded as it arrives — its archive line (format 2: its bytes; format 1: an
+ * envelope) and, when a ClickHouse sink exists, a JSONEachRow line — straight into byte
+ * buffers, so sealing is only a header and a compress.
  */
 export class Batcher {
   private limits: BatchLimits;
@@ -32,6 +33,10 @@ export class Batcher {
   private events = 0;
   private readonly archive = new ByteSink(1 << 20);
   private readonly rows = new ByteSink(1 << 16);
+  /** Format 2's runs and sources for the open batch. */
+  private readonly lean = new LeanArchive();
+  /** The open batch is archived as format-1 envelopes. */
+  private envelopes = false;
   private reqIds: number[] = [];
   /** event_ids of the open batch, in order: the batch id is their hash. */
   private ids: string[] = [];
@@ -74,15 +79,23 @@ export class Batcher {
     const sized = withArchive ? this.archive : this.rows;
     let last = first;
     for (const ev of events) {
-      if (this.events === 0) this.openedAt = Date.now();
+      if (this.events === 0) {
+        this.openedAt = Date.now();
+        // One format per object: a reload that changes it applies from the next batch.
+        this.envelopes = this.limits.archiveFormat === 1;
+      }
       if (this.reqIds.length === 0 || this.reqIds[this.reqIds.length - 1] !== reqId)
         this.reqIds.push(reqId);
       this.ids.push(ev.id);
-      const head = eventHead(ev, frame);
-      if (withArchive) writeArchiveLine(this.archive, ev, head, frame);
+      // The id rendered as JSON: only envelopes and rows carry it (format 2 names the rule instead).
+      const head = withRows || (withArchive && this.envelopes) ? eventHead(ev, frame) : undefined;
+      if (withArchive) {
+        if (this.envelopes) writeArchiveLine(this.archive, ev, head!, frame);
+        else this.lean.append(this.archive, ev, receivedAt, source);
+      }
       if (withRows) {
-        if (this.limits.rowPlan) this.writeColumnsRow(ev, head, receivedAt, source);
-        else writeRowLine(this.rows, ev, head, frame);
+        if (this.limits.rowPlan) this.writeColumnsRow(ev, head!, receivedAt, source);
+        else writeRowLine(this.rows, ev, head!, frame);
       }
       this.events++;
       last = this.seq;
@@ -144,7 +157,11 @@ export class Batcher {
       createdAt: this.openedAt,
       events: this.events,
     };
-    if (this.limits.archive) batch.archive = encodePart(this.archive, codec, level || undefined);
+    if (this.limits.archive) {
+      batch.archive = this.envelopes
+        ? encodePart(this.archive, codec, level || undefined)
+        : encodeBytes(this.lean.seal(this.archive), codec, level || undefined);
+    }
     if (this.limits.rows) {
       // ClickHouse takes gzip (Content-Encoding) or plain rows; level 1: rows are transient.
       batch.rows = encodePart(this.rows, compressRows ? 'gzip' : 'none', 1);
@@ -177,4 +194,13 @@ function encodePart(sink: ByteSink, codec: Codec, level: number | undefined): En
     part = { body: compress(codec, raw, level), codec, rawBytes: raw.length };
   });
   return part!;
+}
+
+/** Format 2's object (header + events, already one buffer): compressed, or as it is for none. */
+function encodeBytes(raw: Buffer, codec: Codec, level: number | undefined): EncodedPart {
+  return {
+    body: codec === 'none' ? raw : compress(codec, raw, level),
+    codec,
+    rawBytes: raw.length,
+  };
 }

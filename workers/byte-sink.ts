@@ -105,6 +105,17 @@ export class ByteSink {
     use(this.buf.subarray(0, this.len));
     this.len = 0;
   }
+  /**
+   * `head` then the bytes so far, in one buffer of just that size; this sink keeps its own buffer
+   * for the next batch (one allocation a batch, as take()).
+   */
+  takeAfter(head: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(head.byteLength + this.len);
+    out.set(head, 0);
+    this.buf.copy(out, head.byteLength, 0, this.len);
+    this.len = 0;
+    return out;
+  }
   /** The bytes so far, and a fresh buffer for the next batch. */
   take(): Buffer {
     const out = this.buf.subarray(0, this.len);

@@ -19,10 +19,18 @@ export interface ParsedEvent {
    * the body is (the worker appends events to the batch before releasing the ring slot).
    */
   bytes?: Uint8Array;
-  /** id is ferry's own sha256 hex (no event_id in the payload): plain ASCII, no escaping needed. */
+  /**
+   * id is ferry's own sha256 hex of the event's bytes as archived (no event_id in the payload):
+   * plain ASCII, no escaping needed.
+   */
   hashed?: boolean;
   /** The Elasticsearch `_index` it was sent to (the `_bulk` door): kept in the envelope. */
   index?: string;
+  /**
+   * id is the payload's own top-level `event_id` (eventIdOf's rule). With `hashed`, the two cases
+   * archive format 2 recomputes on replay; any other id (e.g. an OTLP attribute's) is stored.
+   */
+  idField?: boolean;
 }
 
 export type ParseResult =
@@ -168,7 +176,7 @@ export function scanNdjson(body: Uint8Array): ParseResult | undefined {
       default:
         return undefined; // escaped or unusable: the slow path decides
     }
-    events.push({ id, bytes, hashed });
+    events.push({ id, bytes, hashed, idField: !hashed });
   }
   if (events.length === 0) return undefined;
   return { ok: true, events };
@@ -350,12 +358,16 @@ export function scannedEvent(
       case IdKind.Plain: {
         const len = r.idEnd - r.idStart - 2;
         if (len > 0 && len <= MAX_EVENT_ID_LENGTH)
-          return { id: utf8Lax.decode(body.subarray(r.idStart + 1, r.idEnd - 1)), bytes };
+          return {
+            id: utf8Lax.decode(body.subarray(r.idStart + 1, r.idEnd - 1)),
+            bytes,
+            idField: true,
+          };
         break;
       }
       case IdKind.Number: {
         const v = Number(utf8Lax.decode(body.subarray(r.idStart, r.idEnd)));
-        if (Number.isSafeInteger(v)) return { id: String(v), bytes };
+        if (Number.isSafeInteger(v)) return { id: String(v), bytes, idField: true };
         break;
       }
     }
@@ -363,7 +375,7 @@ export function scannedEvent(
   const value = JSON.parse(utf8Lax.decode(bytes)) as Record<string, unknown>;
   const id = eventIdOf(value, bytes);
   if (typeof id !== 'string') return id.error;
-  return { id, bytes, hashed: value.event_id == null };
+  return { id, bytes, hashed: value.event_id == null, idField: value.event_id != null };
 }
 
 /** Words why scanJson refused a body (JSON.parse's reading, or not an object). */
@@ -493,7 +505,9 @@ function toEvent(
   const id = eventIdOf(value as Record<string, unknown>, bytes ?? text);
   if (typeof id !== 'string') return `${where}: ${id.error}`;
   const hashed = (value as Record<string, unknown>).event_id == null;
-  return bytes ? { text, id, bytes, hashed } : { text, id, hashed };
+  return bytes
+    ? { text, id, bytes, hashed, idField: !hashed }
+    : { text, id, hashed, idField: !hashed };
 }
 
 function isBlank(t: string, start: number, end: number): boolean {

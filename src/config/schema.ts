@@ -6,6 +6,7 @@
  * here; the loader fills only what depends on the machine or the file's location (load.ts).
  */
 import { CODECS } from '../contracts/batch.js';
+import { ARCHIVE_FORMATS, DEFAULT_ARCHIVE_FORMAT } from '../archive/format.js';
 import { DEFAULT_KEY_TEMPLATE } from '../sinks/keys.js';
 
 const retry = {
@@ -339,6 +340,13 @@ export const configSchema = {
           maximum: 22,
           default: 0,
           description: "0 = ferry's default: gzip 1, zstd 1 (the fastest levels; lz4 has none)",
+        },
+        archive_format: {
+          type: 'integer',
+          enum: ARCHIVE_FORMATS,
+          default: DEFAULT_ARCHIVE_FORMAT,
+          description:
+            'Archive object format (docs/archive.md): 2 = a header line, then each event as it arrived; 1 = one envelope per event (for readers that parse envelopes)',
         },
       },
     },

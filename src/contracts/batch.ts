@@ -26,8 +26,9 @@ export interface EncodedBatch {
   createdAt: number;
   events: number;
   /**
-   * NDJSON envelopes `{"event_id","received_at","source","payload"}`, for the sinks that take the
-   * archive (directory, S3); only built when such a sink is configured.
+   * The archive object (docs/archive.md): format 2, a header line and the events' bytes one per
+   * line, or format 1, NDJSON envelopes `{"event_id","received_at","source","payload"}` — for the
+   * sinks that take the archive (directory, S3); only built when such a sink is configured.
    */
   archive?: EncodedPart;
   /**
@@ -60,6 +61,8 @@ export interface BatchLimits {
   level: number;
   /** Build the archive part (a sink takes it: directory, S3). */
   archive: boolean;
+  /** Archive object format (src/archive/format.ts): 2 = header + the events' bytes, 1 = envelopes. Default 2. */
+  archiveFormat?: 1 | 2;
   /** Build JSONEachRow rows (a sink takes rows: ClickHouse). */
   rows: boolean;
   /** gzip the ClickHouse rows (sent with Content-Encoding: gzip). */

@@ -38,6 +38,7 @@ export function batchLimits(cfg: FerryConfig, rowPlan?: BatchLimits['rowPlan']):
     maxAgeMs: cfg.batch.max_age_ms,
     codec: cfg.batch.codec,
     level: cfg.batch.level,
+    archiveFormat: cfg.batch.archive_format,
     // Only the parts some sink takes (a ClickHouse-only node builds no archive).
     ...partsFor(effectiveSinks(cfg)),
     // ClickHouse columns mode: the table's row plan, read by the main thread.

@@ -10,6 +10,10 @@
 import { Buffer } from 'node:buffer';
 import { decompress } from '../codecs/index.js';
 import type { EncodedPart } from '../contracts/batch.js';
+import { HEADER_PREFIX } from '../archive/format.js';
+import { readArchive } from '../archive/read.js';
+import { envelopeLine } from '../archive/envelope.js';
+import { ArchiveFormatError as ReadError } from '../archive/errors.js';
 
 export interface ArchiveLine {
   /** The whole envelope line, without its newline. */
@@ -20,6 +24,7 @@ export interface ArchiveLine {
 }
 
 const HEAD = Buffer.from('{"event_id":"');
+const HEADER = Buffer.from(HEADER_PREFIX);
 const PAYLOAD = Buffer.from(',"payload":');
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -35,8 +40,17 @@ export function archiveBytes(part: EncodedPart): Buffer {
   return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
 }
 
-/** Every envelope of an uncompressed archive, in order. Throws ArchiveFormatError on a line ferry did not write. */
+/**
+ * Every envelope of an uncompressed archive, in order. Throws ArchiveFormatError on a line ferry did not write.
+ * A format-2 object (docs/archive.md) is read by src/archive/read.ts and each event given as the
+ * envelope format 1 would have held, so these sinks send the same messages whatever the format.
+ */
 export function splitArchive(ndjson: Buffer): ArchiveLine[] {
+  if (
+    ndjson.length >= HEADER.length &&
+    ndjson.compare(HEADER, 0, HEADER.length, 0, HEADER.length) === 0
+  )
+    return splitLean(ndjson);
   const out: ArchiveLine[] = [];
   let start = 0;
   while (start < ndjson.length) {
@@ -77,4 +91,19 @@ function parseLine(line: Buffer, n: number): ArchiveLine {
       return line.subarray(at + PAYLOAD.length, line.length - 1);
     },
   };
+}
+
+/** Format 2: the events' ids recomputed by the header's rule (a JSON.parse and, for derived ids, a sha256 each). */
+function splitLean(ndjson: Buffer): ArchiveLine[] {
+  let events: ReturnType<typeof readArchive>;
+  try {
+    events = readArchive(ndjson.toString('utf8'));
+  } catch (err) {
+    if (err instanceof ReadError) throw new ArchiveFormatError(err.message);
+    throw err;
+  }
+  return events.map((e) => {
+    const payload = Buffer.from(e.payload);
+    return { line: Buffer.from(envelopeLine(e)), eventId: e.id, payload: () => payload };
+  });
 }

@@ -5,6 +5,7 @@ import type { BatchLimits } from '../../src/contracts/batch.js';
 import { Batcher, type SealedBatch } from '../../workers/batcher.js';
 import { BodyFormat } from '../../src/rings/record.js';
 import { archiveToRows } from '../../src/replay/convert.js';
+import { eventsOf } from '../helpers/archive.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -20,9 +21,13 @@ const limits: BatchLimits = {
 };
 
 /** Seal one batch of the given NDJSON body and return its archive and rows as text. */
-function batchOf(body: string, source = 'http'): { archive: string; rows: string } {
+function batchOf(
+  body: string,
+  source = 'http',
+  archiveFormat: 1 | 2 = 2,
+): { archive: string; rows: string } {
   let sealed: SealedBatch | undefined;
-  const b = new Batcher(limits, (s) => (sealed = s));
+  const b = new Batcher({ ...limits, archiveFormat }, (s) => (sealed = s));
   const parsed = parseBody(BodyFormat.Ndjson, enc.encode(body));
   if (!parsed.ok) throw new Error(parsed.message);
   b.appendRequest(1, parsed.events, Date.UTC(2026, 10, 23, 16, 0, 0, 123), source);
@@ -64,13 +69,11 @@ describe('batcher: ClickHouse rows', () => {
         }),
         fc.constantFrom('', ' ', '\t', '\r'),
         fc.constantFrom('http', 'kafka:orders', 'sœurce "q"'),
-        (objs, ws, source) => {
+        fc.constantFrom(1 as const, 2 as const),
+        (objs, ws, source, format) => {
           const lines = objs.map((o) => ws + JSON.stringify({ ...o, event_id: undefined }) + ws);
-          const { archive, rows } = batchOf(lines.join('\n') + '\n', source);
-          const ids = archive
-            .trim()
-            .split('\n')
-            .map((l) => JSON.parse(l).event_id as string);
+          const { archive, rows } = batchOf(lines.join('\n') + '\n', source, format);
+          const ids = eventsOf(enc.encode(archive)).map((e) => e.id);
           expect(rows).toBe(lines.map((l, i) => expectedRow(ids[i], l.trim(), source)).join(''));
           expect(archiveToRows(archive).rows).toBe(rows);
         },

@@ -52,6 +52,16 @@ describe('config', () => {
     expect(issues[0].message).toContain('"lz4"');
   });
 
+  it('batch.archive_format: 2 by default, 1 for envelopes (file or env), nothing else', () => {
+    expect(parseConfigText('', 'x', {}).batch.archive_format).toBe(2);
+    expect(parseConfigText('batch:\n  archive_format: 1\n', 'x', {}).batch.archive_format).toBe(1);
+    expect(
+      parseConfigText('', 'x', { FERRY_BATCH__ARCHIVE_FORMAT: '1' }).batch.archive_format,
+    ).toBe(1);
+    const issues = issuesOf('batch:\n  archive_format: 3\n');
+    expect(issues[0]).toMatchObject({ path: 'batch.archive_format', line: 2 });
+  });
+
   it('checks sinks by type, with the line of the bad key', () => {
     const issues = issuesOf(
       'sinks:\n  - name: a\n    type: s3\n    bucket: abc\n    endpont: http://x\n',
