@@ -40,17 +40,21 @@ export function archiveBytes(part: EncodedPart): Buffer {
   return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
 }
 
+/** Does this uncompressed archive start with a format-2 header (docs/archive.md)? */
+export function isLeanArchive(ndjson: Buffer): boolean {
+  return (
+    ndjson.length >= HEADER.length &&
+    ndjson.compare(HEADER, 0, HEADER.length, 0, HEADER.length) === 0
+  );
+}
+
 /**
  * Every envelope of an uncompressed archive, in order. Throws ArchiveFormatError on a line ferry did not write.
  * A format-2 object (docs/archive.md) is read by src/archive/read.ts and each event given as the
  * envelope format 1 would have held, so these sinks send the same messages whatever the format.
  */
 export function splitArchive(ndjson: Buffer): ArchiveLine[] {
-  if (
-    ndjson.length >= HEADER.length &&
-    ndjson.compare(HEADER, 0, HEADER.length, 0, HEADER.length) === 0
-  )
-    return splitLean(ndjson);
+  if (isLeanArchive(ndjson)) return splitLean(ndjson);
   const out: ArchiveLine[] = [];
   let start = 0;
   while (start < ndjson.length) {

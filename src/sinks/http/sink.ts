@@ -1,7 +1,7 @@
 /**
- * HTTP sink: POSTs each batch's archive part — NDJSON envelopes, compressed by the workers with
- * batch.codec — to a URL, exactly as the workers built it: `Content-Encoding` names the codec, so
- * the main thread neither decompresses nor re-encodes. Made for another ferry's `/v1/events`
+ * HTTP sink: POSTs each batch's archive part as NDJSON envelopes, compressed with batch.codec, to a
+ * URL: `Content-Encoding` names the codec. A format-1 archive goes as the workers built it; a
+ * format-2 one is rebuilt as envelopes first (envelopesOf). Made for another ferry's `/v1/events`
  * (which reads gzip, lz4 and zstd bodies): with `?ack=durable` the receiver answers 200 only once
  * its own sinks (or its DLQ) have every event, so this edge counts the batch delivered only then —
  * a durable acknowledgement across two hops. The receiver keeps each envelope's event_id as the
@@ -18,13 +18,32 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { HttpSinkConfig } from '../../config/types.js';
-import type { Codec, EncodedBatch } from '../../contracts/batch.js';
+import { Buffer } from 'node:buffer';
+import { compress } from '../../codecs/index.js';
+import type { Codec, EncodedBatch, EncodedPart } from '../../contracts/batch.js';
+import { archiveBytes, isLeanArchive, splitArchive } from '../archive-lines.js';
 import { partOf } from '../../contracts/batch.js';
 import type { Sink, SinkReceipt } from '../../contracts/sink.js';
 import type { Logger } from '../../observe/log.js';
 import type { SinkMetrics } from '../../observe/metrics.js';
 import type { SinkError } from '../errors.js';
 import { classifyHttpError, HttpStatusError } from './errors.js';
+
+/**
+ * The body a receiver takes as one event per line: a format-1 archive as the workers built it
+ * (no work here); a format-2 archive (docs/archive.md: a header line, then the events' own bytes)
+ * rebuilt as the envelopes format 1 holds and compressed again with the batch's codec, so the
+ * receiver keeps each event's id, received_at and source as before. That costs this main thread a
+ * decompression, one parse of each event and a compression per batch (docs/fleet.md).
+ */
+function envelopesOf(part: EncodedPart): EncodedPart {
+  const raw = archiveBytes(part);
+  if (!isLeanArchive(raw)) return part;
+  const lines = splitArchive(raw);
+  const ndjson = Buffer.concat(lines.flatMap((l) => [l.line, NEWLINE]));
+  return { ...part, body: compress(part.codec, ndjson), rawBytes: ndjson.byteLength };
+}
+const NEWLINE = Buffer.from('\n');
 
 /** Answers are short JSON; never buffer more of one. */
 const MAX_ANSWER = 64 * 1024;
@@ -94,7 +113,7 @@ export class HttpSink implements Sink {
   }
 
   async write(batch: EncodedBatch, signal?: AbortSignal): Promise<SinkReceipt> {
-    const archive = partOf(batch, 'archive');
+    const archive = envelopesOf(partOf(batch, 'archive'));
     const headers: http.OutgoingHttpHeaders = {
       'content-type': 'application/x-ndjson',
       'content-length': archive.body.byteLength,
