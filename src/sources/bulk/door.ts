@@ -142,7 +142,7 @@ export function createBulk(deps: BulkDeps): (req: BulkRequest) => Promise<BulkRe
     }
     const refused = deps.refusal?.();
     if (refused) {
-      // A full DLQ under policy reject: 429, which every Elasticsearch client retries.
+      // A full DLQ under policy reject: 429, which Elasticsearch shippers and the Python client retry (the JS helpers.bulk does not: docs/protocols.md).
       m.rejectedDlqFull.inc();
       const drained = await drain();
       return fail(429, 'es_rejected_execution_exception', `${refused}; retry later`, {
