@@ -373,6 +373,7 @@ describe('DLQ segments', () => {
     try {
       const f = await start(
         config([s3Sink(`${run}-hang`, `http://127.0.0.1:${port}`)], {
+          ...delivered,
           retry: { initial_ms: 50, max_ms: 200, max_elapsed_ms: 1000, attempt_timeout_ms: 300 },
         }),
       );
