@@ -1,7 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -9,6 +8,7 @@ import { startFerryProcess, type FerryProc, type Runtime } from '../helpers/ferr
 import { clickhouse, clickhouseIds, s3EventCounts, until } from '../helpers/stores.js';
 import { ferryCli } from '../helpers/kafka.js';
 import { rig } from '../setup/rig.js';
+import { envelopesIn } from '../helpers/archive.js';
 import { otlpLogsProto } from '../../src/sources/otlp/proto.js';
 
 /**
@@ -138,9 +138,11 @@ describe('OTLP/gRPC logs', () => {
       severity_text: 'INFO',
       attributes: { i: 2, ok: true, tags: ['a', 'b'] },
     });
-    const m = await (
-      await fetch(`${f.url}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } })
-    ).text();
+    // The token's rate limit (2/s, burst 1) counts /metrics too: wait out a 429.
+    const m = await until('the metrics', async () => {
+      const r = await fetch(`${f.url}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+      return r.status === 200 ? r.text() : undefined;
+    });
     expect(m).toMatch(
       /otlp_requests_total\{transport="grpc",encoding="protobuf",status="OK"\} [1-9]/,
     );
@@ -219,24 +221,11 @@ describe('OTLP/gRPC logs', () => {
       expect(h.code, h.out).toBe(0);
       const g = await runPython([`grpc://127.0.0.1:${grpcPort}`, `${run}-${runtime}-g`, '30']);
       expect(g.code, g.out).toBe(0);
-      const lines = await until('60 events on disk', async () => {
-        const out: string[] = [];
-        const walk = (d: string) => {
-          for (const e of readdirSync(d, { withFileTypes: true })) {
-            if (e.isDirectory()) walk(join(d, e.name));
-            else out.push(...readFileSync(join(d, e.name), 'utf8').split('\n').filter(Boolean));
-          }
-        };
-        try {
-          walk(join(f.stateDir, 'out'));
-        } catch {
-          return undefined;
-        }
+      const events = await until('60 events on disk', async () => {
+        const out = envelopesIn(join(f.stateDir, 'out'));
         return out.length >= 60 ? out : undefined;
       });
-      expect(new Set(lines.map((l) => (JSON.parse(l) as { event_id: string }).event_id)).size).toBe(
-        60,
-      );
+      expect(new Set(events.map((e) => e.event_id)).size).toBe(60);
       f.kill('SIGTERM');
       expect(await f.exited).toBe(0);
     }, 120_000);
