@@ -110,7 +110,7 @@ export async function post(
   opts: {
     type?: string;
     encoding?: string;
-    ack?: 'durable' | 'accepted';
+    ack?: 'durable' | 'delivered' | 'accepted';
     headers?: Record<string, string>;
   } = {},
 ): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {

@@ -56,7 +56,10 @@ describe.each(CH_TARGETS)('ferry → ClickHouse columns mode on $name', (target)
       { event_id: 'e2', user: { id: 2 }, level: 300, msg: 'too loud' },
       { event_id: 'e3', user: { id: 3 }, msg: 'three' },
     ];
-    const r = await post(f.url, lines.map((l) => JSON.stringify(l)).join('\n'));
+    // ack=delivered: the rows are read right after the answer.
+    const r = await post(f.url, lines.map((l) => JSON.stringify(l)).join('\n'), {
+      ack: 'delivered',
+    });
     expect(r.status).toBe(200);
     expect(
       await q(`SELECT event_id, src, user_id, level, msg FROM ${database}.app ORDER BY event_id`),
@@ -82,7 +85,13 @@ describe.each(CH_TARGETS)('ferry → ClickHouse columns mode on $name', (target)
     rewriteConfig(f, config());
     const outcome = await reloadAndWait(f);
     expect(String(outcome.msg)).toMatch(/^config reloaded/);
-    const r = await post(f.url, JSON.stringify({ event_id: 'e4', country: 'NZ', user: { id: 4 } }));
+    const r = await post(
+      f.url,
+      JSON.stringify({ event_id: 'e4', country: 'NZ', user: { id: 4 } }),
+      {
+        ack: 'delivered',
+      },
+    );
     expect(r.status).toBe(200);
     expect(await q(`SELECT event_id, country FROM ${database}.app WHERE event_id = 'e4'`)).toEqual([
       { event_id: 'e4', country: 'NZ' },

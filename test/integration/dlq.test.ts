@@ -174,7 +174,7 @@ describe('DLQ segments', () => {
 
   it('SIGKILL while spooling: the restart recovers the segments before it listens and ships every acknowledged event', async () => {
     const prefix = `${run}-kill`;
-    const f = await start(config([s3Sink(prefix), chSink()]));
+    const f = await start(config([s3Sink(prefix), chSink()], delivered));
     await stopService('minio');
     const loading = load(f, 'kill', 200, 20, 4);
     await until(
@@ -187,7 +187,7 @@ describe('DLQ segments', () => {
     const { acked } = await loading;
     await f.exited;
     expect(acked.length).toBeGreaterThan(0);
-    const g = await start(config([s3Sink(prefix), chSink()]), f.stateDir);
+    const g = await start(config([s3Sink(prefix), chSink()], delivered), f.stateDir);
     const recovered = g
       .logs()
       .find(

@@ -447,8 +447,10 @@ describe('ferry replay reads format 1 and format 2 objects alike', () => {
       const m = await cli(['migrate', '--config', side.cfgFile]);
       expect(m.code, m.stderr).toBe(0);
     }
+    // ack=delivered: the live rows are read right after the answers.
     for (const body of requests)
-      for (const side of sides) expect((await post(side.f!.url, body)).status).toBe(200);
+      for (const side of sides)
+        expect((await post(side.f!.url, body, { ack: 'delivered' })).status).toBe(200);
     for (const side of sides) {
       side.live = await rowsOf(side.database);
       expect(side.live).toHaveLength(total);
