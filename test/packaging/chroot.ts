@@ -193,7 +193,8 @@ export async function startFerry(
 /** POSTs `n` NDJSON events; returns the HTTP status. */
 export async function postEvents(port: number, n: number, tag: string): Promise<number> {
   const body = Array.from({ length: n }, (_, i) => JSON.stringify({ tag, i })).join('\n') + '\n';
-  const r = await fetch(`http://127.0.0.1:${port}/v1/events`, {
+  // ack=delivered: the callers look for the events in the sinks right after the answer.
+  const r = await fetch(`http://127.0.0.1:${port}/v1/events?ack=delivered`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-ndjson' },
     body,
