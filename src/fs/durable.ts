@@ -74,6 +74,45 @@ export async function writeAll(
   }
 }
 
+/** A FileHandle that can gather buffers into one positional write (Node, Bun). */
+interface GatherHandle {
+  writev?(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }>;
+}
+
+/**
+ * Write `parts` back to back at `position`, all of them: one gathered write (pwritev) where the
+ * runtime has FileHandle.writev, so a group of records goes to disk without being copied into one
+ * buffer first; else (or after a short gathered write) the rest is joined and written by writeAll.
+ */
+export async function writeAllParts(
+  fh: Pick<DurableHandle, 'write'> & GatherHandle,
+  parts: readonly Uint8Array[],
+  position: number,
+): Promise<void> {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  let done = 0;
+  if (typeof fh.writev === 'function' && parts.length > 1) {
+    const { bytesWritten } = await fh.writev(parts as Uint8Array[], position);
+    if (bytesWritten >= total) return;
+    done = Math.max(0, bytesWritten);
+  }
+  if (done === 0 && parts.length === 1) return writeAll(fh, parts[0] as Uint8Array, position);
+  const rest = new Uint8Array(total - done);
+  let at = 0;
+  let skip = done;
+  for (const p of parts) {
+    if (skip >= p.length) {
+      skip -= p.length;
+      continue;
+    }
+    rest.set(skip > 0 ? p.subarray(skip) : p, at);
+    at += p.length - skip;
+    skip = 0;
+  }
+  await writeAll(fh, rest, position + done);
+}
+
 /**
  * Errors of opening or fsyncing a directory that only mean "this platform or filesystem cannot"
  * (Windows cannot open a directory; some filesystems refuse fsync on one). The rename is atomic

@@ -9,7 +9,7 @@ import {
   recordProblem,
   type SegmentFormat,
 } from './frame.js';
-import { isOutOfSpace, syncDir, writeAll } from '../fs/durable.js';
+import { isOutOfSpace, syncDir, writeAll, writeAllParts } from '../fs/durable.js';
 import { quarantineBytes } from './quarantine.js';
 import { errnoCode, errorMessage } from '../util/errors.js';
 
@@ -18,6 +18,8 @@ export interface StoreLimits {
   maxFiles: number;
   segmentMaxBytes: number;
   policy: 'reject' | 'drop_oldest';
+  /** Group commit wait (the write-ahead log's `commit_delay_ms`); 0 or absent: flush at once. */
+  commitDelayMs?: number;
 }
 
 export interface StoredRecord<H = unknown> {
@@ -94,6 +96,8 @@ export class SegmentStore<H> {
   private refusedUntil = 0;
   /** Bytes of every segment (kept as a sum: appends check it on the hot path). */
   private total = 0;
+  /** Records in the last group commit. */
+  private lastGroup = 0;
 
   constructor(
     readonly name: string,
@@ -331,7 +335,13 @@ export class SegmentStore<H> {
 
   private async flushLoop(): Promise<void> {
     while (this.pending.length > 0) {
+      // Group commit under concurrency: when the last group shared its fsync, give the appends of
+      // the others in flight a moment to join this one (one fsync costs far more than the wait).
+      const delay = this.limits.commitDelayMs ?? 0;
+      if (delay > 0 && this.lastGroup > 1 && this.pending.length < this.lastGroup)
+        await new Promise((r) => setTimeout(r, delay));
       const group = this.pending;
+      this.lastGroup = group.length;
       this.pending = [];
       for (const p of group) this.pendingBytes -= p.length;
       const started = performance.now();
@@ -344,8 +354,7 @@ export class SegmentStore<H> {
         let runAt = 0;
         const writeRun = async () => {
           if (run.length === 0) return;
-          const buf = run.length === 1 ? run[0] : Buffer.concat(run);
-          await writeAll(this.active!.fh, buf, runAt);
+          await writeAllParts(this.active!.fh, run, runAt);
           run = [];
         };
         for (const p of group) {

@@ -25,6 +25,7 @@ function limitsOf(cfg: FerryConfig): StoreLimits {
     segmentMaxBytes: cfg.wal.segment_max_bytes,
     // Nothing acknowledged is ever dropped: a full log refuses new durable requests.
     policy: 'reject',
+    commitDelayMs: cfg.wal.commit_delay_ms,
   };
 }
 

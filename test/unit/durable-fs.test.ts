@@ -11,7 +11,9 @@ import {
   nodeFs,
   syncDir,
   writeAll,
+  writeAllParts,
 } from '../../src/fs/durable.js';
+import { open as openFile } from 'node:fs/promises';
 
 const roots: string[] = [];
 afterAll(() => {
@@ -135,6 +137,55 @@ describe('writeAll', () => {
     };
     await writeAll(fh, new Uint8Array(0), 0);
     expect(n).toBe(0);
+  });
+});
+
+describe('writeAllParts', () => {
+  const enc = new TextEncoder();
+  const parts = () => ['ab', 'cde', '', 'fghij'].map((t) => enc.encode(t));
+
+  it('one gathered write (pwritev) on a real file handle, at the position', async () => {
+    const path = join(tempRoot(), 'f');
+    writeFileSync(path, 'HEADER');
+    const fh = await openFile(path, 'r+');
+    await writeAllParts(fh, parts(), 6);
+    await fh.close();
+    expect(readFileSync(path, 'utf8')).toBe('HEADERabcdefghij');
+  });
+
+  it('a short gathered write: the rest is written from where it stopped, mid-part', async () => {
+    const path = join(tempRoot(), 'f');
+    writeFileSync(path, '');
+    const real = await openFile(path, 'r+');
+    const calls: string[] = [];
+    const fh = {
+      writev: async (bufs: Uint8Array[], pos: number) => {
+        calls.push(`writev ${bufs.length}@${pos}`);
+        // Only the first 4 bytes make it ("ab" + "cd").
+        await writeAll(real, Buffer.concat(bufs).subarray(0, 4), pos);
+        return { bytesWritten: 4 };
+      },
+      write: async (d: Uint8Array, o: number, l: number, p: number) => {
+        calls.push(`write ${l}@${p}`);
+        await writeAll(real, d.subarray(o, o + l), p);
+        return { bytesWritten: l };
+      },
+    };
+    await writeAllParts(fh, parts(), 0);
+    await real.close();
+    expect(readFileSync(path, 'utf8')).toBe('abcdefghij');
+    expect(calls).toEqual(['writev 4@0', 'write 6@4']);
+  });
+
+  it('without writev (a runtime that lacks it): the parts are joined into one write', async () => {
+    const { fs, calls } = faultyFs({});
+    const path = join(tempRoot(), 'f');
+    writeFileSync(path, '');
+    const fh = await fs.open(path, 'r+');
+    await writeAllParts(fh, parts(), 0);
+    await fh.close();
+    expect(readFileSync(path, 'utf8')).toBe('abcdefghij');
+    expect(calls.filter((c) => c.startsWith('write'))).toEqual(['write 10@0']);
   });
 });
 
