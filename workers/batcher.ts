@@ -1,7 +1,7 @@
 import { compress } from '../src/codecs/index.js';
 import type { BatchLimits, Codec, EncodedBatch, EncodedPart } from '../src/contracts/batch.js';
 import type { ParsedEvent } from './parse.js';
-import { sha256Hex } from './event-id.js';
+import { sha256Hex, sha256HexOfParts } from './event-id.js';
 import { ByteSink } from './byte-sink.js';
 import { eventHead, requestFrame, writeArchiveLine, writeRowLine } from './envelope.js';
 import type { RowPoison } from '../src/contracts/batch.js';
@@ -38,7 +38,11 @@ export class Batcher {
   /** The open batch is archived as format-1 envelopes. */
   private envelopes = false;
   private reqIds: number[] = [];
-  /** event_ids of the open batch, in order: the batch id is their hash. */
+  /**
+   * event_ids of the open batch, in order, where it carries them (envelopes, rows): the batch id
+   * is their hash. A batch archived in format 2 alone is identified by its archived bytes instead
+   * (see seal), so its derived ids are never computed.
+   */
   private ids: string[] = [];
   /** Columns mode: events of the open batch that did not fit the table. */
   private poison: RowPoison[] = [];
@@ -86,9 +90,10 @@ export class Batcher {
       }
       if (this.reqIds.length === 0 || this.reqIds[this.reqIds.length - 1] !== reqId)
         this.reqIds.push(reqId);
-      this.ids.push(ev.id);
       // The id rendered as JSON: only envelopes and rows carry it (format 2 names the rule instead).
-      const head = withRows || (withArchive && this.envelopes) ? eventHead(ev, frame) : undefined;
+      const carriesIds = withRows || (withArchive && this.envelopes);
+      if (carriesIds) this.ids.push(ev.id);
+      const head = carriesIds ? eventHead(ev, frame) : undefined;
       if (withArchive) {
         if (this.envelopes) writeArchiveLine(this.archive, ev, head!, frame);
         else this.lean.append(this.archive, ev, receivedAt, source);
@@ -151,9 +156,17 @@ export class Batcher {
   private seal(): void {
     const { codec, level, compressRows } = this.limits;
     const batch: EncodedBatch = {
-      // Derived from its event_ids: the same batch (a retry, a DLQ replay) always gets the same
-      // key. Hashing the ids (64 B an event) instead of the archive (~500 B) is ~6x less work.
-      id: sha256Hex(this.ids.join('\n')).slice(0, 32),
+      // The same events in the same order (a retry, a DLQ or WAL replay) always get the same id,
+      // hence the same S3 key. Where the events' ids are at hand, their hash (64 B an event);
+      // a format-2-only batch hashes its archived bytes and the ids the rule cannot recompute
+      // (one hash a batch, instead of a sha256 per event for ids nothing else reads).
+      id: (this.ids.length === this.events
+        ? sha256Hex(this.ids.join('\n'))
+        : sha256HexOfParts([
+            this.archive.buf.subarray(0, this.archive.len),
+            this.lean.storedIdsJson(),
+          ])
+      ).slice(0, 32),
       createdAt: this.openedAt,
       events: this.events,
     };

@@ -31,3 +31,27 @@ export function sha256Hex(text: string | Uint8Array): string {
   if (oneShot) return oneShot('sha256', text as string, 'hex');
   return crypto.createHash('sha256').update(text).digest('hex');
 }
+
+/** sha256 (hex) of several byte ranges in order, as if joined (one batch-sized hash, no join). */
+export function sha256HexOfParts(parts: readonly (string | Uint8Array)[]): string {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
+/**
+ * An event without an `event_id` of its own: its id is the sha256 of its bytes, computed only
+ * when something reads it (envelopes, rows, a `_bulk` answer). Archive format 2 recomputes such
+ * ids on replay instead of storing them, so a node that only archives never hashes per event.
+ * Read `id` while `bytes` is valid (the worker appends a request's events before it releases
+ * the ring slot they are a view of).
+ */
+export class DerivedIdEvent {
+  readonly hashed = true as const;
+  private cached: string | undefined;
+  constructor(readonly bytes: Uint8Array) {}
+  get id(): string {
+    if (this.cached === undefined) this.cached = sha256Hex(this.bytes);
+    return this.cached;
+  }
+}

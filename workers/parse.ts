@@ -3,7 +3,7 @@ import { Buffer } from 'node:buffer';
 import { Unpackr, C1 } from 'msgpackr';
 import { locateJsonError } from './json-locate.js';
 import { BodyFormat } from '../src/rings/record.js';
-import { eventIdOf, sha256Hex, MAX_EVENT_ID_LENGTH } from './event-id.js';
+import { eventIdOf, DerivedIdEvent, MAX_EVENT_ID_LENGTH } from './event-id.js';
 import { scanObject, IdKind, type ScanLimits, type ScanResult } from './json-scan.js';
 import { toLosslessJson, msgpackTooDeep } from './msgpack-json.js';
 import { parseOtlpProtobuf, parseOtlpJson } from './otlp-logs.js';
@@ -150,13 +150,11 @@ export function scanNdjson(body: Uint8Array): ParseResult | undefined {
     if (i < n && body[i] !== 0x0a) return undefined; // more on the same line
     const bytes = body.subarray(s, e);
     let id: string;
-    let hashed = false;
     switch (r.idKind) {
       case IdKind.None:
       case IdKind.Null:
-        id = sha256Hex(bytes);
-        hashed = true;
-        break;
+        events.push(new DerivedIdEvent(bytes));
+        continue;
       case IdKind.Plain:
         if (r.idEnd - r.idStart <= 2 || r.idEnd - r.idStart - 2 > MAX_EVENT_ID_LENGTH)
           return undefined;
@@ -176,7 +174,7 @@ export function scanNdjson(body: Uint8Array): ParseResult | undefined {
       default:
         return undefined; // escaped or unusable: the slow path decides
     }
-    events.push({ id, bytes, hashed, idField: !hashed });
+    events.push({ id, bytes, idField: true });
   }
   if (events.length === 0) return undefined;
   return { ok: true, events };
@@ -354,7 +352,7 @@ export function scannedEvent(
     switch (r.idKind) {
       case IdKind.None:
       case IdKind.Null:
-        return { id: sha256Hex(bytes), bytes, hashed: true };
+        return new DerivedIdEvent(bytes);
       case IdKind.Plain: {
         const len = r.idEnd - r.idStart - 2;
         if (len > 0 && len <= MAX_EVENT_ID_LENGTH)

@@ -82,3 +82,46 @@ describe('batcher: ClickHouse rows', () => {
     );
   });
 });
+
+describe('batcher: batch ids', () => {
+  /** The id of the one batch made of these bodies (one request each), and the parsed events. */
+  function sealOnce(bodies: string[], over: Partial<BatchLimits> = {}) {
+    let sealed: SealedBatch | undefined;
+    const b = new Batcher(
+      { ...limits, rows: false, archiveFormat: 2, ...over },
+      (s) => (sealed = s),
+    );
+    const events = bodies.flatMap((body, i) => {
+      const parsed = parseBody(BodyFormat.Ndjson, enc.encode(body));
+      if (!parsed.ok) throw new Error(parsed.message);
+      b.appendRequest(i + 1, parsed.events, 1_700_000_000_000 + i, 'http');
+      return parsed.events;
+    });
+    b.sealIfDue(Date.now(), true);
+    return { id: sealed!.batch.id, events };
+  }
+
+  it('an archive-only (format 2) batch never hashes a derived event_id, and its id still follows its events', () => {
+    const a = sealOnce(['{"a":1}\n{"a":2}\n', '{"event_id":"x","a":3}\n']);
+    // The derived ids were never computed (the getter caches on first read).
+    expect(a.events.filter((e) => e.hashed).map((e) => Reflect.get(e, 'cached'))).toEqual([
+      undefined,
+      undefined,
+    ]);
+    expect(a.id).toMatch(/^[0-9a-f]{32}$/);
+    // The same events in the same order (a retry, a replay): the same id, whatever the times.
+    expect(sealOnce(['{"a":1}\n', '{"a":2}\n{"event_id":"x","a":3}\n']).id).toBe(a.id);
+    // Any change of an event, or of the order: another id.
+    expect(sealOnce(['{"a":1}\n{"a":2}\n', '{"event_id":"x","a":4}\n']).id).not.toBe(a.id);
+    expect(sealOnce(['{"a":2}\n{"a":1}\n', '{"event_id":"x","a":3}\n']).id).not.toBe(a.id);
+  });
+
+  it('a batch that carries its ids (rows, or format 1 envelopes) is identified by their hash', () => {
+    const body = ['{"a":1}\n{"event_id":"y","a":2}\n'];
+    const rows = sealOnce(body, { rows: true });
+    const v1 = sealOnce(body, { archiveFormat: 1 });
+    expect(rows.id).toBe(v1.id);
+    // The derived id was computed for them, and is the sha256 of the event's bytes.
+    expect(rows.events[0].id).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
