@@ -32,13 +32,6 @@ export function sha256Hex(text: string | Uint8Array): string {
   return crypto.createHash('sha256').update(text).digest('hex');
 }
 
-/** sha256 (hex) of several byte ranges in order, as if joined (one batch-sized hash, no join). */
-export function sha256HexOfParts(parts: readonly (string | Uint8Array)[]): string {
-  const h = crypto.createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest('hex');
-}
-
 /**
  * An event without an `event_id` of its own: its id is the sha256 of its bytes, computed only
  * when something reads it (envelopes, rows, a `_bulk` answer). Archive format 2 recomputes such

@@ -59,11 +59,6 @@ export class LeanArchive {
     this.runIndex = ev.index;
   }
 
-  /** The ids the header will store (those the rule cannot recompute), as JSON: part of the batch id. */
-  storedIdsJson(): string {
-    return this.ids.length === 0 ? '' : JSON.stringify(this.ids);
-  }
-
   /** The sealed object's bytes (header line + the events in out), and a fresh state for the next batch. */
   seal(out: ByteSink): Buffer {
     const header: HeaderV2 = {

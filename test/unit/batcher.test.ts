@@ -109,11 +109,15 @@ describe('batcher: batch ids', () => {
       undefined,
     ]);
     expect(a.id).toMatch(/^[0-9a-f]{32}$/);
-    // The same events in the same order (a retry, a replay): the same id, whatever the times.
-    expect(sealOnce(['{"a":1}\n', '{"a":2}\n{"event_id":"x","a":3}\n']).id).toBe(a.id);
+    // The same requests again (a DLQ retry, a WAL replay of the same records): the same id.
+    expect(sealOnce(['{"a":1}\n{"a":2}\n', '{"event_id":"x","a":3}\n']).id).toBe(a.id);
     // Any change of an event, or of the order: another id.
     expect(sealOnce(['{"a":1}\n{"a":2}\n', '{"event_id":"x","a":4}\n']).id).not.toBe(a.id);
     expect(sealOnce(['{"a":2}\n{"a":1}\n', '{"event_id":"x","a":3}\n']).id).not.toBe(a.id);
+    // Over the compressed object: another codec, another id (a reload changes the key anyway).
+    expect(
+      sealOnce(['{"a":1}\n{"a":2}\n', '{"event_id":"x","a":3}\n'], { codec: 'gzip' }).id,
+    ).not.toBe(a.id);
   });
 
   it('a batch that carries its ids (rows, or format 1 envelopes) is identified by their hash', () => {
