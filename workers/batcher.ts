@@ -12,6 +12,9 @@ const utf8 = new TextDecoder();
 const utf8Enc = new TextEncoder();
 import { LeanArchive } from './lean-archive.js';
 
+/** Room for format 2's header line (a few hundred bytes; a longer one is copied in front). */
+const HEAD_ROOM = 4096;
+
 /** A sealed batch plus the requests whose events it carries (for durable acks). */
 export interface SealedBatch {
   seq: number;
@@ -87,6 +90,8 @@ export class Batcher {
         this.openedAt = Date.now();
         // One format per object: a reload that changes it applies from the next batch.
         this.envelopes = this.limits.archiveFormat === 1;
+        // Format 2's header is written in front of the events at seal, into room left for it.
+        if (withArchive && !this.envelopes) this.archive.reserve(HEAD_ROOM);
       }
       if (this.reqIds.length === 0 || this.reqIds[this.reqIds.length - 1] !== reqId)
         this.reqIds.push(reqId);
@@ -170,7 +175,9 @@ export class Batcher {
     if (this.limits.archive) {
       batch.archive = this.envelopes
         ? encodePart(this.archive, codec, level || undefined)
-        : encodeBytes(this.lean.seal(this.archive), codec, level || undefined);
+        : this.archive.withHead(this.lean.sealHead(), codec === 'none', (raw) =>
+            encodeBytes(raw, codec, level || undefined),
+          );
     }
     if (!withIds) batch.id = sha256Hex(batch.archive?.body ?? new Uint8Array(0)).slice(0, 32);
     if (this.limits.rows) {

@@ -59,8 +59,11 @@ export class LeanArchive {
     this.runIndex = ev.index;
   }
 
-  /** The sealed object's bytes (header line + the events in out), and a fresh state for the next batch. */
-  seal(out: ByteSink): Buffer {
+  /**
+   * The sealed object's header line (the events are what append wrote), and a fresh state for the
+   * next batch.
+   */
+  sealHead(): Buffer {
     const header: HeaderV2 = {
       ferry_archive: 2,
       events: this.events,
@@ -81,6 +84,6 @@ export class LeanArchive {
     this.ids = [];
     this.indexes = [];
     this.runIndex = undefined;
-    return out.takeAfter(head);
+    return head;
   }
 }

@@ -1,4 +1,4 @@
-import { describe, it, expect, afterAll } from 'vitest';
+import { describe, it, expect, afterAll, vi } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,38 +112,35 @@ describe('write-ahead log', () => {
   });
 
   it('group commit waits commit_delay_ms for the others in flight, never for a lone producer', async () => {
-    // A lone producer: one append at a time, each must not wait out the delay.
-    const lone = await setup(config({ commit_delay_ms: 20 }));
-    const t0 = performance.now();
-    for (let i = 1; i <= 5; i++) {
-      lone.dispatcher.tryDispatch(header(i), body(i));
-      const a = lone.acks.register(i, 0, 'durable');
-      lone.acks.onVerdict({ reqId: i, ok: true, events: 1, span: 1 });
-      expect(await a).toMatchObject({ ok: true, durable: true });
-    }
-    // 5 sequential appends: 5 fsyncs, and no 20 ms wait before any of them.
-    expect(await counter(lone.metrics, 'wal_fsyncs_total')).toBe(5);
-    expect(performance.now() - t0).toBeLessThan(5 * 20);
-    await lone.wal.close();
-
-    // Several producers: a group of 4, then 4 appends arriving 1 ms apart join one fsync.
-    const many = await setup(config({ commit_delay_ms: 20 }));
-    const send = (i: number) => {
-      many.dispatcher.tryDispatch(header(i), body(i));
-      const a = many.acks.register(i, 0, 'durable');
-      many.acks.onVerdict({ reqId: i, ok: true, events: 1, span: 1 });
+    const send = (x: Awaited<ReturnType<typeof setup>>, i: number) => {
+      x.dispatcher.tryDispatch(header(i), body(i));
+      const a = x.acks.register(i, 0, 'durable');
+      x.acks.onVerdict({ reqId: i, ok: true, events: 1, span: 1 });
       return a;
     };
-    await Promise.all([1, 2, 3, 4].map(send));
-    const before = await counter(many.metrics, 'wal_fsyncs_total');
-    const next: Promise<AckOutcome>[] = [];
-    for (let i = 5; i <= 8; i++) {
-      next.push(send(i));
-      await tick(1);
-    }
-    expect((await Promise.all(next)).every((o) => o.ok)).toBe(true);
-    expect((await counter(many.metrics, 'wal_fsyncs_total')) - before).toBe(1);
-    await many.wal.close();
+    // A lone producer (one append at a time): the wait is never even scheduled.
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    const lone = await setup(config({ commit_delay_ms: 17 }));
+    for (let i = 1; i <= 5; i++) expect(await send(lone, i)).toMatchObject({ ok: true });
+    expect(await counter(lone.metrics, 'wal_fsyncs_total')).toBe(5);
+    expect(timers.mock.calls.filter((c) => c[1] === 17)).toEqual([]);
+    timers.mockRestore();
+    await lone.wal.close();
+
+    // Several in flight: after a shared fsync, appends made one after the other in the same turn
+    // share the next one only because it waits (without the wait the first goes alone).
+    const fsyncsOfSecondWave = async (delay: number) => {
+      const x = await setup(config({ commit_delay_ms: delay }));
+      await Promise.all([1, 2, 3, 4].map((i) => send(x, i)));
+      const before = await counter(x.metrics, 'wal_fsyncs_total');
+      const wave = [5, 6, 7, 8].map((i) => send(x, i));
+      expect((await Promise.all(wave)).every((o) => o.ok)).toBe(true);
+      const n = (await counter(x.metrics, 'wal_fsyncs_total')) - before;
+      await x.wal.close();
+      return n;
+    };
+    expect(await fsyncsOfSecondWave(0)).toBe(2);
+    expect(await fsyncsOfSecondWave(17)).toBe(1);
   });
 
   it('a record is released when all its batches are delivered; a closed segment with nothing live is deleted', async () => {
