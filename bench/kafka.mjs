@@ -17,10 +17,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { stringify } from 'yaml';
 import { FERRY_NODE_FLAGS, cpuSeconds, peakRssMiB, startServer, stopServer } from './lib/proc.mjs';
-import { events } from './lib/payload.mjs';
+import { produceLag } from './lib/kafka-lag.mjs';
 import { cpuQuota } from './lib/cgroup.mjs';
 import { memoryCgroup } from './lib/memcg.mjs';
 import { launcherPlan } from './lib/launcher-plan.mjs';
@@ -75,44 +75,17 @@ await admin.createTopics({
 });
 
 // The lag: N messages, produced before ferry starts.
-const base = events().map((e) => JSON.stringify(e).slice(1)); // without the opening brace
-const t0 = Date.now();
-if (opt.compression) {
-  // kcat, one message per line, batched (linger) and compressed by librdkafka as producers do.
-  const file = join(work, 'messages.ndjson');
-  const lines = [];
-  for (let j = 0; j < N; j++) lines.push(`{"event_id":"${run}-${j}",${base[j % base.length]}`);
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  execFileSync('kcat', [
-    '-P',
-    '-b',
-    rig.brokers[0],
-    '-t',
-    topic,
-    '-z',
-    opt.compression,
-    '-X',
-    'linger.ms=20',
-    '-X',
-    'batch.size=1000000',
-    '-l',
-    file,
-  ]);
-} else {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  const CHUNK = 2000;
-  for (let i = 0; i < N; i += CHUNK) {
-    const messages = [];
-    for (let j = i; j < Math.min(N, i + CHUNK); j++)
-      messages.push({ value: `{"event_id":"${run}-${j}",${base[j % base.length]}` });
-    await producer.send({ topic, acks: 1, messages });
-  }
-  await producer.disconnect();
-}
-const avgBytes = Math.round(base.reduce((s, l) => s + l.length + 20, 0) / base.length);
+const { seconds: produceS, avgBytes } = await produceLag({
+  kafka,
+  broker: rig.brokers[0],
+  topic,
+  n: N,
+  idOf: (j) => `${run}-${j}`,
+  compression: opt.compression,
+  work,
+});
 process.stderr.write(
-  `bench: produced ${N} messages (~${avgBytes} B) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+  `bench: produced ${N} messages (~${avgBytes} B) in ${produceS.toFixed(1)} s\n`,
 );
 
 /** @type {Record<string, unknown>[]} the sinks section of ferry's config (written as YAML) */
