@@ -10,6 +10,7 @@
 //          [--vcpu Q]   run ferry under a CPU quota of Q vCPU (bench/lib/cgroup.mjs), as per-vcpu.mjs does
 //          [--memory MiB] run ferry in a memory cgroup of MiB, no swap (bench/lib/memcg.mjs), with the launcher's flags
 //          [--json]     print one JSON line instead of the table (bench/per-vcpu.mjs reads it)
+//          [--profile DIR] run ferry under `node --cpu-prof`, one .cpuprofile per thread in DIR
 //          [--compression none|gzip|snappy|lz4|zstd]   produce the lag with kcat (librdkafka) -z that
 //                       codec instead of kafkajs uncompressed: what ferry's decoders cost (W3 per codec)
 import { execFileSync } from 'node:child_process';
@@ -36,6 +37,7 @@ const { values: opt } = parseArgs({
     json: { type: 'boolean', default: false },
     compression: { type: 'string' },
     memory: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 const N = Number(opt.messages);
@@ -143,6 +145,7 @@ const p = await startServer({
     process.execPath,
     ...FERRY_NODE_FLAGS,
     ...plan.flags,
+    ...(opt.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(opt.profile)}`] : []),
     'dist/src/cli.js',
     'run',
     '--config',

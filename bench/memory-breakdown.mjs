@@ -6,7 +6,7 @@
 // with the most pages touched (smaps Rss; the SharedArrayBuffer rings among them); and
 // what each dependency costs when loaded on its own (RSS and heap of a fresh node after gc).
 //
-// usage: npm run build && node bench/memory-breakdown.mjs [--duration 20] [--deps-only | --skip-deps] [--json]
+// usage: npm run build && node bench/memory-breakdown.mjs [--duration 20] [--deps-only | --skip-deps] [--idle-only] [--json]
 //   BENCH_NODE_FLAGS as in bench/per-vcpu.mjs; --config-extra '{"workers":{"ring_bytes":…}}'
 //   merges into ferry's config (to compare settings); --memory MiB runs ferry in a memory cgroup
 //   of that size (no swap) with the main-thread flags the launcher would pick there
@@ -29,6 +29,8 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '20' },
     'deps-only': { type: 'boolean', default: false },
     'skip-deps': { type: 'boolean', default: false },
+    // Only the idle snapshot (no wrk): quick before/after of a start-up change.
+    'idle-only': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     'config-extra': { type: 'string', default: '{}' },
     connections: { type: 'string', default: '64' },
@@ -152,7 +154,7 @@ const out = {
 };
 
 if (!opt['deps-only']) {
-  requireWrk();
+  if (!opt['idle-only']) requireWrk();
   const work = mkdtempSync(join(tmpdir(), 'ferry-mem-'));
   const bodies = writeBodies(work);
   const probeDir = join(work, 'probe');
@@ -209,22 +211,24 @@ if (!opt['deps-only']) {
     try {
       await new Promise((r) => setTimeout(r, 5000));
       out.runs.push(snapshot(p.pid, probeDir, 'idle 5 s after start'));
-      const r = wrk({
-        url: `http://127.0.0.1:${port}/v1/events`,
-        bodyFile: bodies.w1,
-        seconds: Number(opt.duration),
-        connections: Number(opt.connections),
-      });
-      await new Promise((res) => setTimeout(res, 400));
-      out.runs.push({
-        ...snapshot(
-          p.pid,
-          probeDir,
-          `W1 lz4 → directory, ack=durable, 1 vCPU, ${opt.duration} s, wrk -c${opt.connections}`,
-        ),
-        requests: r.requests,
-        non2xx: r.non2xx,
-      });
+      if (!opt['idle-only']) {
+        const r = wrk({
+          url: `http://127.0.0.1:${port}/v1/events`,
+          bodyFile: bodies.w1,
+          seconds: Number(opt.duration),
+          connections: Number(opt.connections),
+        });
+        await new Promise((res) => setTimeout(res, 400));
+        out.runs.push({
+          ...snapshot(
+            p.pid,
+            probeDir,
+            `W1 lz4 → directory, ack=durable, 1 vCPU, ${opt.duration} s, wrk -c${opt.connections}`,
+          ),
+          requests: r.requests,
+          non2xx: r.non2xx,
+        });
+      }
     } finally {
       await stopServer(p);
     }

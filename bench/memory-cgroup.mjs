@@ -24,7 +24,14 @@
 // Needs root and a writable memory cgroup (v1 or v2: bench/lib/memcg.mjs says why not), and
 // the rig (scripts/rig/up.sh clickhouse minio; FERRY_RIG_DIR / FERRY_RIG_PORT_OFFSET honoured).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+  appendFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -58,6 +65,12 @@ const { values: opt } = parseArgs({
     kafka: { type: 'string' },
     partitions: { type: 'string', default: '4' },
     window: { type: 'string' },
+    // Merged into ferry's config section by section (to compare settings in the cgroup).
+    'config-extra': { type: 'string', default: '{}' },
+    // Node flags after the launcher's (the last one wins), e.g. --max-semi-space-size=4.
+    'node-flags': { type: 'string', default: '' },
+    // Each isolate's heap and ArrayBuffers every second (-r bench/lib/mem-probe.cjs), per window.
+    probe: { type: 'boolean', default: false },
   },
 });
 const MiB = 2 ** 20;
@@ -137,35 +150,35 @@ const s3 = {
   secret_access_key: 'ferrysecret123',
 };
 const cfgFile = join(work, 'ferry.yaml');
-writeFileSync(
-  cfgFile,
-  JSON.stringify({
-    state_dir: work,
-    listen: { host: '127.0.0.1', port },
-    http: { ack: 'durable' },
-    // Every memory key at auto (0): the cgroup sizes them.
-    batch: { codec: 'lz4', max_age_ms: 500 },
-    retry: { max_elapsed_ms: 2000, attempt_timeout_ms: 2000 },
-    dlq: { probe_interval_ms: 1000 },
-    sinks: [
-      { name: 'archive', type: 's3', key_template: `${run}/{batch_id}{ext}`, ...s3 },
-      { name: 'warehouse', type: 'clickhouse', url: CH_URL, database: DB, table: TABLE },
-    ],
-    log: { level: 'info' },
-    ...(KAFKA
-      ? {
-          kafka: {
-            enabled: true,
-            brokers: [BROKER],
-            group_id: group,
-            topics: [topic],
-            from_beginning: true,
-            partitions_concurrently: PARTITIONS,
-          },
-        }
-      : {}),
-  }),
-);
+/** @type {Record<string, any>} */
+const cfg = {
+  state_dir: work,
+  listen: { host: '127.0.0.1', port },
+  http: { ack: 'durable' },
+  // Every memory key at auto (0): the cgroup sizes them.
+  batch: { codec: 'lz4', max_age_ms: 500 },
+  retry: { max_elapsed_ms: 2000, attempt_timeout_ms: 2000 },
+  dlq: { probe_interval_ms: 1000 },
+  sinks: [
+    { name: 'archive', type: 's3', key_template: `${run}/{batch_id}{ext}`, ...s3 },
+    { name: 'warehouse', type: 'clickhouse', url: CH_URL, database: DB, table: TABLE },
+  ],
+  log: { level: 'info' },
+  ...(KAFKA
+    ? {
+        kafka: {
+          enabled: true,
+          brokers: [BROKER],
+          group_id: group,
+          topics: [topic],
+          from_beginning: true,
+          partitions_concurrently: PARTITIONS,
+        },
+      }
+    : {}),
+};
+for (const [k, v] of Object.entries(JSON.parse(opt['config-extra']))) cfg[k] = { ...cfg[k], ...v };
+writeFileSync(cfgFile, JSON.stringify(cfg));
 execFileSync(process.execPath, ['dist/src/cli.js', 'migrate', '--config', cfgFile], {
   cwd: ROOT,
   stdio: 'inherit',
@@ -191,17 +204,36 @@ const check = (() => {
 })();
 process.stderr.write(check);
 
+const extraFlags = opt['node-flags'].split(' ').filter(Boolean);
+flags.push(...extraFlags);
+const probeDir = join(work, 'probe');
+mkdirSync(probeDir);
+/** Per isolate (main, worker N): heapTotal and arrayBuffers now, from the probe's files. */
+const isolates = () => {
+  /** @type {Record<string, { heap: number, ab: number }>} */
+  const out = {};
+  for (const f of readdirSync(probeDir).filter((n) => n.endsWith('.json')))
+    try {
+      const j = JSON.parse(readFileSync(join(probeDir, f), 'utf8'));
+      out[j.thread] = { heap: j.now.heapTotal, ab: j.now.arrayBuffers };
+    } catch {
+      // being rewritten
+    }
+  return out;
+};
 const ferry = await startServer({
   argv: [
     process.execPath,
     ...FERRY_NODE_FLAGS,
     ...plan.flags,
+    ...extraFlags,
+    ...(opt.probe ? ['-r', join(ROOT, 'bench/lib/mem-probe.cjs')] : []),
     'dist/src/cli.js',
     'run',
     '--config',
     cfgFile,
   ],
-  env: plan.env,
+  env: { ...plan.env, ...(opt.probe ? { BENCH_MEM_PROBE_DIR: probeDir } : {}) },
   cwd: ROOT,
   readyMsg: 'ferry listening',
   wrap,
@@ -214,7 +246,7 @@ ferry.once('exit', (code, sig) => {
 // ---- sampling
 const t0 = Date.now();
 const cpu0 = cpuSeconds(ferry.pid);
-/** @type {{ t: number, rss: number, hwm: number, cg: number, anon: number }[]} */
+/** @type {{ t: number, rss: number, hwm: number, cg: number, anon: number, iso: Record<string, { heap: number, ab: number }> }[]} */
 const samples = [];
 const sampler = setInterval(() => {
   try {
@@ -227,6 +259,7 @@ const sampler = setInterval(() => {
       hwm: kb('VmHWM'),
       cg: memcg.stats().usageBytes,
       anon: memcg.stats().anonBytes,
+      iso: opt.probe ? isolates() : {},
     });
   } catch {
     // exited
@@ -450,18 +483,28 @@ for (let m = 0; m * WINDOW < (samples.at(-1)?.t ?? 0); m++) {
       rss: Math.max(...inWin.map((s) => s.rss)),
       cg: Math.max(...inWin.map((s) => s.cg)),
       anon: Math.max(...inWin.map((s) => s.anon)),
+      // at the window's VmRSS peak: each isolate's heap / ArrayBuffers
+      iso: inWin.reduce((a, b) => (b.rss > a.rss ? b : a)).iso,
     });
 }
 // Flat after the first minute: every later window within 16 MiB of the first one after it.
 const later = windows.filter((w) => w.from >= 60);
 const firstLater = later[0];
+// A run that ends within its first minute has nothing to be flat after (reported as n/a).
 const flat =
-  firstLater !== undefined &&
+  firstLater === undefined ||
   later.every((x) => x.rss <= firstLater.rss + 16 * MiB && x.anon <= firstLater.anon + 16 * MiB);
 const perWindow = windows
   .map(
     (x) =>
-      `${WINDOW === 60 ? x.m + 1 : `${x.from}–${x.from + WINDOW} s`}: ${fmt(x.rss / MiB)} / ${fmt(x.anon / MiB)} / ${fmt(x.cg / MiB)}`,
+      `${WINDOW === 60 ? x.m + 1 : `${x.from}–${x.from + WINDOW} s`}: ${fmt(x.rss / MiB)} / ${fmt(x.anon / MiB)} / ${fmt(x.cg / MiB)}${
+        opt.probe
+          ? ` (${Object.entries(x.iso)
+              .sort()
+              .map(([k, v]) => `${k} heap ${fmt(v.heap / MiB)} AB ${fmt(v.ab / MiB)}`)
+              .join(', ')})`
+          : ''
+      }`,
   )
   .join('; ');
 const loadSeconds = phase.find((p) => p.name === 'load stops')?.t ?? NaN;
@@ -473,7 +516,7 @@ const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${
 const verdict = (/** @type {boolean} */ ok) => (ok ? '**met**' : '**NOT met**');
 const kafkaText = `### ${MEMORY} MiB, ${VCPU || 'no'} vCPU quota, Kafka lag of ${fmt(KAFKA)} → S3 + ClickHouse${OUTAGE ? `, S3 down ${OUTAGE} s` : ''}
 
-Command: \`npm run build && node bench/memory-cgroup.mjs --kafka ${KAFKA} --partitions ${PARTITIONS} --memory ${MEMORY} --vcpu ${VCPU}${OUTAGE ? ` --before ${BEFORE} --outage ${OUTAGE}` : ''}\`
+Command: \`npm run build && node bench/memory-cgroup.mjs --kafka ${KAFKA} --partitions ${PARTITIONS} --memory ${MEMORY} --vcpu ${VCPU}${OUTAGE ? ` --before ${BEFORE} --outage ${OUTAGE}` : ''}${opt['config-extra'] === '{}' ? '' : ` --config-extra '${opt['config-extra']}'`}${opt['node-flags'] ? ` --node-flags '${opt['node-flags']}'` : ''}${opt.probe ? ' --probe' : ''}\`
 Machine: ${machine}; ${memcg.how}; node flags (as the launcher picks them there): ${flags.join(' ')}
 
 \`ferry config check\` in the cgroup:
@@ -491,7 +534,7 @@ ${check.trim()}
 | OOM | cgroup oom_kill ${cg.oomKills}, limit hit (failcnt) ${cg.failcnt}, ferry ${alive ? 'running until stopped' : `exited (${exited})`}: ${verdict(cg.oomKills === 0 && alive)} |
 | peak | VmHWM ${fmt(hwm / MiB, 1)} MiB, cgroup max usage ${fmt(cg.peakBytes / MiB, 1)} MiB (of ${MEMORY}) |
 | per ${WINDOW} s from ferry's start, max MiB: VmRSS / cgroup anon (rss) / cgroup usage (with page cache) | ${perWindow} |
-| RSS flat after the first minute (VmRSS and cgroup anon of every later window within 16 MiB of the first one after 60 s) | ${verdict(flat)} |
+| RSS flat after the first minute (VmRSS and cgroup anon of every later window within 16 MiB of the first one after 60 s) | ${firstLater ? verdict(flat) : 'n/a (ended within the first minute)'} |
 | delivered: ClickHouse count() FINAL / S3 events (objects) | ${fmt(chFinal)} / ${fmt(s3Events)} (${objects} objects) of ${fmt(KAFKA)} |
 | messages missing in S3 / ClickHouse | ${fmt(missingS3)} / ${fmt(missingCh)}: ${verdict(missingS3 === 0 && missingCh === 0 && chFinal === KAFKA)} |
 `;

@@ -316,6 +316,8 @@ for (const r of rows) {
         '--vcpu',
         String(r.vcpu),
         '--json',
+        ...(opt.memory ? ['--memory', opt.memory] : []),
+        ...(opt.profile ? ['--profile', resolve(opt.profile, name.replace(/[^\w.-]+/g, '_'))] : []),
       ],
       { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
     );
