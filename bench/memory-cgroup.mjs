@@ -67,7 +67,7 @@ const { values: opt } = parseArgs({
     window: { type: 'string' },
     // Merged into ferry's config section by section (to compare settings in the cgroup).
     'config-extra': { type: 'string', default: '{}' },
-    // Node flags after the launcher's (the last one wins), e.g. --max-semi-space-size=4.
+    // Node flags after the launcher's (the last one wins): --node-flags=--max-semi-space-size=4.
     'node-flags': { type: 'string', default: '' },
     // Each isolate's heap and ArrayBuffers every second (-r bench/lib/mem-probe.cjs), per window.
     probe: { type: 'boolean', default: false },
@@ -399,6 +399,17 @@ while (
   walLeft = KAFKA ? await metric('wal_records_pending', '') : 0;
 }
 mark('drained');
+// --kafka: how often partitions paused (a paused partition's fetched messages are fetched again).
+let pauses = '';
+if (KAFKA)
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    pauses = [...text.matchAll(/^kafka_partition_pauses_total\{reason="([^"]+)"\} (\S+)$/gm)]
+      .map((m) => `${m[1]} ${m[2]}`)
+      .join(', ');
+  } catch {
+    pauses = '?';
+  }
 const drainSeconds = (Date.now() - drainStart) / 1000;
 clearInterval(sampler);
 const cg = memcg.stats();
@@ -516,7 +527,7 @@ const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${
 const verdict = (/** @type {boolean} */ ok) => (ok ? '**met**' : '**NOT met**');
 const kafkaText = `### ${MEMORY} MiB, ${VCPU || 'no'} vCPU quota, Kafka lag of ${fmt(KAFKA)} → S3 + ClickHouse${OUTAGE ? `, S3 down ${OUTAGE} s` : ''}
 
-Command: \`npm run build && node bench/memory-cgroup.mjs --kafka ${KAFKA} --partitions ${PARTITIONS} --memory ${MEMORY} --vcpu ${VCPU}${OUTAGE ? ` --before ${BEFORE} --outage ${OUTAGE}` : ''}${opt['config-extra'] === '{}' ? '' : ` --config-extra '${opt['config-extra']}'`}${opt['node-flags'] ? ` --node-flags '${opt['node-flags']}'` : ''}${opt.probe ? ' --probe' : ''}\`
+Command: \`npm run build && node bench/memory-cgroup.mjs --kafka ${KAFKA} --partitions ${PARTITIONS} --memory ${MEMORY} --vcpu ${VCPU}${OUTAGE ? ` --before ${BEFORE} --outage ${OUTAGE}` : ''}${opt['config-extra'] === '{}' ? '' : ` --config-extra '${opt['config-extra']}'`}${opt['node-flags'] ? ` --node-flags='${opt['node-flags']}'` : ''}${opt.probe ? ' --probe' : ''}\`
 Machine: ${machine}; ${memcg.how}; node flags (as the launcher picks them there): ${flags.join(' ')}
 
 \`ferry config check\` in the cgroup:
@@ -529,6 +540,7 @@ ${check.trim()}
 | load | ${produced}; kafka.ack durable, partitions_concurrently ${PARTITIONS}, every other key at its default |
 | drain (ferry ready → the group's committed offsets at the end) | ${fmt(lagDrain.seconds, 1)} s, ${fmt(KAFKA / lagDrain.seconds)} events/s, ${fmt(KAFKA / lagDrain.cpuS)} events per CPU-second (${fmt(lagDrain.cpuS, 1)} CPU-s, all threads) |
 | committed offsets at the end | ${fmt(lagDrain.committed)} of ${fmt(KAFKA)}: ${verdict(lagDrain.committed >= KAFKA)} |
+| partition pauses (kafka_partition_pauses_total by reason) | ${pauses || 'none'} |
 | phases (s) | ${phase.map((p) => `${p.name} ${fmt(p.t)}`).join(', ')} |
 | write-ahead log / DLQ after the drain | ${fmt(walLeft)} records pending, DLQ ${fmt(dlqLeft)} bytes (peak at the end of the outage ${fmt(dlqPeak / MiB, 1)} MiB), ${fmt(drainSeconds)} s after the commit reached the end: ${verdict(walLeft === 0 && dlqLeft === 0)} |
 | OOM | cgroup oom_kill ${cg.oomKills}, limit hit (failcnt) ${cg.failcnt}, ferry ${alive ? 'running until stopped' : `exited (${exited})`}: ${verdict(cg.oomKills === 0 && alive)} |
