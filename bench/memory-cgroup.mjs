@@ -20,9 +20,13 @@
 //
 // usage: npm run build && node bench/memory-cgroup.mjs [--memory 256] [--vcpu 0.25] [--before 60]
 //          [--outage 60] [--after 60] [--concurrency 256] [--drain-timeout 600] [--write]
-//          [--kafka 1000000 [--partitions 4]] [--window 60]
+//          [--kafka 1000000 [--partitions 4]] [--window 60] [--probe]
+//          [--config-extra '{"kafka":{…}}'] [--node-flags=--max-semi-space-size=8]
+//   --probe         each isolate's V8 heap and ArrayBuffers in every window (-r bench/lib/mem-probe.cjs)
+//   --config-extra  merged into ferry's config, section by section (to compare settings)
+//   --node-flags    Node flags after the launcher's (the last one wins)
 // Needs root and a writable memory cgroup (v1 or v2: bench/lib/memcg.mjs says why not), and
-// the rig (scripts/rig/up.sh clickhouse minio; FERRY_RIG_DIR / FERRY_RIG_PORT_OFFSET honoured).
+// the rig (scripts/rig/up.sh clickhouse minio [kafka]; FERRY_RIG_DIR / FERRY_RIG_PORT_OFFSET honoured).
 import { execFileSync } from 'node:child_process';
 import {
   mkdirSync,
