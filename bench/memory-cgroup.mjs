@@ -574,7 +574,7 @@ ${check.trim()}
 | OOM | cgroup oom_kill ${cg.oomKills}, limit hit (failcnt) ${cg.failcnt}, ferry ${alive ? 'running until stopped' : `exited (${exited})`}: ${verdict(cg.oomKills === 0 && alive)} |
 | peak | VmHWM ${fmt(hwm / MiB, 1)} MiB, cgroup max usage ${fmt(cg.peakBytes / MiB, 1)} MiB (of ${MEMORY}) |
 | per ${WINDOW === 60 ? 'minute' : `${WINDOW} s`}, max MiB: VmRSS / cgroup anon (rss) / cgroup usage (with page cache) | ${perWindow} |
-| RSS flat after the first minute (VmRSS and cgroup anon of every later minute within 16 MiB of the second; the page cache of the DLQ's writes is reclaimable and not counted) | ${verdict(flat)} |
+| RSS flat after the first minute (VmRSS and cgroup anon of every later minute within 16 MiB of the second; the page cache of the DLQ's writes is reclaimable and not counted) | ${firstLater ? verdict(flat) : 'n/a (ended within the first minute)'} |
 | acknowledged events missing in S3 / ClickHouse | ${fmt(missingS3)} / ${fmt(missingCh)} (S3: ${objects} objects): ${verdict(missingS3 === 0 && missingCh === 0)} |
 | DLQ drained | ${verdict(dlqLeft === 0)} |
 `;
