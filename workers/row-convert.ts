@@ -162,6 +162,8 @@ export function convert(v: unknown, t: ColumnType): string {
     case 'date': {
       if (typeof v === 'string' && DATE_RE.test(v)) return `"${v}"`;
       const [s] = instant(v);
+      // Beyond what a JS Date holds (±8.64e15 ms): a poison row, not a RangeError out of the worker.
+      if (!(Math.abs(s) <= 8.64e12)) throw new Misfit(`${s} s is out of Date's range`);
       return `"${new Date(s * 1000).toISOString().slice(0, 10)}"`;
     }
     case 'ipv4':
