@@ -9,41 +9,75 @@
  */
 import type { ByteSink } from './byte-sink.js';
 import type { ColumnType } from '../src/sinks/clickhouse/column-type.js';
-import type { RowPlan } from '../src/sinks/clickhouse/row-plan.js';
+import type { FerryField, PlanColumn, RowPlan } from '../src/sinks/clickhouse/row-plan.js';
 import { convert, lookup, Misfit, type RowMeta } from './row-convert.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const QUOTE = 0x22;
 
+/**
+ * A plan made ready for the walker, with the per-event scratch state it fills. Kept on an object
+ * (not module-level `let`s): the hot loops read it through locals.
+ */
 interface Compiled {
   /** Distinct top-level keys the plan reads, as bytes. */
   keys: Uint8Array[];
-  /** By key length: the indices into keys. */
-  byLen: Map<number, number[]>;
+  /** By key length in bytes: the indices into keys (undefined: no key that long). */
+  byLen: (number[] | undefined)[];
   /** Per column: index into keys (-1 for ferry fields). */
   slot: Int32Array;
+  /** Per column: 1 when its path goes below the top level. */
+  nested: Uint8Array;
+  /** Per column: 1 when Nullable (a JSON null is written, not left to the default). */
+  nullable: Uint8Array;
   keyBytes: Uint8Array[];
   catchAllKey: Uint8Array | undefined;
   /** The received_at text last rendered, per column (one request's events share it). */
   recvAt: Float64Array;
   recvText: string[];
+  /** The source last written, and its bytes. */
+  sourceJson: string;
+  sourceBytes: Uint8Array;
+  /** Per event: value ranges by key slot (start, end), -1 = absent. */
+  starts: Int32Array;
+  ends: Int32Array;
+  /** Top-level pairs no column reads: [keyStart, valueEnd) ranges, for the catch-all column. */
+  rest: Int32Array;
+  restN: number;
 }
 
 const compiledPlans = new WeakMap<RowPlan, Compiled>();
+/** The plan of the previous row: a batch's rows share one (skips the WeakMap per event). */
+const last: { plan: RowPlan | undefined; c: Compiled | undefined } = {
+  plan: undefined,
+  c: undefined,
+};
 
 function compile(plan: RowPlan): Compiled {
+  if (last.plan === plan) return last.c!;
   let c = compiledPlans.get(plan);
-  if (c) return c;
+  if (!c) {
+    c = build(plan);
+    compiledPlans.set(plan, c);
+  }
+  last.plan = plan;
+  last.c = c;
+  return c;
+}
+
+function build(plan: RowPlan): Compiled {
   const keys: Uint8Array[] = [];
   const names: string[] = [];
   const slot = new Int32Array(plan.columns.length);
+  const nested = new Uint8Array(plan.columns.length);
   plan.columns.forEach((col, i) => {
     if ('ferry' in col.from) {
       slot[i] = -1;
       return;
     }
     const k = col.from.path[0];
+    nested[i] = col.from.path.length > 1 ? 1 : 0;
     let at = names.indexOf(k);
     if (at < 0) {
       at = names.length;
@@ -57,31 +91,53 @@ function compile(plan: RowPlan): Compiled {
       names.push(k);
       keys.push(enc.encode(k));
     }
-  const byLen = new Map<number, number[]>();
+  const byLen: (number[] | undefined)[] = [];
   keys.forEach((k, i) => {
-    const l = byLen.get(k.length) ?? [];
+    while (byLen.length <= k.length) byLen.push(undefined);
+    const l = byLen[k.length] ?? [];
     l.push(i);
-    byLen.set(k.length, l);
+    byLen[k.length] = l;
   });
-  c = {
+  return {
     keys,
     byLen,
     slot,
+    nested,
+    nullable: Uint8Array.from(plan.columns, (col) => (col.type.k === 'nullable' ? 1 : 0)),
     keyBytes: plan.columns.map((col) => enc.encode(col.keyJson)),
     catchAllKey: plan.catchAll ? enc.encode(plan.catchAll.keyJson) : undefined,
     recvAt: new Float64Array(plan.columns.length).fill(Number.NaN),
     recvText: plan.columns.map(() => ''),
+    sourceJson: '',
+    sourceBytes: new Uint8Array(0),
+    starts: new Int32Array(Math.max(keys.length, 1)),
+    ends: new Int32Array(Math.max(keys.length, 1)),
+    rest: new Int32Array(128),
+    restN: 0,
   };
-  compiledPlans.set(plan, c);
-  return c;
 }
 
-// Per event: value ranges by key slot (start, end), -1 = absent. Grown as plans need.
-let starts = new Int32Array(64);
-let ends = new Int32Array(64);
-/** Top-level pairs no column reads: [keyStart, valueEnd) ranges, for the catch-all column. */
-let rest = new Int32Array(128);
-let restN = 0;
+/** Scratch for short strings on their way into the sink (a copy loop beats Buffer#write's overhead). */
+let scratch = new Uint8Array(256);
+
+/**
+ * A string into the sink as UTF-8: ASCII by a loop through the scratch bytes, anything else by
+ * the runtime's encoder. Short strings only pay off (ids, dates, numbers, the source).
+ */
+function writeText(out: ByteSink, s: string): void {
+  const n = s.length;
+  if (n > scratch.length) scratch = new Uint8Array(n * 2);
+  const t = scratch;
+  for (let i = 0; i < n; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch >= 0x80) {
+      out.utf8(s);
+      return;
+    }
+    t[i] = ch;
+  }
+  out.range(t, 0, n);
+}
 
 function isWs(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -116,28 +172,28 @@ function skipValue(b: Uint8Array, i: number, n: number): number {
   return n;
 }
 
+/** Just past the closing quote of the (valid) string starting at b[i]. */
 function skipString(b: Uint8Array, i: number, n: number): number {
-  // The closing quote by the runtime's own (vectorised) search, then: is it escaped?
+  // A plain loop: the values are short, and TypedArray#indexOf costs a call into the runtime
+  // each time (it was the walker's largest cost, bench/worker-path.mjs --columns).
   i++;
-  for (;;) {
-    const q = b.indexOf(QUOTE, i);
-    if (q < 0 || q >= n) return n;
-    let k = q - 1;
-    while (k >= i && b[k] === 0x5c) k--;
-    if ((q - 1 - k) % 2 === 0) return q + 1;
-    i = q + 1;
+  while (i < n) {
+    const x = b[i];
+    if (x === QUOTE) return i + 1;
+    i += x === 0x5c ? 2 : 1;
   }
+  return n;
 }
 
 /** Fill starts/ends for the plan's keys; false when the event is not an object or a key has escapes. */
 function locate(b: Uint8Array, c: Compiled, withRest: boolean): boolean {
   const n = b.length;
-  if (starts.length < c.keys.length) {
-    starts = new Int32Array(c.keys.length * 2);
-    ends = new Int32Array(c.keys.length * 2);
-  }
-  starts.fill(-1, 0, c.keys.length);
-  restN = 0;
+  const starts = c.starts;
+  const ends = c.ends;
+  const keys = c.keys;
+  const byLen = c.byLen;
+  starts.fill(-1);
+  c.restN = 0;
   let i = 0;
   while (i < n && isWs(b[i])) i++;
   if (b[i] !== 0x7b) return false;
@@ -147,28 +203,31 @@ function locate(b: Uint8Array, c: Compiled, withRest: boolean): boolean {
     if (b[i] === 0x7d) return true;
     if (b[i] !== QUOTE) return false;
     const ks = i + 1;
-    const kEnd = skipString(b, i, n);
-    const ke = kEnd - 1;
-    for (let j = ks; j < ke; j++) if (b[j] === 0x5c) return false;
-    i = kEnd;
+    // The key: to its closing quote, refusing escapes (the general encoder decodes those).
+    let ke = ks;
+    for (;;) {
+      if (ke >= n) return false;
+      const x = b[ke];
+      if (x === QUOTE) break;
+      if (x === 0x5c) return false;
+      ke++;
+    }
+    i = ke + 1;
     while (i < n && b[i] !== 0x3a) i++;
     i++;
     while (i < n && isWs(b[i])) i++;
     const vs = i;
     i = skipValue(b, i, n);
     let found = -1;
-    const cands = c.byLen.get(ke - ks);
-    if (cands)
-      for (const k of cands) {
-        const key = c.keys[k];
-        let same = true;
-        for (let j = 0; j < key.length; j++)
-          if (key[j] !== b[ks + j]) {
-            same = false;
-            break;
-          }
-        if (same) {
-          found = k;
+    const kl = ke - ks;
+    const cands = kl < byLen.length ? byLen[kl] : undefined;
+    if (cands !== undefined)
+      for (let m = 0; m < cands.length; m++) {
+        const key = keys[cands[m]];
+        let j = 0;
+        while (j < kl && key[j] === b[ks + j]) j++;
+        if (j === kl) {
+          found = cands[m];
           break;
         }
       }
@@ -176,13 +235,14 @@ function locate(b: Uint8Array, c: Compiled, withRest: boolean): boolean {
       starts[found] = vs;
       ends[found] = i;
     } else if (withRest) {
-      if (rest.length < restN + 2) {
+      let rest = c.rest;
+      if (rest.length < c.restN + 2) {
         const next = new Int32Array(rest.length * 2);
         next.set(rest);
-        rest = next;
+        c.rest = rest = next;
       }
-      rest[restN++] = ks - 1;
-      rest[restN++] = i;
+      rest[c.restN++] = ks - 1;
+      rest[c.restN++] = i;
     }
     while (i < n && isWs(b[i])) i++;
     if (b[i] === 0x2c) i++;
@@ -263,7 +323,8 @@ function writeValue(out: ByteSink, b: Uint8Array, s: number, e: number, t: Colum
     case 'datetime64':
     case 'date':
       if (c0 !== QUOTE && c0 !== 0x7b && c0 !== 0x5b && c0 !== 0x74 && c0 !== 0x66) {
-        out.ascii(
+        writeText(
+          out,
           convert(
             e - s <= 15 && isIntToken(b, s, e) ? digits(b, s, e) : Number(latin1(b, s, e)),
             inner,
@@ -296,6 +357,43 @@ function arrayOfStrings(b: Uint8Array, s: number, e: number): boolean {
   }
 }
 
+/** One of ferry's own fields (event_id, received_at, source), with its key; throws Misfit. */
+function writeFerryField(
+  out: ByteSink,
+  c: Compiled,
+  col: PlanColumn,
+  i: number,
+  meta: RowMeta,
+  first: boolean,
+): void {
+  const f = (col.from as { ferry: FerryField }).ferry;
+  if (f === 'received_at') {
+    // One request's events share it: rendered once, and only remembered once it converted.
+    if (c.recvAt[i] !== meta.receivedAt) {
+      c.recvText[i] = convert(meta.receivedAt, col.type);
+      c.recvAt[i] = meta.receivedAt;
+    }
+    if (!first) out.byte(0x2c);
+    out.range(c.keyBytes[i], 0, c.keyBytes[i].length);
+    writeText(out, c.recvText[i]);
+    return;
+  }
+  if (f === 'source') {
+    if (c.sourceJson !== meta.sourceJson) {
+      c.sourceJson = meta.sourceJson;
+      c.sourceBytes = enc.encode(meta.sourceJson);
+    }
+    if (!first) out.byte(0x2c);
+    out.range(c.keyBytes[i], 0, c.keyBytes[i].length);
+    out.range(c.sourceBytes, 0, c.sourceBytes.length);
+    return;
+  }
+  const text = col.type.k === 'string' ? meta.idJson : convert(JSON.parse(meta.idJson), col.type);
+  if (!first) out.byte(0x2c);
+  out.range(c.keyBytes[i], 0, c.keyBytes[i].length);
+  writeText(out, text);
+}
+
 export type BytesRowResult = { ok: true } | { ok: false; column: string; reason: string };
 
 /**
@@ -315,57 +413,45 @@ export function writeColumnsRow(
   out.byte(0x7b);
   let first = true;
   const cols = plan.columns;
+  const { slot: slots, starts, ends, keyBytes, nested, nullable } = c;
   for (let i = 0; i < cols.length; i++) {
-    const col = cols[i];
-    const slot = c.slot[i];
+    const slot = slots[i];
     try {
       if (slot < 0) {
-        const f = (col.from as { ferry: 'event_id' | 'received_at' | 'source' }).ferry;
-        const text =
-          f === 'source'
-            ? meta.sourceJson
-            : f === 'event_id'
-              ? col.type.k === 'string'
-                ? meta.idJson
-                : convert(JSON.parse(meta.idJson), col.type)
-              : c.recvAt[i] === meta.receivedAt
-                ? c.recvText[i]
-                : ((c.recvAt[i] = meta.receivedAt),
-                  (c.recvText[i] = convert(meta.receivedAt, col.type)));
-        if (!first) out.byte(0x2c);
-        out.range(c.keyBytes[i], 0, c.keyBytes[i].length);
-        // received_at renders as digits or a date: ASCII; ids and sources may not be.
-        out.text(text, f === 'received_at');
+        writeFerryField(out, c, cols[i], i, meta, first);
         first = false;
         continue;
       }
       const s = starts[slot];
       if (s < 0) continue;
       const e = ends[slot];
-      const path = (col.from as { path: string[] }).path;
-      if (path.length > 1) {
+      const col = cols[i];
+      if (nested[i] === 1) {
+        const path = (col.from as { path: string[] }).path;
         const v = lookup(JSON.parse(dec.decode(ev.subarray(s, e))), path.slice(1));
-        if (v === undefined || (v === null && col.type.k !== 'nullable')) continue;
+        if (v === undefined || (v === null && nullable[i] === 0)) continue;
         const text = convert(v, col.type);
         if (!first) out.byte(0x2c);
-        out.range(c.keyBytes[i], 0, c.keyBytes[i].length);
+        out.range(keyBytes[i], 0, keyBytes[i].length);
         out.utf8(text);
         first = false;
         continue;
       }
-      if (ev[s] === 0x6e && col.type.k !== 'nullable') continue; // null: the column's default
+      if (ev[s] === 0x6e && nullable[i] === 0) continue; // null: the column's default
       if (!first) out.byte(0x2c);
-      out.range(c.keyBytes[i], 0, c.keyBytes[i].length);
+      out.range(keyBytes[i], 0, keyBytes[i].length);
       writeValue(out, ev, s, e, col.type);
       first = false;
     } catch (err) {
       if (err instanceof Misfit) {
         out.len = mark;
-        return { ok: false, column: col.name, reason: err.message };
+        return { ok: false, column: cols[i].name, reason: err.message };
       }
       throw err;
     }
   }
+  const rest = c.rest;
+  const restN = c.restN;
   const ca = plan.catchAll;
   if (ca && (restN > 0 || ca.type.k !== 'string')) {
     if (!first) out.byte(0x2c);
