@@ -31,6 +31,7 @@ interface Compiled {
   nested: Uint8Array;
   /** Per column: 1 when Nullable (a JSON null is written, not left to the default). */
   nullable: Uint8Array;
+  /** Per column: `,"name":` (the comma skipped for the row's first column). */
   keyBytes: Uint8Array[];
   catchAllKey: Uint8Array | undefined;
   /** The received_at text last rendered, per column (one request's events share it). */
@@ -45,6 +46,8 @@ interface Compiled {
   /** Top-level pairs no column reads: [keyStart, valueEnd) ranges, for the catch-all column. */
   rest: Int32Array;
   restN: number;
+  /** By key position in the event: the index into keys found there last time (-1: none). */
+  guess: Int32Array;
 }
 
 const compiledPlans = new WeakMap<RowPlan, Compiled>();
@@ -104,7 +107,7 @@ function build(plan: RowPlan): Compiled {
     slot,
     nested,
     nullable: Uint8Array.from(plan.columns, (col) => (col.type.k === 'nullable' ? 1 : 0)),
-    keyBytes: plan.columns.map((col) => enc.encode(col.keyJson)),
+    keyBytes: plan.columns.map((col) => enc.encode(`,${col.keyJson}`)),
     catchAllKey: plan.catchAll ? enc.encode(plan.catchAll.keyJson) : undefined,
     recvAt: new Float64Array(plan.columns.length).fill(Number.NaN),
     recvText: plan.columns.map(() => ''),
@@ -114,6 +117,7 @@ function build(plan: RowPlan): Compiled {
     ends: new Int32Array(Math.max(keys.length, 1)),
     rest: new Int32Array(128),
     restN: 0,
+    guess: new Int32Array(32).fill(-1),
   };
 }
 
@@ -137,6 +141,11 @@ function writeText(out: ByteSink, s: string): void {
     t[i] = ch;
   }
   out.range(t, 0, n);
+}
+
+/** A column's key, after a comma unless it is the row's first. */
+function writeKey(out: ByteSink, key: Uint8Array, first: boolean): void {
+  out.range(key, first ? 1 : 0, key.length);
 }
 
 function isWs(c: number): boolean {
@@ -185,6 +194,12 @@ function skipString(b: Uint8Array, i: number, n: number): number {
   return n;
 }
 
+/** key equals b[ks, ks + kl) (the caller has checked the length). */
+function sameKey(key: Uint8Array, b: Uint8Array, ks: number, kl: number): boolean {
+  for (let j = 0; j < kl; j++) if (key[j] !== b[ks + j]) return false;
+  return true;
+}
+
 /** Fill starts/ends for the plan's keys; false when the event is not an object or a key has escapes. */
 function locate(b: Uint8Array, c: Compiled, withRest: boolean): boolean {
   const n = b.length;
@@ -192,6 +207,8 @@ function locate(b: Uint8Array, c: Compiled, withRest: boolean): boolean {
   const ends = c.ends;
   const keys = c.keys;
   const byLen = c.byLen;
+  const guess = c.guess;
+  let pos = 0;
   starts.fill(-1);
   c.restN = 0;
   let i = 0;
@@ -220,17 +237,21 @@ function locate(b: Uint8Array, c: Compiled, withRest: boolean): boolean {
     i = skipValue(b, i, n);
     let found = -1;
     const kl = ke - ks;
-    const cands = kl < byLen.length ? byLen[kl] : undefined;
-    if (cands !== undefined)
-      for (let m = 0; m < cands.length; m++) {
-        const key = keys[cands[m]];
-        let j = 0;
-        while (j < kl && key[j] === b[ks + j]) j++;
-        if (j === kl) {
-          found = cands[m];
-          break;
-        }
-      }
+    // Events from one sender list their keys in one order: the key found at this position in
+    // the previous event is tried first.
+    const g = pos < guess.length ? guess[pos] : -1;
+    if (g >= 0 && keys[g].length === kl && sameKey(keys[g], b, ks, kl)) found = g;
+    else {
+      const cands = kl < byLen.length ? byLen[kl] : undefined;
+      if (cands !== undefined)
+        for (let m = 0; m < cands.length; m++)
+          if (sameKey(keys[cands[m]], b, ks, kl)) {
+            found = cands[m];
+            break;
+          }
+      if (pos < guess.length) guess[pos] = found;
+    }
+    pos++;
     if (found >= 0) {
       starts[found] = vs;
       ends[found] = i;
@@ -323,6 +344,10 @@ function writeValue(out: ByteSink, b: Uint8Array, s: number, e: number, t: Colum
     case 'datetime64':
     case 'date':
       if (c0 !== QUOTE && c0 !== 0x7b && c0 !== 0x5b && c0 !== 0x74 && c0 !== 0x66) {
+        if (inner.k !== 'date' && e - s <= 15 && isIntToken(b, s, e)) {
+          writeEpoch(out, digits(b, s, e), inner);
+          return;
+        }
         writeText(
           out,
           convert(
@@ -341,6 +366,62 @@ function writeValue(out: ByteSink, b: Uint8Array, s: number, e: number, t: Colum
       break;
   }
   out.utf8(convert(JSON.parse(dec.decode(b.subarray(s, e))), t));
+}
+
+/** The digits of a safe integer (a minus sign before a negative one; -0 is "0", as String()). */
+function writeInt(out: ByteSink, n: number): void {
+  const t = scratch;
+  let o = t.length;
+  let a = n < 0 ? -n : n;
+  do {
+    const q = Math.floor(a / 10);
+    t[--o] = 0x30 + (a - q * 10);
+    a = q;
+  } while (a > 0);
+  if (n < 0) t[--o] = 0x2d;
+  out.range(t, o, t.length);
+}
+
+/**
+ * An epoch integer (s/ms/µs by magnitude, at most 15 digits) as DateTime or DateTime64: the
+ * digits written straight into the row, by the same arithmetic as convert() (row-convert.ts),
+ * which still words every misfit.
+ */
+function writeEpoch(
+  out: ByteSink,
+  v: number,
+  t: { k: 'datetime' } | { k: 'datetime64'; precision: number },
+): void {
+  const a = Math.abs(v);
+  const scale = a < 1e11 ? 1 : a < 1e14 ? 1e3 : a < 1e17 ? 1e6 : 1e9;
+  const secs = Math.floor(v / scale);
+  if (t.k === 'datetime') {
+    if (secs < 0 || secs > 4294967295) convert(v, t); // throws the range Misfit
+    writeInt(out, secs);
+    return;
+  }
+  const nanos = Math.min(Math.round((v - secs * scale) * (1e9 / scale)), 999_999_999);
+  const p = t.precision;
+  if (secs < -2208988800 || secs > 10413791999 || nanos < 0 || !Number.isInteger(p) || p < 0) {
+    out.ascii(convert(v, t)); // the misfit, or a form this path does not write
+    return;
+  }
+  out.byte(QUOTE);
+  writeInt(out, secs);
+  if (p > 0) {
+    // The fraction: the nanoseconds as 9 digits, the first `precision` of them.
+    const digitsN = Math.min(p, 9);
+    const f = scratch;
+    let x = nanos;
+    for (let d = 8; d >= 0; d--) {
+      const q = Math.floor(x / 10);
+      f[d + 1] = 0x30 + (x - q * 10);
+      x = q;
+    }
+    f[0] = 0x2e;
+    out.range(f, 0, digitsN + 1);
+  }
+  out.byte(QUOTE);
 }
 
 /** b[s, e) is an array whose elements are all strings. */
@@ -373,8 +454,7 @@ function writeFerryField(
       c.recvText[i] = convert(meta.receivedAt, col.type);
       c.recvAt[i] = meta.receivedAt;
     }
-    if (!first) out.byte(0x2c);
-    out.range(c.keyBytes[i], 0, c.keyBytes[i].length);
+    writeKey(out, c.keyBytes[i], first);
     writeText(out, c.recvText[i]);
     return;
   }
@@ -383,14 +463,12 @@ function writeFerryField(
       c.sourceJson = meta.sourceJson;
       c.sourceBytes = enc.encode(meta.sourceJson);
     }
-    if (!first) out.byte(0x2c);
-    out.range(c.keyBytes[i], 0, c.keyBytes[i].length);
+    writeKey(out, c.keyBytes[i], first);
     out.range(c.sourceBytes, 0, c.sourceBytes.length);
     return;
   }
   const text = col.type.k === 'string' ? meta.idJson : convert(JSON.parse(meta.idJson), col.type);
-  if (!first) out.byte(0x2c);
-  out.range(c.keyBytes[i], 0, c.keyBytes[i].length);
+  writeKey(out, c.keyBytes[i], first);
   writeText(out, text);
 }
 
@@ -431,15 +509,13 @@ export function writeColumnsRow(
         const v = lookup(JSON.parse(dec.decode(ev.subarray(s, e))), path.slice(1));
         if (v === undefined || (v === null && nullable[i] === 0)) continue;
         const text = convert(v, col.type);
-        if (!first) out.byte(0x2c);
-        out.range(keyBytes[i], 0, keyBytes[i].length);
+        writeKey(out, keyBytes[i], first);
         out.utf8(text);
         first = false;
         continue;
       }
       if (ev[s] === 0x6e && nullable[i] === 0) continue; // null: the column's default
-      if (!first) out.byte(0x2c);
-      out.range(keyBytes[i], 0, keyBytes[i].length);
+      writeKey(out, keyBytes[i], first);
       writeValue(out, ev, s, e, col.type);
       first = false;
     } catch (err) {
