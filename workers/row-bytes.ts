@@ -36,7 +36,7 @@ interface Compiled {
   catchAllKey: Uint8Array | undefined;
   /** The received_at text last rendered, per column (one request's events share it). */
   recvAt: Float64Array;
-  recvText: string[];
+  recvBytes: Uint8Array[];
   /** The source last written, and its bytes. */
   sourceJson: string;
   sourceBytes: Uint8Array;
@@ -110,7 +110,7 @@ function build(plan: RowPlan): Compiled {
     keyBytes: plan.columns.map((col) => enc.encode(`,${col.keyJson}`)),
     catchAllKey: plan.catchAll ? enc.encode(plan.catchAll.keyJson) : undefined,
     recvAt: new Float64Array(plan.columns.length).fill(Number.NaN),
-    recvText: plan.columns.map(() => ''),
+    recvBytes: plan.columns.map(() => new Uint8Array(0)),
     sourceJson: '',
     sourceBytes: new Uint8Array(0),
     starts: new Int32Array(Math.max(keys.length, 1)),
@@ -401,6 +401,23 @@ function writeInt(out: ByteSink, n: number): void {
   out.range(t, o, t.length);
 }
 
+/** The seconds last written by writeEpoch, as digits: one sender's events share their second. */
+const lastSecs = { v: Number.NaN, bytes: new Uint8Array(24), n: 0 };
+
+function writeSecs(out: ByteSink, secs: number): void {
+  if (secs !== lastSecs.v) {
+    const mark = out.len;
+    writeInt(out, secs);
+    lastSecs.n = out.len - mark;
+    lastSecs.bytes.set(out.buf.subarray(mark, out.len));
+    lastSecs.v = secs;
+    return;
+  }
+  out.range(lastSecs.bytes, 0, lastSecs.n);
+}
+
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
 /**
  * An epoch integer (s/ms/µs by magnitude, at most 15 digits) as DateTime or DateTime64: the
  * digits written straight into the row, by the same arithmetic as convert() (row-convert.ts),
@@ -416,7 +433,7 @@ function writeEpoch(
   const secs = Math.floor(v / scale);
   if (t.k === 'datetime') {
     if (secs < 0 || secs > 4294967295) convert(v, t); // throws the range Misfit
-    writeInt(out, secs);
+    writeSecs(out, secs);
     return;
   }
   const nanos = Math.min(Math.round((v - secs * scale) * (1e9 / scale)), 999_999_999);
@@ -426,19 +443,19 @@ function writeEpoch(
     return;
   }
   out.byte(QUOTE);
-  writeInt(out, secs);
+  writeSecs(out, secs);
   if (p > 0) {
     // The fraction: the nanoseconds as 9 digits, the first `precision` of them.
-    const digitsN = Math.min(p, 9);
+    const n = Math.min(p, 9);
     const f = scratch;
-    let x = nanos;
-    for (let d = 8; d >= 0; d--) {
+    let x = Math.floor(nanos / POW10[9 - n]);
+    for (let d = n; d >= 1; d--) {
       const q = Math.floor(x / 10);
-      f[d + 1] = 0x30 + (x - q * 10);
+      f[d] = 0x30 + (x - q * 10);
       x = q;
     }
     f[0] = 0x2e;
-    out.range(f, 0, digitsN + 1);
+    out.range(f, 0, n + 1);
   }
   out.byte(QUOTE);
 }
@@ -470,11 +487,11 @@ function writeFerryField(
   if (f === 'received_at') {
     // One request's events share it: rendered once, and only remembered once it converted.
     if (c.recvAt[i] !== meta.receivedAt) {
-      c.recvText[i] = convert(meta.receivedAt, col.type);
+      c.recvBytes[i] = enc.encode(convert(meta.receivedAt, col.type));
       c.recvAt[i] = meta.receivedAt;
     }
     writeKey(out, c.keyBytes[i], first);
-    writeText(out, c.recvText[i]);
+    out.range(c.recvBytes[i], 0, c.recvBytes[i].length);
     return;
   }
   if (f === 'source') {
