@@ -31,6 +31,8 @@ interface Compiled {
   nested: Uint8Array;
   /** Per column: 1 when Nullable (a JSON null is written, not left to the default). */
   nullable: Uint8Array;
+  /** Per column: 1 when String or Nullable(String) (a JSON string goes in as it is). */
+  textual: Uint8Array;
   /** Per column: `,"name":` (the comma skipped for the row's first column). */
   keyBytes: Uint8Array[];
   catchAllKey: Uint8Array | undefined;
@@ -107,6 +109,9 @@ function build(plan: RowPlan): Compiled {
     slot,
     nested,
     nullable: Uint8Array.from(plan.columns, (col) => (col.type.k === 'nullable' ? 1 : 0)),
+    textual: Uint8Array.from(plan.columns, ({ type: t }) =>
+      t.k === 'string' || (t.k === 'nullable' && t.of.k === 'string') ? 1 : 0,
+    ),
     keyBytes: plan.columns.map((col) => enc.encode(`,${col.keyJson}`)),
     catchAllKey: plan.catchAll ? enc.encode(plan.catchAll.keyJson) : undefined,
     recvAt: new Float64Array(plan.columns.length).fill(Number.NaN),
@@ -527,7 +532,7 @@ export function writeColumnsRow(
   out.byte(0x7b);
   let first = true;
   const cols = plan.columns;
-  const { slot: slots, starts, ends, keyBytes, nested, nullable } = c;
+  const { slot: slots, starts, ends, keyBytes, nested, nullable, textual } = c;
   for (let i = 0; i < cols.length; i++) {
     const slot = slots[i];
     try {
@@ -550,9 +555,12 @@ export function writeColumnsRow(
         first = false;
         continue;
       }
-      if (ev[s] === 0x6e && nullable[i] === 0) continue; // null: the column's default
+      const c0 = ev[s];
+      if (c0 === 0x6e && nullable[i] === 0) continue; // null: the column's default
       writeKey(out, keyBytes[i], first);
-      writeValue(out, ev, s, e, col.type);
+      // The commonest case without a call: a JSON string into a String column, as it is.
+      if (c0 === QUOTE && textual[i] === 1) out.range(ev, s, e);
+      else writeValue(out, ev, s, e, col.type);
       first = false;
     } catch (err) {
       if (err instanceof Misfit) {
