@@ -510,7 +510,9 @@ function writeFerryField(
   }
   const text = col.type.k === 'string' ? meta.idJson : convert(JSON.parse(meta.idJson), col.type);
   writeKey(out, c.keyBytes[i], first);
-  writeText(out, text);
+  // The runtime's encoder, not writeText: the batcher's idJson is a concatenation, which
+  // charCodeAt would first flatten into a new string.
+  out.utf8(text);
 }
 
 export type BytesRowResult = { ok: true } | { ok: false; column: string; reason: string };
