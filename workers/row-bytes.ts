@@ -48,6 +48,8 @@ interface Compiled {
   /** Top-level pairs no column reads: [keyStart, valueEnd) ranges, for the catch-all column. */
   rest: Int32Array;
   restN: number;
+  /** Per key: 1 when it has no quote or backslash byte. */
+  plainKey: Uint8Array;
   /** By key position in the event: the index into keys found there last time (-1: none). */
   guess: Int32Array;
 }
@@ -122,6 +124,7 @@ function build(plan: RowPlan): Compiled {
     ends: new Int32Array(Math.max(keys.length, 1)),
     rest: new Int32Array(128),
     restN: 0,
+    plainKey: Uint8Array.from(keys, (k) => (k.includes(QUOTE) || k.includes(0x5c) ? 0 : 1)),
     guess: new Int32Array(32).fill(-1),
   };
 }
@@ -233,7 +236,7 @@ function locate(b: Uint8Array, c: Compiled, withRest: boolean): boolean {
   const byLen = c.byLen;
   const guess = c.guess;
   let pos = 0;
-  starts.fill(-1);
+  for (let k = 0; k < starts.length; k++) starts[k] = -1;
   c.restN = 0;
   let i = 0;
   while (i < n && isWs(b[i])) i++;
@@ -244,28 +247,30 @@ function locate(b: Uint8Array, c: Compiled, withRest: boolean): boolean {
     if (b[i] === 0x7d) return true;
     if (b[i] !== QUOTE) return false;
     const ks = i + 1;
-    // The key: to its closing quote, refusing escapes (the general encoder decodes those).
-    let ke = ks;
-    for (;;) {
-      if (ke >= n) return false;
-      const x = b[ke];
-      if (x === QUOTE) break;
-      if (x === 0x5c) return false;
-      ke++;
-    }
-    i = ke + 1;
-    while (i < n && b[i] !== 0x3a) i++;
-    i++;
-    while (i < n && isWs(b[i])) i++;
-    const vs = i;
-    i = skipValue(b, i, n);
     let found = -1;
-    const kl = ke - ks;
+    let ke = -1;
     // Events from one sender list their keys in one order: the key found at this position in
-    // the previous event is tried first.
+    // the previous event is tried first, without looking for the key's end.
     const g = pos < guess.length ? guess[pos] : -1;
-    if (g >= 0 && keys[g].length === kl && sameKey(keys[g], b, ks, kl)) found = g;
-    else {
+    if (g >= 0) {
+      const key = keys[g];
+      const kl = key.length;
+      if (ks + kl < n && b[ks + kl] === QUOTE && sameKey(key, b, ks, kl)) {
+        found = g;
+        ke = ks + kl;
+      }
+    }
+    if (ke < 0) {
+      // The key: to its closing quote, refusing escapes (the general encoder decodes those).
+      ke = ks;
+      for (;;) {
+        if (ke >= n) return false;
+        const x = b[ke];
+        if (x === QUOTE) break;
+        if (x === 0x5c) return false;
+        ke++;
+      }
+      const kl = ke - ks;
       const cands = kl < byLen.length ? byLen[kl] : undefined;
       if (cands !== undefined)
         for (let m = 0; m < cands.length; m++)
@@ -273,8 +278,15 @@ function locate(b: Uint8Array, c: Compiled, withRest: boolean): boolean {
             found = cands[m];
             break;
           }
-      if (pos < guess.length) guess[pos] = found;
+      // Only keys without a quote or backslash byte can be matched without the scan above.
+      if (pos < guess.length) guess[pos] = found >= 0 && c.plainKey[found] === 1 ? found : -1;
     }
+    i = ke + 1;
+    while (i < n && b[i] !== 0x3a) i++;
+    i++;
+    while (i < n && isWs(b[i])) i++;
+    const vs = i;
+    i = skipValue(b, i, n);
     pos++;
     if (found >= 0) {
       starts[found] = vs;
