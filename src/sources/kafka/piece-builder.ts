@@ -77,7 +77,7 @@ export class PieceBuilder {
     const { first, last } = this;
     if (!first || !last) return undefined;
     const taken: TakenPiece = {
-      piece: this.piece,
+      piece: detach(this.piece),
       poisoned: this.poisoned,
       bytes: this.bytes,
       first,
@@ -89,4 +89,46 @@ export class PieceBuilder {
     this.first = this.last = undefined;
     return taken;
   }
+}
+
+/**
+ * The piece with its own copy of every message's key, value and headers, and of the lines that
+ * are those values. kafkajs hands out messages as views of the whole fetch response (up to
+ * several MiB); a piece waits to settle (for a re-send or the DLQ topic) while later fetches
+ * arrive, so views would keep every response it touched alive — on a lag drain in 256 MiB that
+ * was most of the heap (bench/RESULTS.md, "Kafka in 256 MiB"). One copy of ~400 B a message
+ * frees them. Lines the mapping built itself (re-serialised JSON, metadata) are already their own.
+ */
+export function detach(piece: Piece): Piece {
+  let total = 0;
+  for (const m of piece.msgs) total += (m.value?.length ?? 0) + (m.key?.length ?? 0);
+  const store = new Uint8Array(total);
+  let at = 0;
+  const own = (b: Buffer | null): Buffer | null => {
+    if (b === null) return null;
+    store.set(b, at);
+    const copy = Buffer.from(store.buffer, at, b.length);
+    at += b.length;
+    return copy;
+  };
+  const msgs = piece.msgs.map((m) => ({
+    ...m,
+    key: own(m.key),
+    value: own(m.value),
+    headers: m.headers && ownHeaders(m.headers),
+  }));
+  const lines = piece.lines.map((l, i) =>
+    l === piece.msgs[i].value && msgs[i].value ? msgs[i].value : l,
+  );
+  return { msgs, lines };
+}
+
+function ownHeaders(h: NonNullable<SourceMessage['headers']>): SourceMessage['headers'] {
+  const out: NonNullable<SourceMessage['headers']> = {};
+  const copy = (v: Buffer | string) => (typeof v === 'string' ? v : Buffer.from(v));
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? v.map(copy) : copy(v);
+  }
+  return out;
 }
