@@ -31,6 +31,11 @@ command -v lintian >/dev/null || need+=(lintian)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+# rsyslog with omelasticsearch: the real shipper the _bulk test (test/integration/bulk-rsyslog.test.ts)
+# runs as its own unprivileged rsyslogd; the system one must not run (see below).
+rsyslogd_bin=$(command -v rsyslogd || echo /usr/sbin/rsyslogd)
+[ -x "$rsyslogd_bin" ] || need+=(rsyslog)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/omelasticsearch.so ] || compgen -G '/usr/lib/*/rsyslog/omelasticsearch.so' >/dev/null || need+=(rsyslog-elasticsearch)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=()
   if [ "$(id -u)" != 0 ]; then
@@ -38,8 +43,28 @@ if [ ${#need[@]} -gt 0 ]; then
     SUDO=(sudo)
   fi
   echo "setup-test-deps: apt-get install ${need[*]}" >&2
+  # In a root without systemd, invoke-rc.d would start the packages' daemons (a system rsyslogd
+  # reading /dev/log, a clickhouse-server on the rig's ports): a policy-rc.d that answers 101
+  # ("action forbidden") for the install keeps them stopped; an existing one is left as it is.
+  policy_made=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${SUDO[@]}" chmod 755 /usr/sbin/policy-rc.d
+    policy_made=1
+  fi
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+  [ -z "$policy_made" ] || "${SUDO[@]}" rm -f /usr/sbin/policy-rc.d
+fi
+# A system rsyslogd (started by the package under systemd, or earlier) is not what the tests use
+# and would hold /dev/log: stop it if one runs from the package's pid file.
+if [ -s /run/rsyslogd.pid ] && kill -0 "$(cat /run/rsyslogd.pid)" 2>/dev/null; then
+  SUDO=(); [ "$(id -u)" = 0 ] || SUDO=(sudo)
+  echo "setup-test-deps: stopping the system rsyslogd (pid $(cat /run/rsyslogd.pid))" >&2
+  if [ -d /run/systemd/system ]; then
+    "${SUDO[@]}" systemctl disable --now rsyslog.service syslog.socket >/dev/null 2>&1 || true
+  fi
+  [ -s /run/rsyslogd.pid ] && "${SUDO[@]}" kill "$(cat /run/rsyslogd.pid)" 2>/dev/null || true
 fi
 # Toolchains the rig builds with: they come with the machine, not from here.
 missing=()
