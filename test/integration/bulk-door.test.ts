@@ -95,6 +95,15 @@ describe('_bulk door', () => {
     expect(await lic.json()).toMatchObject({ license: { status: 'active', type: 'basic' } });
     const health = await fetch(`${f.url}/_cluster/health`);
     expect(await health.json()).toMatchObject({ cluster_name: 'edge', status: 'green' });
+    // rsyslog's omelasticsearch health check (8.2606+ wants a 2xx); cat text, or JSON rows.
+    const cat = await fetch(`${f.url}/_cat/health?v`);
+    expect(cat.status).toBe(200);
+    expect(cat.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await cat.text()).toMatch(
+      /^epoch timestamp cluster status .*\n\d+ \d\d:\d\d:\d\d edge green /,
+    );
+    const catJson = await fetch(`${f.url}/_cat/health?format=json`);
+    expect(await catJson.json()).toMatchObject([{ cluster: 'edge', status: 'green' }]);
     for (const path of ['/nope', '/healthz', '/_bulk']) {
       const r = await fetch(`${f.url}${path}`);
       expect(r.headers.get('x-elastic-product'), path).toBe('Elasticsearch');

@@ -18,13 +18,15 @@ import { decodeObject, linesOf } from '../helpers/archive.js';
  * → `_bulk` requests to ferry → exactly the same events in S3 and in ClickHouse FINAL, on both
  * ClickHouse targets. What the test pins about omelasticsearch 8.2302 (plugins/omelasticsearch/
  * omelasticsearch.c at v8.2302.0):
- * - before sending, and to resume a suspended action, it GETs `/_cat/health` (checkConn);
+ * - before sending, and to resume a suspended action, it GETs `/_cat/health` (checkConn; 8.2302
+ *   takes any answer, 8.2606+ wants a 2xx, which ferry gives: src/sources/bulk/handshake.ts);
  * - a transport failure (connection refused, reset, no answer) suspends the action, and the action
  *   queue with `action.resumeRetryCount="-1"` resends the batch: an outage loses nothing;
  * - it does NOT look at the HTTP status of a `_bulk` answer: a whole-request 429/503 (a body
  *   without `items`) is a "data failure", written to `errorfile` and not retried (rsyslog fixed
  *   this in 8.2606.0, commit 2f29b1ccb: 429 and 5xx suspend the action). The test shows the
- *   batch lands in the errorfile, so stored ∪ errorfile is every line and nothing is doubled.
+ *   batch lands in the errorfile, so stored ∪ errorfile is every line and nothing is doubled
+ *   (ferry's write-ahead log full is a 429 es_rejected_execution_exception here).
  */
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const run = `rs${Date.now().toString(36)}`;
@@ -37,7 +39,9 @@ function rsyslogd(): string {
     encoding: 'utf8',
   }).trim();
   if (!mods)
-    throw new Error('omelasticsearch is not installed (rsyslog-elasticsearch): run setup-test-deps');
+    throw new Error(
+      'omelasticsearch is not installed (rsyslog-elasticsearch): run setup-test-deps',
+    );
   return bin;
 }
 
@@ -390,4 +394,111 @@ describe.each(CH_TARGETS)('rsyslog omelasticsearch (bulk mode) → _bulk on $nam
       await stopAll();
     }
   }, 240_000);
+  it('ferry SIGKILLed mid-stream, restarted on its port and state: the action queue resends, nothing lost or doubled', async () => {
+    const keyPrefix = `rsyslog-${run}-${target.service}-k`;
+    const app = `${run}k`;
+    const n = 2000;
+    await startFerry(keyPrefix);
+    try {
+      rs = await startRsyslog(ferryPort, token.token, [{ index: `${app}-logs`, withId: true }]);
+      await rs.send(app, 0, n / 2, 200);
+      await until(
+        `some of ${app} stored`,
+        async () => (await archived(keyPrefix, app)).length > 0,
+        60_000,
+        200,
+      );
+      f!.kill('SIGKILL');
+      await f!.exited;
+      // rsyslog finds nobody listening: it suspends the action and keeps the batch queued.
+      await rs.send(app, n / 2, n / 2, 200);
+      await until(
+        'rsyslog suspending the action',
+        async () => /suspending ourselfs due to server failure/.test(rs!.log()),
+        30_000,
+        200,
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      await startFerry(keyPrefix);
+      await expectStored(
+        keyPrefix,
+        app,
+        `${app}-logs`,
+        new Set(Array.from({ length: n }, (_, i) => i)),
+        true,
+        200,
+      );
+      expect(errorRecords(rs.errorFile), 'omelasticsearch errorfile').toEqual([]);
+    } finally {
+      await stopAll();
+    }
+  }, 240_000);
+
+  it('whole-request 429 (write-ahead log full while ClickHouse is down): 8.2302 writes the batch to its errorfile, not retried; stored ∪ errorfile = every line, once', async () => {
+    const keyPrefix = `rsyslog-${run}-${target.service}-w`;
+    const app = `${run}w`;
+    const n = 2500;
+    const pad = 1000;
+    await startFerry(keyPrefix, {
+      wal: { max_bytes: 1048576, segment_max_bytes: 65536, segment_max_age_ms: 100 },
+    });
+    let down = false;
+    try {
+      rs = await startRsyslog(ferryPort, token.token, [{ index: `${app}-logs`, withId: true }]);
+      await stopService(target.service);
+      down = true;
+      // ~2.7 MB of documents against a 1 MiB log that cannot drain while ClickHouse is down.
+      await rs.send(app, 0, n, pad);
+      const split = await until(
+        'every line either archived in S3 or in the errorfile',
+        async () => {
+          const refused = docsIn(errorRecords(rs!.errorFile));
+          const stored = await archived(keyPrefix, app);
+          if (refused.length + new Set(stored.map((e) => e.event_id)).size < n)
+            throw new Error(`${stored.length} archived + ${refused.length} refused of ${n}`);
+          return { refused, stored };
+        },
+        120_000,
+        500,
+      );
+      const records = errorRecords(rs.errorFile);
+      expect(records.length, 'refused _bulk requests in the errorfile').toBeGreaterThan(0);
+      for (const r of records) {
+        expect(r.request.url).toBe(`http://127.0.0.1:${ferryPort}/_bulk`);
+        // The log full is a refusal (429 es_rejected_execution_exception), like a full DLQ.
+        expect([429, 503]).toContain(r.reply.status);
+        expect(r.reply.items).toBeUndefined();
+      }
+      const refusedSeqs = new Set(split.refused.map((d) => Number(d.msgid.slice(1))));
+      expect(refusedSeqs.size, 'no line refused twice').toBe(split.refused.length);
+      const storedSeqs = new Set<number>();
+      for (const e of split.stored) storedSeqs.add(Number(e.payload.msgid.slice(1)));
+      for (const s of storedSeqs)
+        expect(refusedSeqs.has(s), `line ${s} both stored and refused`).toBe(false);
+      expect(storedSeqs.size + refusedSeqs.size).toBe(n);
+      expect(storedSeqs.size, 'lines accepted before the log filled').toBeGreaterThan(0);
+      const metrics = await (
+        await fetch(`http://127.0.0.1:${ferryPort}/metrics`, {
+          headers: { authorization: `Bearer ${token.token}` },
+        })
+      ).text();
+      const refusedRequests = ['429', '503']
+        .map((st) =>
+          Number(
+            new RegExp(`^bulk_requests_total\\{status="${st}"\\} (\\d+)$`, 'm').exec(
+              metrics,
+            )?.[1] ?? 0,
+          ),
+        )
+        .reduce((a, b) => a + b, 0);
+      expect(refusedRequests, 'every refused request is in the errorfile').toBe(records.length);
+      await startService(target.service);
+      down = false;
+      // What ferry accepted reaches ClickHouse once it is back; the refused lines never do.
+      await expectStored(keyPrefix, app, `${app}-logs`, storedSeqs, true, pad);
+    } finally {
+      if (down) await startService(target.service);
+      await stopAll();
+    }
+  }, 300_000);
 });

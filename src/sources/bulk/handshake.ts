@@ -1,8 +1,9 @@
 /**
  * What Elasticsearch clients ask before they send (docs/protocols.md, "What is emulated"):
  * `GET /` (the product check of the official clients, Beats, Logstash, Vector's version
- * detection), `GET /_license` (Logstash) and `GET /_cluster/health` (Vector's healthcheck).
- * Nothing else of the Elasticsearch API is answered.
+ * detection), `GET /_license` (Logstash), `GET /_cluster/health` (Vector's healthcheck) and
+ * `GET /_cat/health` (rsyslog's omelasticsearch checks it before sending and to resume after an
+ * outage; from rsyslog 8.2606 it needs a 2xx there). Nothing else of the Elasticsearch API is answered.
  */
 import { createHash } from 'node:crypto';
 
@@ -76,4 +77,35 @@ export function healthBody(id: ClusterIdentity, ready: boolean): string {
     task_max_waiting_in_queue_millis: 0,
     active_shards_percent_as_number: 100.0,
   });
+}
+
+/**
+ * `GET /_cat/health`: Elasticsearch's cat table (text with a header line when `v` is given), or
+ * its JSON rows for `format=json`.
+ */
+export function catHealthBody(
+  id: ClusterIdentity,
+  ready: boolean,
+  opts: { json: boolean; header: boolean },
+  now: Date = new Date(),
+): string {
+  const row = {
+    epoch: String(Math.floor(now.getTime() / 1000)),
+    timestamp: now.toISOString().slice(11, 19),
+    cluster: id.clusterName,
+    status: ready ? 'green' : 'red',
+    'node.total': '1',
+    'node.data': '1',
+    shards: '0',
+    pri: '0',
+    relo: '0',
+    init: '0',
+    unassign: '0',
+    pending_tasks: '0',
+    max_task_wait_time: '-',
+    active_shards_percent: '100.0%',
+  };
+  if (opts.json) return JSON.stringify([row]);
+  const line = `${Object.values(row).join(' ')}\n`;
+  return opts.header ? `${Object.keys(row).join(' ')}\n${line}` : line;
 }

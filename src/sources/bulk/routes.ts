@@ -2,7 +2,13 @@ import type { Hono, Context } from 'hono';
 import { readBodyLimited } from '../http/body.js';
 import type { BulkDeps, BulkRequest, BulkResponse } from './door.js';
 import { PRODUCT_HEADER, answerType, checkEsAuth, esAuthRefusal } from './door.js';
-import { healthBody, infoBody, licenseBody, type ClusterIdentity } from './handshake.js';
+import {
+  catHealthBody,
+  healthBody,
+  infoBody,
+  licenseBody,
+  type ClusterIdentity,
+} from './handshake.js';
 
 export interface BulkRoutesDeps {
   bulk: (req: BulkRequest) => Promise<BulkResponse>;
@@ -43,21 +49,26 @@ export function mountBulkRoutes(app: Hono, deps: BulkRoutesDeps): void {
   app.on(['POST', 'PUT'], '/:index/_bulk', async (c) =>
     send(await deps.bulk(bulkRequestOf(c, c.req.param('index')))),
   );
-  const handshake = (path: string, body: () => string) => async (c: Context) => {
-    const type = answerType(c.req.header('accept'), undefined);
-    const who = checkEsAuth(deps, c.req.header('authorization'));
-    if (!who.ok) {
-      const r = esAuthRefusal(who, path);
-      return new Response(r.body, {
-        status: r.status,
-        headers: { ...r.headers, 'Content-Type': type },
+  const handshake =
+    (path: string, body: (c: Context) => string, text = false) =>
+    async (c: Context) => {
+      const jsonType = answerType(c.req.header('accept'), undefined);
+      const who = checkEsAuth(deps, c.req.header('authorization'));
+      if (!who.ok) {
+        const r = esAuthRefusal(who, path);
+        return new Response(r.body, {
+          status: r.status,
+          headers: { ...r.headers, 'Content-Type': jsonType },
+        });
+      }
+      // The cat APIs answer text unless format=json asks otherwise.
+      const type =
+        text && c.req.query('format') !== 'json' ? 'text/plain; charset=UTF-8' : jsonType;
+      return new Response(c.req.method === 'HEAD' ? null : body(c), {
+        status: 200,
+        headers: { 'Content-Type': type },
       });
-    }
-    return new Response(c.req.method === 'HEAD' ? null : body(), {
-      status: 200,
-      headers: { 'Content-Type': type },
-    });
-  };
+    };
   app.on(
     ['GET', 'HEAD'],
     '/',
@@ -70,5 +81,17 @@ export function mountBulkRoutes(app: Hono, deps: BulkRoutesDeps): void {
   app.get(
     '/_cluster/health',
     handshake('/_cluster/health', () => healthBody(deps.identity(), deps.ready())),
+  );
+  app.get(
+    '/_cat/health',
+    handshake(
+      '/_cat/health',
+      (c) =>
+        catHealthBody(deps.identity(), deps.ready(), {
+          json: c.req.query('format') === 'json',
+          header: c.req.query('v') !== undefined,
+        }),
+      true,
+    ),
   );
 }
