@@ -13,6 +13,48 @@ const nd = (...lines: unknown[]) =>
   enc(`${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`);
 
 describe('parseBulk (the worker side of the _bulk door)', () => {
+  it('each document is judged by its own action line and index, when lines repeat and when they change', () => {
+    const same = '{"index":{"_index":"ok"}}';
+    const r = parseBulk(
+      nd(
+        same,
+        { m: 1 },
+        same,
+        { m: 2 },
+        '{"index":{"_index":"Bad"}}',
+        { m: 3 },
+        same,
+        { m: 4 },
+        '{"index":{"_index":"Bad","_id":"b2"}}',
+        { m: 5 },
+        '{"index":{"_index":"ok","_id":"o"}}',
+        { m: 6 },
+        '{"index":{"_index":"ok"}} ',
+        { m: 7 },
+        '{"create":{"_index":"ok"}}',
+        { m: 8 },
+      ),
+      undefined,
+    );
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.items.map((i) => [i.op, i.index, i.status])).toEqual([
+      ['index', 'ok', 201],
+      ['index', 'ok', 201],
+      ['index', 'Bad', 400],
+      ['index', 'ok', 201],
+      ['index', 'Bad', 400],
+      ['index', 'ok', 201],
+      ['index', 'ok', 201],
+      ['create', 'ok', 201],
+    ]);
+    expect(r.items[2].type).toBe('invalid_index_name_exception');
+    expect(r.events.map((e) => eventText(e))).toEqual(
+      [1, 2, 4, 6, 7, 8].map((m) => JSON.stringify({ m })),
+    );
+    expect(r.events[3].id).toBe('o');
+  });
+
   it('index/create become events: _id → event_id, else the payload event_id, else the sha256 of the bytes', () => {
     const r = parseBulk(
       nd(
