@@ -49,7 +49,9 @@ export function renderBulkAnswer(items: readonly BulkItem[], filterPath?: string
   }
   const paths = parseFilterPath(filterPath);
   if (!paths) {
-    let out = `"errors":${errors},"items":[`;
+    // Pieces joined once: a flat string, which postMessage copies as it is, where a rope of
+    // `+=` pieces is flattened first (that cost more than rendering it).
+    const parts: string[] = [`"errors":${errors},"items":[`];
     // The item head repeats (same action, same index): render it once per run of equal ones.
     let lastOp = '';
     let lastIndex: string | undefined;
@@ -61,10 +63,14 @@ export function renderBulkAnswer(items: readonly BulkItem[], filterPath?: string
         lastIndex = it.index;
         head = `{"${it.op}":{"_index":${str(it.index)}`;
       }
-      if (i > 0) out += ',';
-      out += itemText(it, head);
+      if (i > 0) parts.push(',');
+      if (it.type === undefined && it.id !== undefined) {
+        // A stored document (the common item): its id is hex when ferry derived it.
+        parts.push(head, ',"_id":', it.hexId ? `"${it.id}"` : str(it.id), CREATED_TAIL);
+      } else parts.push(itemText(it, head));
     }
-    return { rest: `${out}]`, took: true, counts };
+    parts.push(']');
+    return { rest: parts.join(''), took: true, counts };
   }
   const whole = {
     took: 0,

@@ -28,6 +28,8 @@ export interface BulkItem {
   index: string;
   /** The `_id` sent, or the event_id ferry gave the document. */
   id?: string;
+  /** The id is the sha256 hex ferry derived (needs no JSON escaping). */
+  hexId?: boolean;
   status: number;
   /** Set when the item failed: Elasticsearch's error `type` and `reason`. */
   type?: string;
@@ -156,7 +158,7 @@ export function parseBulk(body: Uint8Array, defaultIndex: string | undefined): B
     }
     ev.index = index;
     events.push(ev);
-    items.push({ op, index, id: ev.id, status: 201 });
+    items.push({ op, index, id: ev.id, status: 201, hexId: ev.hashed === true });
   }
   if (indexMissing)
     return refuse('action_request_validation_exception', 'Validation Failed: 1: index is missing;');
