@@ -31,6 +31,7 @@ const w1 = new Uint8Array(readFileSync(bodies.w1));
 const wb = new Uint8Array(readFileSync(bodies.wb));
 const NDJSON = 1; // BodyFormat.Ndjson
 
+/** @param {string} root */
 async function load(root) {
   const parse = await import(join(root, 'dist', 'workers', 'parse.js'));
   const bulk = await import(join(root, 'dist', 'workers', 'bulk-parse.js'));
@@ -44,7 +45,10 @@ async function load(root) {
   };
 }
 
-/** µs of CPU per request over N requests (after a warm-up of N/10). */
+/**
+ * µs of CPU per request over N requests (after a warm-up of N/10).
+ * @param {() => unknown} f
+ */
 function time(f) {
   for (let i = 0; i < N / 10; i++) f();
   const s = process.cpuUsage();
@@ -72,7 +76,8 @@ for (let k = 0; k < ROUNDS; k++)
     res[r].W1.push(t.W1);
     res[r].WB.push(t.WB);
   }
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const median = (/** @type {number[]} */ a) =>
+  [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 console.log(
   `${ROUNDS} rounds × ${N} requests of 100 events (W1 ~${bodies.avgEventBytes} B/event), µs of CPU per request:`,
 );

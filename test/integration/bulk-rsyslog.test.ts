@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,12 +35,13 @@ const run = `rs${Date.now().toString(36)}`;
 function rsyslogd(): string {
   const bin = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((p) => existsSync(p));
   if (!bin) throw new Error('rsyslogd is not installed: run scripts/setup-test-deps.sh');
-  const mods = execFileSync('bash', ['-c', 'ls /usr/lib/*/rsyslog/omelasticsearch.so'], {
-    encoding: 'utf8',
-  }).trim();
-  if (!mods)
+  const lib = '/usr/lib';
+  const found = readdirSync(lib).some((d) =>
+    existsSync(join(lib, d, 'rsyslog', 'omelasticsearch.so')),
+  );
+  if (!found)
     throw new Error(
-      'omelasticsearch is not installed (rsyslog-elasticsearch): run setup-test-deps',
+      'omelasticsearch is not installed (Debian: rsyslog-elasticsearch): run scripts/setup-test-deps.sh',
     );
   return bin;
 }
