@@ -16,6 +16,7 @@ import {
   type PbScopeLogs,
 } from '../src/sources/otlp/proto.js';
 import { sha256Hex, MAX_EVENT_ID_LENGTH } from './event-id.js';
+import { parseOtlpProtobufBytes } from './otlp-protobuf.js';
 import type { ParseResult, ParsedEvent } from './parse.js';
 
 /** Per-event limits shared with the other formats (parse.ts). */
@@ -34,8 +35,19 @@ class RecordRefused extends Error {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** application/x-protobuf: ExportLogsServiceRequest. */
+/**
+ * application/x-protobuf: ExportLogsServiceRequest, mapped straight from its bytes
+ * (workers/otlp-protobuf.ts). The events' bytes are valid until the next call.
+ */
 export function parseOtlpProtobuf(body: Uint8Array, limits: OtlpLimits): ParseResult {
+  return parseOtlpProtobufBytes(body, limits);
+}
+
+/**
+ * The same through protobufjs's objects and the mapping below: what the byte mapper must equal
+ * (the unit tests' reference; bench/otlp-decode.mjs's "before").
+ */
+export function parseOtlpProtobufReference(body: Uint8Array, limits: OtlpLimits): ParseResult {
   let req: PbExportLogsServiceRequest;
   try {
     req = otlpLogsProto().ExportLogsServiceRequest.decode(body);

@@ -126,6 +126,7 @@ export async function startFerry(
     ingestPath: cfg.listen.path,
     ingest,
     bulk,
+    otlp: otlp.nodeRoute,
     tls: tls.current,
     timeouts: cfg.http.timeouts,
   });

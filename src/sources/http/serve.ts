@@ -7,6 +7,7 @@ import { answerClientError, lingeringClose } from './linger.js';
 import type { Socket } from 'node:net';
 import type { TlsMaterial } from './tls.js';
 import { bulkOnNode, bulkTarget, type BulkHandler } from '../bulk/node.js';
+import { otlpOnNode, type OtlpNodeRoute } from '../otlp/node.js';
 
 export interface Listener {
   /** The bound port (useful with port 0). */
@@ -52,6 +53,8 @@ export interface ListenOptions {
   tls?: TlsMaterial;
   /** The `_bulk` door (bulk.enabled), also answered straight from node:http on Node. */
   bulk?: BulkHandler;
+  /** The OTLP/HTTP logs route (otlp.enabled), also answered straight from node:http on Node. */
+  otlp?: OtlpNodeRoute;
   /** http.timeouts (README, "Timeouts and early answers": what each runtime applies). */
   timeouts: { headers_ms: number; request_ms: number; keep_alive_ms: number };
 }
@@ -102,6 +105,10 @@ export async function listen(app: Hono, opts: ListenOptions): Promise<Listener> 
     const path = pathOf(req.url);
     if (req.method === 'POST' && path === opts.ingestPath) {
       void ingestOnNode(req, res, opts.ingest);
+      return;
+    }
+    if (opts.otlp && req.method === 'POST' && path === opts.otlp.path) {
+      void otlpOnNode(req, res, opts.otlp.handle);
       return;
     }
     const bulk =

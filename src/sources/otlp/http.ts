@@ -3,7 +3,7 @@ import { BodyFormat } from '../../rings/record.js';
 import type { OtlpMetrics } from '../../observe/metrics.js';
 import { readBodyLimited } from '../http/body.js';
 import type { IngestDoor, IngestRequest, IngestResponse } from '../http/ingest.js';
-import { otlpAnswer, type OtlpEncoding } from './answers.js';
+import { otlpAnswer, type OtlpAnswer, type OtlpEncoding } from './answers.js';
 
 const FORMATS: Record<string, BodyFormat> = {
   'application/x-protobuf': BodyFormat.OtlpLogsProtobuf,
@@ -32,26 +32,44 @@ export interface OtlpRouteDeps {
   retryAfterS: () => number;
 }
 
+/** One OTLP/HTTP request as both servers see it (hono's context, or node:http's request). */
+export interface OtlpHttpRequest {
+  ack: string | undefined;
+  contentType: string | undefined;
+  contentEncoding: string | undefined;
+  authorization: string | undefined;
+  readBody: IngestRequest['readBody'];
+}
+
+export type OtlpHttpHandler = (req: OtlpHttpRequest) => Promise<OtlpAnswer>;
+
 /**
- * The OTLP/HTTP logs route (OTLP spec, "OTLP/HTTP"): the body goes to a worker as it came
+ * The OTLP/HTTP logs door (OTLP spec, "OTLP/HTTP"): the body goes to a worker as it came
  * (decoded there, workers/otlp-logs.ts); the answer is an ExportLogsServiceResponse or a
  * google.rpc.Status in the request's encoding.
  */
-export function addOtlpHttpRoute(app: Hono, deps: OtlpRouteDeps): void {
-  app.post(deps.path, async (c) => {
-    const contentType = c.req.header('content-type');
-    const encoding = encodingOf(contentType);
-    const r = await deps.ingest({
-      ack: c.req.query('ack') ?? c.req.header('x-ferry-ack'),
-      contentType,
-      contentEncoding: c.req.header('content-encoding'),
-      authorization: c.req.header('authorization'),
-      readBody: (limit) => readBodyLimited(c.req.raw, limit),
-    });
+export function otlpHttpHandler(deps: OtlpRouteDeps): OtlpHttpHandler {
+  return async (req) => {
+    const encoding = encodingOf(req.contentType);
+    const r = await deps.ingest(req);
     const a = otlpAnswer(r, encoding, deps.retryAfterS());
     deps.metrics.otlpRequests.inc({ transport: 'http', encoding, status: String(a.status) });
     const rejected = (r.body as { rejected?: number }).rejected;
     if (rejected) deps.metrics.otlpRecordsRejected.inc({ transport: 'http' }, rejected);
+    return a;
+  };
+}
+
+/** The route through hono (Bun, Deno; on Node serve.ts answers it straight from node:http). */
+export function addOtlpHttpRoute(app: Hono, path: string, handle: OtlpHttpHandler): void {
+  app.post(path, async (c) => {
+    const a = await handle({
+      ack: c.req.query('ack') ?? c.req.header('x-ferry-ack'),
+      contentType: c.req.header('content-type'),
+      contentEncoding: c.req.header('content-encoding'),
+      authorization: c.req.header('authorization'),
+      readBody: (limit) => readBodyLimited(c.req.raw, limit),
+    });
     return c.body(a.body as Uint8Array<ArrayBuffer>, a.status as 200, a.headers);
   });
 }

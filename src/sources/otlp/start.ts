@@ -4,12 +4,15 @@ import type { Metrics } from '../../observe/metrics.js';
 import { createIngest, type IngestDeps } from '../http/ingest.js';
 import { listen, type Listener } from '../http/serve.js';
 import type { TlsMaterial } from '../http/tls.js';
-import { addOtlpHttpRoute, OTLP_HTTP_DOOR } from './http.js';
+import { addOtlpHttpRoute, OTLP_HTTP_DOOR, otlpHttpHandler } from './http.js';
+import type { OtlpNodeRoute } from './node.js';
 import { listenOtlpGrpc } from './grpc.js';
 
 export interface OtlpDoors {
   /** Routes to add to the main listener's app (otlp.port 0), else undefined. */
   sharedRoutes?: (app: Hono) => void;
+  /** The same route for the main listener to answer straight from node:http (on Node). */
+  nodeRoute?: OtlpNodeRoute;
   /** Starts the door's own listener (otlp.port set) and returns one Listener for both. */
   listen(main: Listener, tls: TlsMaterial | undefined): Promise<Listener>;
   /** What the start-up log line says about the door (its own port once bound). */
@@ -23,6 +26,7 @@ export function startOtlp(cfg: FerryConfig, deps: IngestDeps, metrics: Metrics):
   let grpcPort = cfg.otlp.grpc.port;
   return {
     sharedRoutes: http.sharedRoutes,
+    nodeRoute: http.nodeRoute,
     describe: () => ({ ...http.describe(), grpc_port: grpcPort }),
     listen: async (main, tls) => {
       const withHttp = await http.listen(main, tls);
@@ -43,16 +47,18 @@ export function startOtlp(cfg: FerryConfig, deps: IngestDeps, metrics: Metrics):
 function startOtlpHttp(cfg: FerryConfig, deps: IngestDeps, metrics: Metrics): OtlpDoors {
   if (!cfg.otlp.enabled) return { listen: async (main) => main, describe: () => undefined };
   const ingest = createIngest(deps, OTLP_HTTP_DOOR);
-  const routes = (app: Hono) =>
-    addOtlpHttpRoute(app, {
-      path: cfg.otlp.path,
-      ingest,
-      metrics,
-      retryAfterS: () => deps.config().http.retry_after_s,
-    });
+  const handle = otlpHttpHandler({
+    path: cfg.otlp.path,
+    ingest,
+    metrics,
+    retryAfterS: () => deps.config().http.retry_after_s,
+  });
+  const routes = (app: Hono) => addOtlpHttpRoute(app, cfg.otlp.path, handle);
+  const nodeRoute = { path: cfg.otlp.path, handle };
   if (cfg.otlp.port === 0)
     return {
       sharedRoutes: routes,
+      nodeRoute,
       listen: async (main) => main,
       describe: () => ({ path: cfg.otlp.path, port: 'main' }),
     };
@@ -72,6 +78,7 @@ function startOtlpHttp(cfg: FerryConfig, deps: IngestDeps, metrics: Metrics): Ot
         maxBodyBytes: cfg.http.max_body_bytes,
         ingestPath: '',
         ingest,
+        otlp: nodeRoute,
         tls,
         timeouts: cfg.http.timeouts,
       });
