@@ -345,6 +345,7 @@ class Mapper {
     let spanEnd = 0;
     let nameFrom = -1;
     let nameEnd = 0;
+    let attributes = 0;
     this.p = from;
     while (this.p < end) {
       const tag = this.varint();
@@ -368,6 +369,10 @@ class Mapper {
         case 0x45: // 8 flags, fixed32
           flags = this.p;
           this.p += 4;
+          break;
+        case 0x32: // 6 attributes (written below)
+          attributes++;
+          this.skip(2);
           break;
         case 0x1a: // 3 severity_text
         case 0x2a: // 5 body
@@ -434,7 +439,7 @@ class Mapper {
       if (bodyFrom >= 0) this.any(bodyFrom, bodyEnd, 1);
       else this.bytes(K.null);
       this.bytes(K.attributes);
-      this.attributes(from, end, 0x32, 1, true);
+      this.attributes(from, end, 0x32, 1, true, attributes);
       this.bytes(K.dropped);
       if (dropped >= 0) {
         this.p = dropped;
@@ -474,8 +479,15 @@ class Mapper {
    * The KeyValues under field `tag` of the message [from, end) as a JSON object, in the order
    * sent; a repeated key: the first one counts. `watch` notes an event_id / log.record.uid key.
    */
-  private attributes(from: number, end: number, tag: number, depth: number, watch: boolean) {
-    const n = this.count(from, end, tag);
+  private attributes(
+    from: number,
+    end: number,
+    tag: number,
+    depth: number,
+    watch: boolean,
+    counted = -1,
+  ) {
+    const n = counted >= 0 ? counted : this.count(from, end, tag);
     if (n === 0) {
       this.pair(0x7b, 0x7d);
       return;
@@ -1011,6 +1023,21 @@ class Mapper {
       out[this.o++] = 0x30 + n;
       return;
     }
+    if (n <= 0x7fffffff) {
+      // Small integers: int32 division, which the JIT turns into a multiplication.
+      let len = 1;
+      for (let t = n; t >= 10; t = (t / 10) | 0) len++;
+      let o = this.o + len;
+      this.o = o;
+      let v = n | 0;
+      while (v >= 10) {
+        const q = (v / 10) | 0;
+        out[--o] = 0x30 + (v - q * 10);
+        v = q;
+      }
+      out[--o] = 0x30 + v;
+      return;
+    }
     let len = 1;
     for (let t = n; t >= 10; t = Math.floor(t / 10)) len++;
     let o = this.o + len;
@@ -1029,10 +1056,11 @@ class Mapper {
     const out = this.out;
     let o = this.o + 9;
     this.o = o;
+    let v = n | 0; // below 10^9
     for (let k = 0; k < 9; k++) {
-      const q = Math.floor(n / 10);
-      out[--o] = 0x30 + (n - q * 10);
-      n = q;
+      const q = (v / 10) | 0;
+      out[--o] = 0x30 + (v - q * 10);
+      v = q;
     }
   }
 
@@ -1061,9 +1089,20 @@ class Mapper {
     }
     this.divide(hi, lo);
     const rem = this.rem;
-    this.digits(this.quot);
+    const quot = this.quot;
+    // Timestamps: the seconds' digits repeat from record to record.
+    if (quot !== this.lastQuot) {
+      const mark = this.o;
+      this.digits(quot);
+      this.quotDigits = this.out.subarray(mark, this.o);
+      this.quotDigits = Uint8Array.from(this.quotDigits);
+      this.lastQuot = quot;
+    } else this.bytes(this.quotDigits);
     this.nine(rem);
   }
+
+  private lastQuot = -1;
+  private quotDigits = new Uint8Array(0);
 
   /** A signed (two's complement) 64-bit integer in exact decimal. */
   private i64(hi: number, lo: number): void {
