@@ -2,7 +2,7 @@
  * OTLP/HTTP protobuf (ExportLogsServiceRequest) → one event per LogRecord, straight from the
  * bytes: no message objects, no strings on the way. The body's structure is checked first as a
  * whole (workers/otlp-wire.ts), then each record's JSON is written into one reusable buffer and
- * hashed where it lies. The JSON is byte for byte what the object mapping in workers/otlp-logs.ts
+ * hashed where it lies (when its id is read: DerivedIdEvent). The JSON is byte for byte what the object mapping in workers/otlp-logs.ts
  * writes for the protobufjs decoding of the same body (the reference, and the unit tests'
  * differential): same keys in the same order, same escaping, same numbers — so event_ids and
  * archives do not change. What protobufjs does that the mapping shows: the last occurrence of a
@@ -17,7 +17,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { checkRequest, checkStrings, Malformed, Msg, notUtf8 } from './otlp-wire.js';
-import { sha256Hex, MAX_EVENT_ID_LENGTH } from './event-id.js';
+import { DerivedIdEvent, MAX_EVENT_ID_LENGTH } from './event-id.js';
 import type { ParseResult, ParsedEvent } from './parse.js';
 
 /** Per-event limits (the same as the other formats'). */
@@ -463,9 +463,9 @@ class Mapper {
         );
       const given = this.sawIdKey ? this.eventIdAttribute(from, end) : undefined;
       const bytes = this.out.subarray(start, this.o);
-      this.events.push(
-        given !== undefined ? { bytes, id: given } : { bytes, id: sha256Hex(bytes), hashed: true },
-      );
+      // No id attribute: the sha256 of these bytes, computed where they lie and only if read
+      // (an archive-only node never reads it: format 2 recomputes it on replay).
+      this.events.push(given !== undefined ? { bytes, id: given } : new DerivedIdEvent(bytes));
     } catch (err) {
       this.o = start;
       if (!(err instanceof RecordRefused)) throw err;
