@@ -5,8 +5,11 @@
 // (parseOtlpProtobufReference), and W1's NDJSON parse of the same events for scale. The variants
 // alternate within each round, so the machine's load hits them alike; the median round is shown.
 //
+// Without --batch every event's id is read (the sha256 the byte mapper and W1 compute only when
+// read is paid by all three); with --batch the events go to an archive-only Batcher (format 2,
+// lz4), which reads an id only where the archive stores it, as the worker on the bench row does.
+//
 // usage: npm run build && taskset -c 1 node bench/otlp-decode.mjs [--bodies 200] [--records 200000] [--rounds 7] [--batch]
-//   --batch  also append the events to a Batcher (lz4 archive), as the worker does
 import { parseArgs } from 'node:util';
 import { cpuUsage, memoryUsage } from 'node:process';
 import { distModule } from './lib/dist.mjs';
@@ -43,6 +46,7 @@ const records = Number(opt.records);
 const perRound = Math.ceil(records / EVENTS_PER_REQ);
 
 let sealed = 0;
+let idChars = 0;
 const batcher = new Batcher(
   {
     maxEvents: 5000,
@@ -90,6 +94,7 @@ function round(name) {
     const r = fn(bodies[k % bodies.length]);
     if (!r.ok) throw new Error(r.message);
     if (opt.batch) batcher.appendRequest(k, r.events, 1732350000000, 'bench');
+    else for (const e of r.events) idChars += e.id.length;
     n += r.events.length;
   }
   if (opt.batch) batcher.sealIfDue(Date.now(), true);
@@ -110,7 +115,7 @@ for (let r = 0; r < rounds; r++) {
 const median = (/** @type {number[]} */ a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const before = median(ns[names[0]]);
 console.log(
-  `OTLP decode, ${perRound * EVENTS_PER_REQ} records a round × ${rounds} rounds, ${nBodies} bodies of ${EVENTS_PER_REQ} records (${otlp[0].length} B each)${opt.batch ? ', + Batcher lz4' : ''}; CPU ns per record (median; all rounds)`,
+  `OTLP decode, ${perRound * EVENTS_PER_REQ} records a round × ${rounds} rounds, ${nBodies} bodies of ${EVENTS_PER_REQ} records (${otlp[0].length} B each)${opt.batch ? ', + archive-only Batcher (lz4)' : ', every id read'}; CPU ns per record (median; all rounds)`,
 );
 for (const name of names) {
   const m = median(ns[name]);
@@ -118,4 +123,6 @@ for (const name of names) {
     `${name.padEnd(32)} ${m.toFixed(0).padStart(6)} ns  ×${(before / m).toFixed(2)}  [${ns[name].map((x) => x.toFixed(0)).join(' ')}]`,
   );
 }
-console.log(`peak RSS ${(memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (sealed ${sealed} events)`);
+console.log(
+  `peak RSS ${(memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (sealed ${sealed} events, ${idChars} id characters read)`,
+);
