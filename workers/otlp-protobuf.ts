@@ -138,6 +138,9 @@ class Mapper {
     this.src = body;
     this.limits = limits;
     this.o = 0;
+    // The last request's events are in the batch by now: a buffer grown for a big export is
+    // let go rather than kept for the life of the worker (small nodes, issue 20).
+    if (this.out.length > 1 << 22) this.out = Buffer.allocUnsafe(1 << 16);
     this.events = [];
     this.rejected = 0;
     this.firstReason = undefined;

@@ -323,6 +323,16 @@ describe('OTLP protobuf byte mapper (workers/otlp-protobuf.ts) = protobufjs + th
     expect(parseOtlpProtobufReference(wrap([...ld(3, [0xff])]), LIMITS).ok).toBe(true);
   });
 
+  it('a big export then a small one: both mapped as the reference maps them (the buffer grows, then is let go)', () => {
+    const big = 'x'.repeat(900_000);
+    const records = Array.from({ length: 6 }, (_, i) => ({ body: { stringValue: `${i}${big}` } }));
+    const large = both(encode({ resourceLogs: [{ scopeLogs: [{ logRecords: records }] }] }));
+    expect(large.after.ok && large.after.events).toHaveLength(6);
+    expect(large.after).toEqual(large.before);
+    const small = both(wrap([...str(3, 'after the big one')]));
+    expect(small.after).toEqual(small.before);
+  });
+
   it('AnyValue nesting: past max_event_depth the record is refused; far past it the body, never a stack overflow', () => {
     // `levels` × arrayValue { values: [ … ] } around a string, built inside out in linear time.
     const nested = (levels: number) => {
