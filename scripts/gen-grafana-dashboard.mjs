@@ -276,6 +276,12 @@ ts('ClickHouse insert errors /s', 'short', [
   [rate('clickhouse_insert_errors_total', 'class'), '{{instance}} {{class}}'],
 ]);
 ts(
+  'ClickHouse unrouted events /s',
+  'short',
+  [[rate('clickhouse_unrouted_events_total', 'sink'), '{{instance}} {{sink}}']],
+  'Routing with unmatched: refuse — events no route took, kept as poison rows (docs/clickhouse.md "Routing").',
+);
+ts(
   'Kafka sink',
   'short',
   [

@@ -11,6 +11,9 @@ import { writeColumnsRow } from './row-bytes.js';
 const utf8 = new TextDecoder();
 const utf8Enc = new TextEncoder();
 import { LeanArchive } from './lean-archive.js';
+import { routeEvent } from './route.js';
+import type { RowPlan } from '../src/sinks/clickhouse/row-plan.js';
+import type { RowSection } from '../src/contracts/batch.js';
 
 /** Room for format 2's header line (a few hundred bytes; a longer one is copied in front). */
 const HEAD_ROOM = 4096;
@@ -36,6 +39,12 @@ export class Batcher {
   private events = 0;
   private readonly archive = new ByteSink(1 << 20);
   private readonly rows = new ByteSink(1 << 16);
+  /** Routing: each table's rows of the open batch, by table name (kept across batches). */
+  private readonly routed = new Map<string, { out: ByteSink; rows: number }>();
+  /** Routing: the routes of the open batch (fixed when it opens). */
+  private routes: import('../src/sinks/clickhouse/route-plan.js').RoutePlan | undefined;
+  /** Routing: bytes in `routed` (seals a ClickHouse-only node by size). */
+  private routedLen = 0;
   /** Format 2's runs and sources for the open batch. */
   private readonly lean = new LeanArchive();
   /** The open batch is archived as format-1 envelopes. */
@@ -92,7 +101,10 @@ export class Batcher {
         this.envelopes = this.limits.archiveFormat === 1;
         // Format 2's header is written in front of the events at seal, into room left for it.
         if (withArchive && !this.envelopes) this.archive.reserve(HEAD_ROOM);
+        // Routed or not, per batch: a reload that adds or removes routes applies from the next one.
+        this.routes = withRows ? this.limits.routes : undefined;
       }
+      const routes = this.routes;
       if (this.reqIds.length === 0 || this.reqIds[this.reqIds.length - 1] !== reqId)
         this.reqIds.push(reqId);
       // The id rendered as JSON: only envelopes and rows carry it (format 2 names the rule instead).
@@ -103,25 +115,67 @@ export class Batcher {
         if (this.envelopes) writeArchiveLine(this.archive, ev, head!, frame);
         else this.lean.append(this.archive, ev, receivedAt, source);
       }
-      if (withRows) {
-        if (this.limits.rowPlan) this.writeColumnsRow(ev, head!, receivedAt, source);
+      if (routes) this.writeRouted(ev, head!, frame, receivedAt, source);
+      else if (withRows) {
+        if (this.limits.rowPlan)
+          this.writeColumnsRow(this.rows, this.limits.rowPlan, ev, head!, receivedAt, source);
         else writeRowLine(this.rows, ev, head!, frame);
       }
       this.events++;
       last = this.seq;
-      if (this.events >= this.limits.maxEvents || sized.len >= this.limits.maxBytes) this.seal();
+      const size = routes && !withArchive ? this.routedLen : sized.len;
+      if (this.events >= this.limits.maxEvents || size >= this.limits.maxBytes) this.seal();
     }
     return { first, last };
   }
 
+  /**
+   * Routing: the event's row into its table's section (envelope or that table's columns), or a
+   * poison row when no route takes it and unmatched events are refused.
+   */
+  private writeRouted(
+    ev: ParsedEvent,
+    head: ReturnType<typeof eventHead>,
+    frame: ReturnType<typeof requestFrame>,
+    receivedAt: number,
+    source: string,
+  ): void {
+    const routes = this.routes!;
+    const r = routeEvent(routes, ev, source);
+    if (r.table < 0) {
+      this.poison.push({
+        event_id: ev.id,
+        column: routes.what,
+        reason: (r as { reason: string }).reason,
+        event: ev.text ?? utf8.decode(ev.bytes!),
+        unrouted: true,
+      });
+      return;
+    }
+    const table = routes.tables[r.table];
+    let section = this.routed.get(table);
+    if (!section) {
+      section = { out: new ByteSink(1 << 16), rows: 0 };
+      this.routed.set(table, section);
+    }
+    const before = section.out.len;
+    const plan = routes.plans?.[r.table];
+    const poisoned = this.poison.length;
+    if (plan) this.writeColumnsRow(section.out, plan, ev, head, receivedAt, source);
+    else writeRowLine(section.out, ev, head, frame);
+    if (this.poison.length === poisoned) section.rows++;
+    this.routedLen += section.out.len - before;
+  }
+
   /** Columns mode: the event converted to the table's columns, or a poison row (the batch goes on). */
   private writeColumnsRow(
+    out: ByteSink,
+    plan: RowPlan,
     ev: ParsedEvent,
     head: { idJson: string },
     receivedAt: number,
     source: string,
   ): void {
-    const plan = this.limits.rowPlan!;
     if (this.sourceFor !== source) {
       this.sourceFor = source;
       this.sourceJson = JSON.stringify(source);
@@ -130,7 +184,7 @@ export class Batcher {
     // The byte walker first (no JSON.parse of the event); encodeRow for what it does not read.
     const bytes = ev.bytes ?? utf8Enc.encode(ev.text!);
     let r: { ok: true } | { ok: false; column: string; reason: string } | undefined =
-      writeColumnsRow(this.rows, bytes, meta, plan);
+      writeColumnsRow(out, bytes, meta, plan);
     if (r === undefined) {
       const text = ev.text ?? utf8.decode(bytes);
       let parsed: unknown;
@@ -140,7 +194,7 @@ export class Batcher {
         parsed = text;
       }
       const e = encodeRow(parsed, meta, plan);
-      if (e.ok) this.rows.utf8(e.line);
+      if (e.ok) out.utf8(e.line);
       r = e;
     }
     if (!r.ok)
@@ -150,6 +204,15 @@ export class Batcher {
         reason: r.reason,
         event: ev.text ?? utf8.decode(bytes),
       });
+  }
+
+  /** Routing: the sections of the open batch; tables no longer routed to are forgotten. */
+  private sealSections(compress: boolean): EncodedPart {
+    const part = encodeSections(this.routed, compress ? 'gzip' : 'none');
+    const live = new Set(this.limits.routes?.tables ?? []);
+    for (const t of [...this.routed.keys()]) if (!live.has(t)) this.routed.delete(t);
+    this.routedLen = 0;
+    return part;
   }
 
   /** Seal if due by age (or unconditionally with force); no-op when empty. */
@@ -180,7 +243,8 @@ export class Batcher {
           );
     }
     if (!withIds) batch.id = sha256Hex(batch.archive?.body ?? new Uint8Array(0)).slice(0, 32);
-    if (this.limits.rows) {
+    if (this.limits.rows && this.routes) batch.rows = this.sealSections(compressRows);
+    else if (this.limits.rows) {
       // ClickHouse takes gzip (Content-Encoding) or plain rows; level 1: rows are transient.
       batch.rows = encodePart(this.rows, compressRows ? 'gzip' : 'none', 1);
     }
@@ -195,6 +259,41 @@ export class Batcher {
     this.ids = [];
     this.onSeal(sealed);
   }
+}
+
+/**
+ * Routing: one rows part whose body is each table's section, compressed on its own (gzip members
+ * one after the other), so the sink sends each as its own INSERT without decompressing.
+ */
+function encodeSections(
+  routed: Map<string, { out: ByteSink; rows: number }>,
+  codec: 'gzip' | 'none',
+): EncodedPart {
+  const bodies: Uint8Array[] = [];
+  const sections: RowSection[] = [];
+  let rawBytes = 0;
+  for (const [table, s] of routed) {
+    if (s.rows === 0 && s.out.len === 0) continue;
+    let body: Uint8Array | undefined;
+    let raw = 0;
+    const rows = s.rows;
+    s.out.drain((bytes) => {
+      raw = bytes.length;
+      // none: a copy, since the section's buffer is reused for the next batch.
+      body = codec === 'none' ? Uint8Array.prototype.slice.call(bytes) : compress(codec, bytes, 1);
+    });
+    s.rows = 0;
+    bodies.push(body!);
+    sections.push({ table, bytes: body!.byteLength, rawBytes: raw, rows });
+    rawBytes += raw;
+  }
+  const out = new Uint8Array(bodies.reduce((n, b) => n + b.byteLength, 0));
+  let at = 0;
+  for (const b of bodies) {
+    out.set(b, at);
+    at += b.byteLength;
+  }
+  return { body: out, codec, rawBytes, sections };
 }
 
 /**

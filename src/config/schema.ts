@@ -78,6 +78,47 @@ const clickhouseColumns = {
   },
 } as const;
 
+/** ClickHouse routing (docs/clickhouse.md "Routing"): each event's row into a table chosen by a value. */
+const clickhouseRoute = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tables'],
+  description:
+    "Send each event's row to a table chosen by a value of the event (a field, the `_bulk` `_index`, or the token's source), from a bounded set; the workers build one section of rows per table and the sink sends one INSERT per table per batch.",
+  properties: {
+    by: {
+      enum: ['field', 'index', 'source'],
+      default: 'field',
+      description:
+        "What names the table: `field` (a dotted path in the event), `index` (the `_bulk` action's `_index`), `source` (the token's source).",
+    },
+    field: {
+      type: 'string',
+      pattern: '^[^.]+(\\.[^.]+)*$',
+      description:
+        'With by: field — the dotted path whose value (a string, number or boolean) names the table.',
+    },
+    tables: {
+      type: 'object',
+      minProperties: 1,
+      maxProperties: 256,
+      additionalProperties: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+      description: "value → table in the sink's database (several values may share a table).",
+    },
+    unmatched: {
+      enum: ['default', 'refuse'],
+      default: 'default',
+      description:
+        'An event no route takes: into default_table, or refused — for this sink a poison row with the reason (the other sinks still store it), counted in ferry_clickhouse_unrouted_events_total.',
+    },
+    default_table: {
+      type: 'string',
+      pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+      description: "With unmatched: default — the table (default: the sink's `table`).",
+    },
+  },
+} as const;
+
 const partialRetry = {
   type: 'object',
   additionalProperties: false,
@@ -403,6 +444,7 @@ export const configSchema = {
                 description: 'gzip the JSONEachRow body (done on the worker threads).',
               },
               columns: clickhouseColumns,
+              route: clickhouseRoute,
               preset: {
                 enum: ['envelope', 'otel_logs'],
                 default: 'envelope',

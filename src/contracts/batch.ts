@@ -14,6 +14,24 @@ export interface EncodedPart {
   codec: Codec;
   /** Length before compression, for metrics and multipart decisions. */
   rawBytes: number;
+  /**
+   * ClickHouse routing (docs/clickhouse.md "Routing"): the rows of each table, one after the other
+   * in `body`, each compressed on its own (a gzip member), so each is sent as its own INSERT
+   * without decompressing. Absent: the whole body is the rows of the sink's one table.
+   */
+  sections?: RowSection[];
+}
+
+/** One table's rows in a routed rows part (src/sinks/clickhouse/sections.ts reads them). */
+export interface RowSection {
+  /** The table (in the sink's database). */
+  table: string;
+  /** Bytes of `body` this section takes (compressed), from the end of the one before. */
+  bytes: number;
+  /** Its length before compression. */
+  rawBytes: number;
+  /** Rows in it. */
+  rows: number;
 }
 
 export interface EncodedBatch {
@@ -50,6 +68,8 @@ export interface RowPoison {
   reason: string;
   /** The event as it arrived (JSON text). */
   event: string;
+  /** Routing: no route took it and the sink refuses unmatched events (counted apart). */
+  unrouted?: true;
 }
 
 /** How a worker batches and encodes, set by the main thread from the config (live on reload). */
@@ -72,6 +92,11 @@ export interface BatchLimits {
    * by this plan (src/sinks/clickhouse/row-plan.ts); absent, rows are today's envelope.
    */
   rowPlan?: import('../sinks/clickhouse/row-plan.js').RowPlan;
+  /**
+   * ClickHouse routing: which table each event's row goes to (src/sinks/clickhouse/route-plan.ts);
+   * the rows part then has one section per table.
+   */
+  routes?: import('../sinks/clickhouse/route-plan.js').RoutePlan;
 }
 
 /** The parts a batch can carry; each sink takes one (its `takes`). */

@@ -1,11 +1,11 @@
-import type { Codec } from '../contracts/batch.js';
+import type { Codec, RowSection } from '../contracts/batch.js';
 import * as seg from '../segments/frame.js';
 
 /**
  * The DLQ's segments (docs/dlq.md) in the shared segment format (`src/segments/frame.ts`):
  * magic "FERRYDLQ"; the head says which batch part the payload is and where it goes; the payload is
  * the batch part exactly as the sink takes it (archive objects for S3/directory, JSONEachRow rows
- * for ClickHouse).
+ * for ClickHouse, with their per-table sections in the head when routed).
  */
 export const MAGIC = seg.magicOf('FERRYDLQ');
 export {
@@ -31,6 +31,12 @@ export interface RecordHead {
   attempts: number;
   error_class: string;
   spooled_at: number;
+  /**
+   * ClickHouse routing: the payload's per-table sections (src/sinks/clickhouse/sections.ts), so a
+   * replay inserts into the tables the workers chose. Absent (and in records written before
+   * routing existed): the payload is the rows of the sink's one table.
+   */
+  sections?: RowSection[];
 }
 
 export const DLQ_FORMAT: seg.SegmentFormat<RecordHead> = {

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { partOf, type Codec, type EncodedBatch } from '../contracts/batch.js';
+import { partOf, type Codec, type EncodedBatch, type RowSection } from '../contracts/batch.js';
 import { ARCHIVE_EXTENSIONS } from '../sinks/keys.js';
 import { atomicWrite, syncDir } from '../fs/durable.js';
 import type { PoisonRow } from '../contracts/sink.js';
@@ -17,6 +17,8 @@ export interface PoisonMeta {
   error_class: string;
   /** The sink's answer (e.g. ClickHouse's exception text), kept for the operator. */
   error: string;
+  /** ClickHouse routing: the payload's per-table sections (as in a DLQ record's head). */
+  sections?: RowSection[];
 }
 
 /**
@@ -40,6 +42,7 @@ export async function savePoison(
     codec: p.codec,
     created_at: batch.createdAt,
     poisoned_at: new Date().toISOString(),
+    ...(p.sections ? { sections: p.sections } : {}),
   };
   // The payload first: a .json (what listPoison finds) never points at a missing payload.
   await atomicWrite(payloadPath(base, part, p.codec), p.body);
@@ -94,7 +97,12 @@ export async function readPoison(dir: string, jsonName: string): Promise<PoisonE
 /** The batch a poison entry holds, rebuilt for the same sink (same id and createdAt: same S3 key). */
 export async function poisonBatch(e: PoisonEntry): Promise<EncodedBatch> {
   const body = new Uint8Array(await readFile(e.payloadPath));
-  const part = { body, codec: e.meta.codec as Codec, rawBytes: 0 };
+  const part = {
+    body,
+    codec: e.meta.codec as Codec,
+    rawBytes: 0,
+    ...(e.meta.sections ? { sections: e.meta.sections } : {}),
+  };
   const empty = { body: new Uint8Array(0), codec: 'none' as const, rawBytes: 0 };
   return e.meta.part === 'rows'
     ? {

@@ -43,6 +43,7 @@ export class SinkDlq {
       attempts: err?.attempts ?? 0,
       error_class: err?.errorClass ?? 'circuit_open',
       spooled_at: Date.now(),
+      ...(p.sections ? { sections: p.sections } : {}),
     };
     await this.store.append(head, p.body);
   }
@@ -68,7 +69,12 @@ export class SinkDlq {
       id: r.head.batch,
       createdAt: r.head.created_at,
       events: r.head.events,
-      [r.head.part]: { body, codec: r.head.codec, rawBytes: r.head.raw_bytes },
+      [r.head.part]: {
+        body,
+        codec: r.head.codec,
+        rawBytes: r.head.raw_bytes,
+        ...(r.head.sections ? { sections: r.head.sections } : {}),
+      },
     };
   }
 }

@@ -7,7 +7,7 @@ import { WorkerPool } from '../pipeline/pool.js';
 import { Uploader } from '../pipeline/uploader.js';
 import { createSinks } from '../sinks/factory.js';
 import { LiveSink } from '../sinks/live-sink.js';
-import { loadRowPlan } from '../sinks/clickhouse/plan-loader.js';
+import { loadRoutePlan, loadRowPlan } from '../sinks/clickhouse/plan-loader.js';
 import type { Dispatcher } from '../contracts/dispatch.js';
 import { WriteAheadLog } from '../wal/log.js';
 import { LoggedDispatcher } from '../wal/dispatcher.js';
@@ -37,6 +37,8 @@ export async function startPipeline(
   const sinks = (await createSinks(cfg, log, metrics)).map((s) => new LiveSink(s));
   // ClickHouse columns mode: the workers convert rows by the table's schema, so read it first.
   const rowPlan = await loadRowPlan(cfg, (n) => sinks.find((s) => s.name === n)?.inner, log);
+  // ClickHouse routing: the workers choose each row's table (and its columns, in columns mode).
+  const routes = await loadRoutePlan(cfg, (n) => sinks.find((s) => s.name === n)?.inner, log);
   const acks = new AckTracker();
   const dlq = cfg.dlq.enabled ? await Dlq.open(cfg, sinks, metrics, log) : undefined;
   // The uploader returns a worker's credit when a batch settles; the pool needs the uploader to
@@ -67,6 +69,7 @@ export async function startPipeline(
         ),
     },
     rowPlan,
+    routes,
   );
   pool.start();
   let wal: Pipeline['wal'];

@@ -16,7 +16,7 @@ import type { Dlq } from '../dlq/dlq.js';
 import type { AuthGuard } from '../auth/guard.js';
 import { openListenerWarning } from '../auth/guard.js';
 import { createSink, loadSinkModules } from '../sinks/factory.js';
-import { loadRowPlan } from '../sinks/clickhouse/plan-loader.js';
+import { loadRoutePlan, loadRowPlan } from '../sinks/clickhouse/plan-loader.js';
 import type { RowPlan } from '../sinks/clickhouse/row-plan.js';
 import type { LiveSink } from '../sinks/live-sink.js';
 import type { Sink } from '../contracts/sink.js';
@@ -151,14 +151,12 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
   // ClickHouse columns mode: the table's schema read again (it may have changed), by the sink
   // that will be in use after this reload.
   let rowPlan: RowPlan | undefined;
+  let routes: Awaited<ReturnType<typeof loadRoutePlan>>;
   try {
-    rowPlan = await loadRowPlan(
-      next,
-      (n) =>
-        rebuilt.find((r) => r.live.name === n)?.sink ?? d.sinks.find((s) => s.name === n)?.inner,
-      d.log,
-      5_000,
-    );
+    const sinkNamed = (n: string) =>
+      rebuilt.find((r) => r.live.name === n)?.sink ?? d.sinks.find((s) => s.name === n)?.inner;
+    rowPlan = await loadRowPlan(next, sinkNamed, d.log, 5_000);
+    routes = await loadRoutePlan(next, sinkNamed, d.log, 5_000);
   } catch (err) {
     await Promise.allSettled(rebuilt.map((r) => r.sink.close()));
     return fail(errorMessage(err));
@@ -166,7 +164,7 @@ async function reloadOnce(d: ReloadDeps): Promise<ReloadResult> {
 
   // Apply: nothing below throws on a valid config.
   d.holder.set(next);
-  d.pool.setLimits(batchLimits(next, rowPlan), next.http.max_decompressed_bytes);
+  d.pool.setLimits(batchLimits(next, rowPlan, routes), next.http.max_decompressed_bytes);
   d.uploader.setPolicies(next);
   d.dlq?.setConfig(next);
   d.wal?.setConfig(next);

@@ -31,7 +31,11 @@ export interface PoolHandlers {
   onWorkerFailed(worker: number, err: Error): void;
 }
 
-export function batchLimits(cfg: FerryConfig, rowPlan?: BatchLimits['rowPlan']): BatchLimits {
+export function batchLimits(
+  cfg: FerryConfig,
+  rowPlan?: BatchLimits['rowPlan'],
+  routes?: BatchLimits['routes'],
+): BatchLimits {
   return {
     maxEvents: cfg.batch.max_events,
     maxBytes: cfg.batch.max_bytes,
@@ -43,6 +47,8 @@ export function batchLimits(cfg: FerryConfig, rowPlan?: BatchLimits['rowPlan']):
     ...partsFor(effectiveSinks(cfg)),
     // ClickHouse columns mode: the table's row plan, read by the main thread.
     ...(rowPlan ? { rowPlan } : {}),
+    // ClickHouse routing: the table of each event's row, decided by the workers.
+    ...(routes ? { routes } : {}),
   };
 }
 
@@ -90,13 +96,14 @@ export class WorkerPool implements Dispatcher {
     private readonly log: Logger,
     private readonly handlers: PoolHandlers,
     rowPlan?: BatchLimits['rowPlan'],
+    routes?: BatchLimits['routes'],
   ) {
     this.threads = cfg.workers.threads;
     this.controlSab = new SharedArrayBuffer(this.threads * CONTROL_SLOTS * 4);
     this.control = new Int32Array(this.controlSab);
     this.statsSab = new SharedArrayBuffer(this.threads * STAT_SLOTS * 8);
     this.stats = new Float64Array(this.statsSab);
-    this.limits = batchLimits(cfg, rowPlan);
+    this.limits = batchLimits(cfg, rowPlan, routes);
     this.maxDecompressedBytes = cfg.http.max_decompressed_bytes;
     this.piscina = new Piscina({
       filename: new URL('../../workers/pipeline-worker.js', import.meta.url).href,

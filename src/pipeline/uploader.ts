@@ -111,8 +111,12 @@ export class Uploader {
     const d = this.dlq?.forSink(sink.name);
     // ClickHouse columns mode: events the workers could not convert are not in the rows, so they
     // are kept now, whatever becomes of the batch (delivered, spooled to the DLQ or poisoned).
-    if (sink.takes === 'rows' && batch.rowPoison?.length)
+    if (sink.takes === 'rows' && batch.rowPoison?.length) {
       await this.poisonRows(sink, batch, batch.rowPoison);
+      // ClickHouse routing with unmatched: refuse — never dropped silently: counted too.
+      const unrouted = batch.rowPoison.filter((r) => r.unrouted).length;
+      if (unrouted) this.metrics.clickhouseUnroutedEvents.inc({ sink: sink.name }, unrouted);
+    }
     // Sink known down: straight to its DLQ, no retry budget spent per batch.
     if (d?.breaker.open) return this.spool(sink, batch, undefined);
     const policy = this.policies.get(sink.name)!;

@@ -73,6 +73,17 @@ import { decompress } from '../codecs/index.js';
 import type { PoisonRow } from '../contracts/sink.js';
 import { bisectRows, NoRowFits } from './clickhouse/bisect.js';
 import { buildRowPlan, type RowPlan, type SystemColumn } from './clickhouse/row-plan.js';
+import { buildRoutePlan, routeTables, type RoutePlan } from './clickhouse/route-plan.js';
+import { sectionsOf, type TableRows } from './clickhouse/sections.js';
+import { errorMessage } from '../util/errors.js';
+
+/** Routing: the sections of a batch already inserted, kept for its next attempt. */
+interface SectionsDone {
+  tables: Set<string>;
+  poisonRows: PoisonRow[];
+}
+/** Batches whose sections are remembered between attempts (a failed batch is retried or spooled soon). */
+const MAX_REMEMBERED_BATCHES = 4096;
 
 const REJECTED_CODES = new Set([
   6,
@@ -186,6 +197,8 @@ export class ClickHouseSink implements Sink {
   private features: Promise<ClickHouseFeatures> | undefined;
   /** Inserts sent (bisection's included): for logs and tests. */
   inserts = 0;
+  /** Routing: per batch id, the sections already in (a partly inserted batch's next attempt). */
+  private readonly sectionsDone = new Map<string, SectionsDone>();
 
   constructor(
     private readonly cfg: ClickHouseSinkConfig,
@@ -280,90 +293,132 @@ export class ClickHouseSink implements Sink {
         errorClass: 'internal',
       });
     }
-    const location = `${this.cfg.database}.${this.cfg.table}`;
+    let sections: TableRows[];
+    try {
+      sections = sectionsOf(rows, this.cfg.table);
+    } catch (err) {
+      throw new SinkError(`${what}: ${errorMessage(err)}`, {
+        retryable: false,
+        errorClass: 'internal',
+      });
+    }
+    const location =
+      sections.map((s) => `${this.cfg.database}.${s.table}`).join(',') || this.cfg.database;
+    // Routing: sections a failed attempt of this batch already inserted are not sent again
+    // (one INSERT per table per batch; a batch is delivered when every section is in).
+    const done = this.sectionsDone.get(batch.id) ?? { tables: new Set<string>(), poisonRows: [] };
     // Only the rows this sink finds refused; the workers' misfits (batch.rowPoison) are kept by
     // the uploader before the first attempt.
-    const poisonRows: PoisonRow[] = [];
+    const poisonRows: PoisonRow[] = done.poisonRows;
     const receipt = () => ({ location, ...(poisonRows.length ? { poisonRows } : {}) });
     // Columns mode can leave a batch with no row at all (every event a misfit).
     if (rows.rawBytes === 0 && (batch.rowPoison?.length ?? 0) > 0) return receipt();
-    try {
-      const { insertSettings } = await this.detect(signal);
-      const body = Buffer.from(rows.body.buffer, rows.body.byteOffset, rows.body.byteLength);
+    for (const section of sections) {
+      if (done.tables.has(section.table) || section.body.byteLength === 0) continue;
       try {
-        await this.insert(body, rows.codec === 'gzip', insertSettings, signal);
+        await this.writeSection(batch, section, rows.codec === 'gzip', poisonRows, signal);
       } catch (err) {
-        const code = err instanceof ClickHouseServerError ? err.code : undefined;
-        if (code === undefined || !ROW_CODES.has(code) || this.cfg.bisect_max_inserts <= 0)
-          throw err;
-        // Only on this rare path: the rows are unzipped on the main thread to be split.
-        const raw = Buffer.from(
-          rows.codec === 'gzip'
-            ? decompress('gzip', body, Math.max(rows.rawBytes * 2, 256 * 1024 * 1024))
-            : body,
+        if (sections.length > 1 && done.tables.size > 0) this.rememberSections(batch.id, done);
+        const e = classifyClickHouseError(
+          err,
+          `ClickHouse insert of batch ${batch.id} into ${this.cfg.database}.${section.table}`,
+          signal,
         );
-        const lines = raw.toString('utf8').split('\n').filter(Boolean);
-        if (lines.length < 2) throw err;
-        let r: Awaited<ReturnType<typeof bisectRows>>;
-        try {
-          r = await bisectRows(
-            lines,
-            err,
-            (part) =>
-              this.insert(Buffer.from(`${part.join('\n')}\n`), false, insertSettings, signal),
-            {
-              maxInserts: this.cfg.bisect_max_inserts,
-              isRowError: (e) =>
-                e instanceof ClickHouseServerError && e.code !== undefined && ROW_CODES.has(e.code),
-              rowHint: (e) => {
-                const m = /\(at row (\d+)\)/.exec(
-                  e instanceof Error
-                    ? e.message + String((e as ClickHouseServerError).body ?? '')
-                    : '',
-                );
-                return m ? Number(m[1]) : undefined;
-              },
-            },
-          );
-        } catch (be) {
-          // No row fits the table: refused whole, as without bisection (the poison area keeps the batch).
-          if (be instanceof NoRowFits) throw err;
-          throw be;
-        }
-        const idCol = this.cfg.columns ? this.cfg.columns.event_id_column : 'event_id';
-        for (const b of r.bad)
-          poisonRows.push({
-            event_id: rowId(b.row, idCol),
-            reason: serverMessage(b.error),
-            row: b.row,
-          });
-        for (const u of r.unresolved)
-          poisonRows.push({
-            event_id: rowId(u.row, idCol),
-            reason: `not sent: the bisection's ${this.cfg.bisect_max_inserts} inserts were spent; last refusal: ${serverMessage(u.error)}`,
-            row: u.row,
-          });
-        this.log.warn(
-          {
-            sink: this.name,
-            batch: batch.id,
-            rows: lines.length,
-            bad: r.bad.length,
-            unresolved: r.unresolved.length,
-            inserts: r.inserts,
-          },
-          'ClickHouse refused rows of a batch: the rest is delivered, the refused rows go to the poison area',
-        );
+        this.metrics?.clickhouseInsertErrors.inc({ class: e.errorClass });
+        throw e;
       }
-      return receipt();
+      done.tables.add(section.table);
+    }
+    this.sectionsDone.delete(batch.id);
+    return receipt();
+  }
+
+  /** Remember the sections of a batch already in, for its next attempt (bounded: oldest forgotten). */
+  private rememberSections(id: string, done: SectionsDone): void {
+    this.sectionsDone.delete(id);
+    this.sectionsDone.set(id, done);
+    while (this.sectionsDone.size > MAX_REMEMBERED_BATCHES)
+      this.sectionsDone.delete(this.sectionsDone.keys().next().value!);
+  }
+
+  /** One table's rows: one INSERT; a refusal for the data is bisected within this section. */
+  private async writeSection(
+    batch: EncodedBatch,
+    section: TableRows,
+    gzip: boolean,
+    poisonRows: PoisonRow[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const table = `\`${this.cfg.database}\`.\`${section.table}\``;
+    const { insertSettings } = await this.detect(signal);
+    const body = Buffer.from(section.body.buffer, section.body.byteOffset, section.body.byteLength);
+    try {
+      await this.insert(table, body, gzip, insertSettings, signal);
     } catch (err) {
-      const e = classifyClickHouseError(err, what, signal);
-      this.metrics?.clickhouseInsertErrors.inc({ class: e.errorClass });
-      throw e;
+      const code = err instanceof ClickHouseServerError ? err.code : undefined;
+      if (code === undefined || !ROW_CODES.has(code) || this.cfg.bisect_max_inserts <= 0) throw err;
+      // Only on this rare path: the rows are unzipped on the main thread to be split.
+      const raw = Buffer.from(
+        gzip ? decompress('gzip', body, Math.max(section.rawBytes * 2, 256 * 1024 * 1024)) : body,
+      );
+      const lines = raw.toString('utf8').split('\n').filter(Boolean);
+      if (lines.length < 2) throw err;
+      let r: Awaited<ReturnType<typeof bisectRows>>;
+      try {
+        r = await bisectRows(
+          lines,
+          err,
+          (part) =>
+            this.insert(table, Buffer.from(`${part.join('\n')}\n`), false, insertSettings, signal),
+          {
+            maxInserts: this.cfg.bisect_max_inserts,
+            isRowError: (e) =>
+              e instanceof ClickHouseServerError && e.code !== undefined && ROW_CODES.has(e.code),
+            rowHint: (e) => {
+              const m = /\(at row (\d+)\)/.exec(
+                e instanceof Error
+                  ? e.message + String((e as ClickHouseServerError).body ?? '')
+                  : '',
+              );
+              return m ? Number(m[1]) : undefined;
+            },
+          },
+        );
+      } catch (be) {
+        // No row fits the table: refused whole, as without bisection (the poison area keeps the batch).
+        if (be instanceof NoRowFits) throw err;
+        throw be;
+      }
+      const idCol = this.cfg.columns ? this.cfg.columns.event_id_column : 'event_id';
+      for (const b of r.bad)
+        poisonRows.push({
+          event_id: rowId(b.row, idCol),
+          reason: serverMessage(b.error),
+          row: b.row,
+        });
+      for (const u of r.unresolved)
+        poisonRows.push({
+          event_id: rowId(u.row, idCol),
+          reason: `not sent: the bisection's ${this.cfg.bisect_max_inserts} inserts were spent; last refusal: ${serverMessage(u.error)}`,
+          row: u.row,
+        });
+      this.log.warn(
+        {
+          sink: this.name,
+          batch: batch.id,
+          table: section.table,
+          rows: lines.length,
+          bad: r.bad.length,
+          unresolved: r.unresolved.length,
+          inserts: r.inserts,
+        },
+        'ClickHouse refused rows of a batch: the rest is delivered, the refused rows go to the poison area',
+      );
     }
   }
 
   private async insert(
+    table: string,
     body: Buffer,
     gzip: boolean,
     settings: ClickHouseSettings,
@@ -371,7 +426,7 @@ export class ClickHouseSink implements Sink {
   ): Promise<void> {
     this.inserts++;
     await this.request(
-      `INSERT INTO ${this.table} FORMAT JSONEachRow`,
+      `INSERT INTO ${table} FORMAT JSONEachRow`,
       Readable.from([body], { objectMode: false }),
       gzip ? { 'Content-Encoding': 'gzip' } : undefined,
       settings,
@@ -384,14 +439,31 @@ export class ClickHouseSink implements Sink {
    * rows by. Called at start and on reload; throws when the table and the config disagree.
    */
   async rowPlan(signal?: AbortSignal): Promise<RowPlan | undefined> {
-    const c = this.cfg.columns;
-    if (!c) return undefined;
+    if (!this.cfg.columns) return undefined;
+    return this.tablePlan(this.cfg.table, signal);
+  }
+
+  /**
+   * Routing: the plan the workers route by; in columns mode with each routed table's columns
+   * (system.columns, like the single table). Undefined without `route`.
+   */
+  async routePlan(signal?: AbortSignal): Promise<RoutePlan | undefined> {
+    const r = this.cfg.route;
+    if (!r) return undefined;
+    const plans = this.cfg.columns
+      ? await Promise.all(routeTables(r, this.cfg.table).map((t) => this.tablePlan(t, signal)))
+      : undefined;
+    return buildRoutePlan(r, this.cfg.table, plans);
+  }
+
+  private async tablePlan(table: string, signal?: AbortSignal): Promise<RowPlan> {
+    const c = this.cfg.columns!;
     const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
     let cols: SystemColumn[];
     try {
       // JSONEachRow: TabSeparated would escape the quotes of Enum values.
       const text = await this.request(
-        `SELECT name, type, default_kind FROM system.columns WHERE database = ${q(this.cfg.database)} AND table = ${q(this.cfg.table)} FORMAT JSONEachRow`,
+        `SELECT name, type, default_kind FROM system.columns WHERE database = ${q(this.cfg.database)} AND table = ${q(table)} FORMAT JSONEachRow`,
         undefined,
         undefined,
         {},
@@ -404,16 +476,16 @@ export class ClickHouseSink implements Sink {
     } catch (err) {
       throw classifyClickHouseError(
         err,
-        `ClickHouse schema of ${this.cfg.database}.${this.cfg.table}`,
+        `ClickHouse schema of ${this.cfg.database}.${table}`,
         signal,
       );
     }
     if (cols.length === 0)
       throw new SinkError(
-        `clickhouse sink ${this.name}: table ${this.cfg.database}.${this.cfg.table} does not exist (run ferry migrate, or create it)`,
+        `clickhouse sink ${this.name}: table ${this.cfg.database}.${table} does not exist (run ferry migrate, or create it)`,
         { retryable: false, errorClass: 'rejected' },
       );
-    return buildRowPlan(`${this.cfg.database}.${this.cfg.table}`, cols, c);
+    return buildRowPlan(`${this.cfg.database}.${table}`, cols, c);
   }
 
   /** `SELECT 1`: reachable and the credentials work (unlike /ping). */

@@ -15,6 +15,7 @@ import { validateKeyTemplate } from './keys.js';
 import { errorMessage } from '../util/errors.js';
 import { codecUnavailableReason } from '../codecs/index.js';
 import { checkRoute } from './kafka/route.js';
+import { routeConfigProblems } from './clickhouse/route-plan.js';
 
 /** What every sink constructor may use besides its own config. */
 export interface SinkContext {
@@ -110,7 +111,12 @@ export const SINK_KINDS: Kinds = {
   },
   clickhouse: {
     part: (cfg) => ({ takes: 'rows', codec: cfg.compress ? 'gzip' : 'none' }),
-    check: checkClickHouseColumns,
+    check: (cfg) => [
+      ...checkClickHouseColumns(cfg),
+      ...(cfg.route
+        ? routeConfigProblems(cfg.route).map((p) => ({ key: `route.${p.key}`, message: p.message }))
+        : []),
+    ],
     load: async () => {
       const { ClickHouseSink } = await import('./clickhouse.js');
       return (cfg: ClickHouseSinkConfig, ctx) =>

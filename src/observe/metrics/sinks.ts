@@ -23,6 +23,11 @@ export function createSinkMetrics({ c, h }: MetricFactory) {
       'Failed ClickHouse insert attempts, by error class.',
       ['class'],
     ),
+    clickhouseUnroutedEvents: c(
+      'clickhouse_unrouted_events_total',
+      'Events no ClickHouse route took while unmatched events are refused: kept as poison rows with the reason (the other sinks still store them).',
+      ['sink'],
+    ),
     kafkaProduceErrors: c(
       'kafka_produce_errors_total',
       'Failed Kafka sink produce attempts, by error class.',
