@@ -109,7 +109,7 @@ const clickhouseRoute = {
       enum: ['default', 'refuse'],
       default: 'default',
       description:
-        'An event no route takes: into default_table, or refused — for this sink a poison row with the reason (the other sinks still store it), counted in ferry_clickhouse_unrouted_events_total.',
+        'An event no route takes: into default_table, or refused — for this sink a poison row with the reason (the other sinks still store it), counted in clickhouse_unrouted_events_total.',
     },
     default_table: {
       type: 'string',
