@@ -170,25 +170,22 @@ describe.each(CH_TARGETS)('ferry → ClickHouse routing on $name', (target) => {
 
   describe('columns mode, by the _bulk _index, unmatched refused', () => {
     let f: FerryProc;
+    const config = (tables: Record<string, string>) => ({
+      sinks: [
+        {
+          name: 'typed',
+          type: 'clickhouse',
+          url: target.url,
+          database,
+          table: 'logs_a',
+          columns: { received_at_column: '', source_column: '' },
+          route: { by: 'index', tables, unmatched: 'refuse' },
+        },
+      ],
+      batch: { max_age_ms: 100, max_events: 500 },
+    });
     beforeAll(async () => {
-      f = await startFerryProcess({
-        sinks: [
-          {
-            name: 'typed',
-            type: 'clickhouse',
-            url: target.url,
-            database,
-            table: 'logs_a',
-            columns: { received_at_column: '', source_column: '' },
-            route: {
-              by: 'index',
-              tables: { 'logs-a': 'logs_a', 'logs-b': 'logs_b' },
-              unmatched: 'refuse',
-            },
-          },
-        ],
-        batch: { max_age_ms: 100, max_events: 500 },
-      });
+      f = await startFerryProcess(config({ 'logs-a': 'logs_a', 'logs-b': 'logs_b' }));
     });
     afterAll(async () => {
       f?.kill();
@@ -250,6 +247,38 @@ describe.each(CH_TARGETS)('ferry → ClickHouse routing on $name', (target) => {
       expect(byId.get('b-a3')).toMatchObject({ column: 'n' });
       const metrics = await (await fetch(`${f.url}/metrics`)).text();
       expect(metrics).toMatch(/^clickhouse_unrouted_events_total\{sink="typed"\} 1$/m);
+    });
+
+    it('a reload adds a route to a new typed table: its schema is read, its documents land typed', async () => {
+      await ch.command({
+        query: `CREATE TABLE ${database}.logs_c (event_id String, msg String, lvl Int8) ENGINE = MergeTree() ORDER BY event_id`,
+      });
+      rewriteConfig(f, config({ 'logs-a': 'logs_a', 'logs-b': 'logs_b', 'logs-c': 'logs_c' }));
+      const outcome = await reloadAndWait(f);
+      expect(String(outcome.msg)).toMatch(/^config reloaded/);
+      const es = new Client({ node: f.url });
+      try {
+        const res = await es.bulk({
+          operations: [
+            { index: { _index: 'logs-c', _id: 'r-c1' } },
+            { msg: 'routed now', lvl: -2 },
+            { create: { _index: 'logs-b', _id: 'r-b1' } },
+            { msg: 'still b' },
+          ],
+        });
+        expect(res.errors).toBe(false);
+      } finally {
+        await es.close();
+      }
+      const deadline = Date.now() + 30_000;
+      while ((await idsIn('logs_c')).length < 1 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 200));
+      expect(await q(`SELECT event_id, msg, lvl FROM ${database}.logs_c`)).toEqual([
+        { event_id: 'r-c1', msg: 'routed now', lvl: -2 },
+      ]);
+      while ((await idsIn('logs_b')).length < 2 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 200));
+      expect(await idsIn('logs_b')).toEqual(['b-b1', 'r-b1']);
     });
   });
 });
