@@ -8,6 +8,8 @@
 //   --rows       also build gzip'd ClickHouse rows (as with a ClickHouse sink)
 //   --columns    the rows in ClickHouse columns mode (a typed table for the W1 events) instead of the envelope
 //   --rows-only  no archive part (a ClickHouse-only node)
+//   --route field|source  ClickHouse routing (docs/clickhouse.md): by the event's `user` (4 values
+//                to 4 tables, the other 93 to the default table) or by the source (one table)
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { distModule, ROOT } from './lib/dist.mjs';
@@ -23,6 +25,7 @@ const { values: opt } = parseArgs({
     'rows-only': { type: 'boolean', default: false },
     events: { type: 'string', default: '500000' },
     rounds: { type: 'string', default: '5' },
+    route: { type: 'string' },
   },
 });
 const root = resolve(opt.root);
@@ -59,6 +62,22 @@ const rowPlan = opt.columns
     )
   : undefined;
 
+const routes = opt.route
+  ? (await import(distModule('src/sinks/clickhouse/route-plan.js', root))).buildRoutePlan(
+      opt.route === 'source'
+        ? { by: 'source', tables: { http: 'from_http' } }
+        : {
+            by: 'field',
+            field: 'user',
+            tables: { 'user-0': 't0', 'user-1': 't1', 'user-2': 't2', 'user-3': 't3' },
+          },
+      'events',
+      rowPlan
+        ? [rowPlan, rowPlan, rowPlan, rowPlan, rowPlan].slice(0, opt.route === 'source' ? 2 : 5)
+        : undefined,
+    )
+  : undefined;
+
 // 500 different bodies (50,000 distinct events): ids, envelopes and compression behave as with
 // real traffic, not as with one body sent again and again.
 const bodies = variedBodies(500).map((b) => new Uint8Array(b));
@@ -74,6 +93,7 @@ const limits = {
   rows: opt.rows || opt.columns || opt['rows-only'],
   compressRows: opt.rows || opt.columns || opt['rows-only'],
   ...(rowPlan ? { rowPlan } : {}),
+  ...(routes ? { routes } : {}),
 };
 let sealedBytes = 0;
 const batcher = new Batcher(limits, (s) => {
@@ -111,6 +131,7 @@ console.log(
     codec: opt.codec,
     level: Number(opt.level),
     rows: limits.rows ? (rowPlan ? 'columns' : 'envelope') : false,
+    route: opt.route ?? false,
     archive: limits.archive,
     nsPerEvent: Math.round(med),
     eventsPerCpuSec: Math.round(1e9 / med),

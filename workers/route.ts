@@ -10,8 +10,8 @@ export type RouteResult = { table: number } | { table: -1; reason: string };
 
 interface Compiled {
   values: Map<string, number>;
-  /** `"<first key>` as bytes (open: a literal dotted key starts so too): an event without it cannot have the field. */
-  keyBytes?: Uint8Array;
+  /** The path's keys as UTF-8 bytes (compared with the event's keys as they are). */
+  pathBytes?: Uint8Array[];
 }
 
 const compiled = new WeakMap<RoutePlan, Compiled>();
@@ -22,8 +22,7 @@ function compile(plan: RoutePlan): Compiled {
   let c = compiled.get(plan);
   if (!c) {
     c = { values: new Map(Object.entries(plan.values)) };
-    if (plan.by.kind === 'field' && /^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/.test(plan.by.path[0]))
-      c.keyBytes = enc.encode(`"${plan.by.path[0]}`);
+    if (plan.by.kind === 'field') c.pathBytes = plan.by.path.map((k) => enc.encode(k));
     compiled.set(plan, c);
   }
   return c;
@@ -53,10 +52,16 @@ export function routeEvent(
       value = source;
       break;
     case 'field': {
-      // No backslash: the key cannot be spelled with escapes either.
-      if (c.keyBytes && ev.bytes && indexOf(ev.bytes, c.keyBytes) < 0 && !ev.bytes.includes(0x5c)) {
-        absent = ' (absent)';
-        break;
+      if (ev.bytes) {
+        const found = fieldFromBytes(ev.bytes, plan.by.path, c.pathBytes!);
+        if (found === ABSENT) {
+          absent = ' (absent)';
+          break;
+        }
+        if (found !== FALLBACK) {
+          value = found;
+          break;
+        }
       }
       let parsed: unknown;
       try {
@@ -86,13 +91,112 @@ export function routeEvent(
   };
 }
 
-/** First index of needle in hay, or -1. */
-function indexOf(hay: Uint8Array, needle: Uint8Array): number {
-  const first = needle[0];
-  const last = hay.length - needle.length;
-  outer: for (let i = hay.indexOf(first); i >= 0 && i <= last; i = hay.indexOf(first, i + 1)) {
-    for (let j = 1; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return i;
+const ABSENT = 0;
+const FALLBACK = 1;
+
+/**
+ * The value at `path` read from the event's bytes (already validated JSON) without building
+ * objects: a string without escapes, a number or true/false as its text. ABSENT only when that
+ * is certain (no key at the first level, none spelled with escapes); FALLBACK for everything the
+ * slow path words better or decides differently (null, objects, escapes, a missing nested key that
+ * a literal dotted key could stand for). Duplicate keys: the last one wins, as in JSON.parse.
+ */
+function fieldFromBytes(
+  b: Uint8Array,
+  path: readonly string[],
+  keys: readonly Uint8Array[],
+): string | typeof ABSENT | typeof FALLBACK {
+  let p = ws(b, 0);
+  for (let i = 0; i < path.length; i++) {
+    if (b[p] !== 0x7b) return FALLBACK; // not an object
+    let match = -1;
+    let escapedKey = false;
+    p = ws(b, p + 1);
+    while (b[p] !== 0x7d) {
+      if (p >= b.length || b[p] !== 0x22) return FALLBACK;
+      // A key.
+      const kStart = p + 1;
+      const kEnd = stringEnd(b, p);
+      if (b.subarray(kStart, kEnd).includes(0x5c)) escapedKey = true;
+      else if (sameBytes(b, kStart, kEnd, keys[i])) match = -2;
+      p = ws(b, kEnd + 1);
+      p = ws(b, p + 1); // the colon
+      if (match === -2) match = p;
+      p = ws(b, valueEnd(b, p));
+      if (b[p] === 0x2c) p = ws(b, p + 1);
+    }
+    if (match < 0) return i === 0 && path.length === 1 && !escapedKey ? ABSENT : FALLBACK;
+    if (escapedKey) return FALLBACK;
+    p = match;
   }
-  return -1;
+  const c = b[p];
+  if (c === 0x22) {
+    const end = stringEnd(b, p);
+    const s = b.subarray(p + 1, end);
+    return s.includes(0x5c) ? FALLBACK : dec.decode(s);
+  }
+  if (c === 0x74 || c === 0x66) return c === 0x74 ? 'true' : 'false';
+  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+    // Only a plain integer reads the same as JSON.parse then String() (not 7.0, 1e2, -0).
+    const text = dec.decode(b.subarray(p, valueEnd(b, p)));
+    return /^(0|-?[1-9]\d{0,14})$/.test(text) ? text : FALLBACK;
+  }
+  return FALLBACK;
+}
+
+function ws(b: Uint8Array, p: number): number {
+  while (p < b.length) {
+    const c = b[p];
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    p++;
+  }
+  return p;
+}
+
+/** The index of the quote closing the string that opens at p. */
+function stringEnd(b: Uint8Array, p: number): number {
+  for (let i = p + 1; i < b.length; i++) {
+    const c = b[i];
+    if (c === 0x5c) i++;
+    else if (c === 0x22) return i;
+  }
+  return b.length;
+}
+
+/** The index just past the value that starts at p. */
+function valueEnd(b: Uint8Array, p: number): number {
+  const c = b[p];
+  if (c === 0x22) return stringEnd(b, p) + 1;
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    for (let i = p; i < b.length; i++) {
+      const d = b[i];
+      if (d === 0x22) i = stringEnd(b, i);
+      else if (d === 0x7b || d === 0x5b) depth++;
+      else if ((d === 0x7d || d === 0x5d) && --depth === 0) return i + 1;
+    }
+    return b.length;
+  }
+  let i = p;
+  while (i < b.length) {
+    const d = b[i];
+    if (
+      d === 0x2c ||
+      d === 0x7d ||
+      d === 0x5d ||
+      d === 0x20 ||
+      d === 0x0a ||
+      d === 0x0d ||
+      d === 0x09
+    )
+      break;
+    i++;
+  }
+  return i;
+}
+
+function sameBytes(b: Uint8Array, from: number, to: number, key: Uint8Array): boolean {
+  if (to - from !== key.length) return false;
+  for (let i = 0; i < key.length; i++) if (b[from + i] !== key[i]) return false;
+  return true;
 }

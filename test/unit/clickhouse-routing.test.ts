@@ -4,6 +4,7 @@
  * round trip through the DLQ (and the poison area), old single-table records included.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Batcher, type SealedBatch } from '../../workers/batcher.js';
 import { parseBody } from '../../workers/parse.js';
@@ -114,6 +115,64 @@ describe('routeEvent (worker)', () => {
     expect(
       routeEvent(plan, { bytes: enc.encode('{"serv\\u0069ce":{"name":"api"}}') }, 's'),
     ).toEqual(t('api'));
+  });
+
+  it('reading the field from the bytes decides exactly as JSON.parse does (same table, same reason)', () => {
+    const svc = buildRoutePlan(
+      {
+        field: 'svc',
+        tables: { a: 'ta', b: 'tb', '7': 't7', '100': 't100', '0': 't0', true: 'tt' },
+        unmatched: 'refuse',
+      },
+      'e',
+    );
+    const nested = buildRoutePlan(
+      { field: 'svc.name', tables: { a: 'ta', b: 'tb', '7': 't7' }, unmatched: 'refuse' },
+      'e',
+    );
+    const same = (text: string) => {
+      for (const plan of [svc, nested]) {
+        const viaBytes = routeEvent(plan, { bytes: enc.encode(text) }, 's');
+        const viaParse = routeEvent(plan, { text }, 's');
+        expect(viaBytes, `${plan.what} in ${text}`).toEqual(viaParse);
+      }
+    };
+    for (const text of [
+      '{"svc":"a","svc":"b"}',
+      '{"svc":7.0}',
+      '{"svc":1e2}',
+      '{"svc":-0}',
+      '{"svc":007}'.replace('007', '7'),
+      '{"a":{"svc":"x"},"svc":"a"}',
+      '{ "svc" : "b" , "x" : [ "svc" , { "svc" : 1 } ] }',
+      '{"x":"\\"svc\\":\\"a\\"","svc":"b"}',
+      '{"sv\\u0063":"a"}',
+      '{"svc":"\\u0061"}',
+      '{"svc":{"name":"a"},"svc.name":"b"}',
+      '{"svc":{"other":1},"svc.name":"b"}',
+      '{"svc.name":"a"}',
+      '{"svc":null}',
+      '{"svc":true,"n":false}',
+      '{"svc":{"name":7}}',
+      '{"svc":[1]}',
+      '{}',
+    ])
+      same(text);
+    const key = fc.constantFrom('svc', 'name', 'svc.name', 'x', 'sv\\u0063');
+    const scalar = fc.oneof(
+      fc.constantFrom('a', 'b', '7', 'zz', 'é', 'a"b'),
+      fc.constantFrom(7, 100, 0, -0, 7.5, 1e21, -3),
+      fc.boolean(),
+      fc.constant(null),
+    );
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, scalar, fc.array(tie('v'), { maxLength: 2 }), tie('o')),
+      o: fc.dictionary(key, tie('v'), { maxKeys: 4 }),
+    }));
+    fc.assert(
+      fc.property(value.o, (o) => same(JSON.stringify(o))),
+      { numRuns: 500 },
+    );
   });
 
   it('says why no route took an event', () => {
