@@ -7,6 +7,7 @@
 // per event. Target: durable at every c ≥ 8 ≥ 80 % of accepted's events per CPU-second, p99 ≤ 50 ms.
 //
 // usage: npm run build && node bench/ack-sweep.mjs [--duration 10] [--only TEXT] [--write]
+//   ACK_PROF=DIR in the environment: ferry runs under --cpu-prof, profiles in DIR (bench/profile-summary.mjs)
 //   --write   update bench/RESULTS.md (the "Ack modes × concurrency" section)
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -75,7 +76,15 @@ for (const r of rows) {
   const quota = cpuQuota(VCPU);
   try {
     const p = await startServer({
-      argv: [process.execPath, ...FERRY_NODE_FLAGS, 'dist/src/cli.js', 'run', '--config', cfgFile],
+      argv: [
+        process.execPath,
+        ...FERRY_NODE_FLAGS,
+        ...(process.env.ACK_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ACK_PROF}`] : []),
+        'dist/src/cli.js',
+        'run',
+        '--config',
+        cfgFile,
+      ],
       cwd: ROOT,
       readyMsg: 'ferry listening',
       wrap: quota.wrap,
