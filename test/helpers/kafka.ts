@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { s3SinkConfig } from './stores.js';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { rig } from '../setup/rig.js';
@@ -26,17 +27,7 @@ export function kafkaFerryConfig(opts: {
 }): Record<string, unknown> {
   return {
     sinks: [
-      {
-        name: 'archive',
-        type: 's3',
-        bucket: rig.s3.bucket,
-        endpoint: rig.s3.endpoint,
-        region: rig.s3.region,
-        force_path_style: true,
-        access_key_id: rig.s3.accessKeyId,
-        secret_access_key: rig.s3.secretAccessKey,
-        key_template: `${opts.prefix}/{host}-{batch_id}{ext}`,
-      },
+      s3SinkConfig(`${opts.prefix}/{host}-{batch_id}{ext}`),
       {
         name: 'warehouse',
         type: 'clickhouse',

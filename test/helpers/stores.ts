@@ -11,9 +11,27 @@ export const s3 = new S3Client({
   credentials: { accessKeyId: rig.s3.accessKeyId, secretAccessKey: rig.s3.secretAccessKey },
 });
 
-/** event_id → how many times it is stored under the prefix (each object decoded by its extension). */
-export async function s3EventCounts(prefix: string): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
+/** ferry's S3 sink config for the rig's MinIO, objects under `keyTemplate`. */
+export function s3SinkConfig(keyTemplate: string, name = 'archive'): Record<string, unknown> {
+  return {
+    name,
+    type: 's3',
+    bucket: rig.s3.bucket,
+    endpoint: rig.s3.endpoint,
+    region: rig.s3.region,
+    force_path_style: true,
+    access_key_id: rig.s3.accessKeyId,
+    secret_access_key: rig.s3.secretAccessKey,
+    key_template: keyTemplate,
+  };
+}
+
+/**
+ * Every archived line under `prefix/` (each object decoded by its extension, both archive
+ * formats as envelopes), parsed, in listing order.
+ */
+export async function s3Archived<T = Envelope>(prefix: string): Promise<T[]> {
+  const out: T[] = [];
   let token: string | undefined;
   do {
     const page = await s3.send(
@@ -26,13 +44,17 @@ export async function s3EventCounts(prefix: string): Promise<Map<string, number>
     for (const o of page.Contents ?? []) {
       const got = await s3.send(new GetObjectCommand({ Bucket: rig.s3.bucket, Key: o.Key! }));
       const body = Buffer.from(await got.Body!.transformToByteArray());
-      for (const l of linesOf(decodeObject(o.Key!, body))) {
-        const id = (JSON.parse(l) as Envelope).event_id;
-        out.set(id, (out.get(id) ?? 0) + 1);
-      }
+      for (const l of linesOf(decodeObject(o.Key!, body))) out.push(JSON.parse(l) as T);
     }
     token = page.NextContinuationToken;
   } while (token);
+  return out;
+}
+
+/** event_id → how many times it is stored under the prefix. */
+export async function s3EventCounts(prefix: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const e of await s3Archived(prefix)) out.set(e.event_id, (out.get(e.event_id) ?? 0) + 1);
   return out;
 }
 

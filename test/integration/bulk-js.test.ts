@@ -1,12 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Client, errors, type estypes } from '@elastic/elasticsearch';
 import { rig } from '../setup/rig.js';
 import { startFerryProcess, type FerryProc } from '../helpers/ferry-proc.js';
-import { clickhouse, s3, until } from '../helpers/stores.js';
-import { decodeObject, linesOf } from '../helpers/archive.js';
+import { clickhouse, until, s3SinkConfig, s3Archived } from '../helpers/stores.js';
 
 /**
  * The official Elasticsearch JavaScript client (npm `@elastic/elasticsearch`, a devDependency:
@@ -48,17 +46,7 @@ afterAll(async () => {
 
 function sinks(prefix: string) {
   return [
-    {
-      name: 'archive',
-      type: 's3',
-      bucket: rig.s3.bucket,
-      endpoint: rig.s3.endpoint,
-      region: rig.s3.region,
-      force_path_style: true,
-      access_key_id: rig.s3.accessKeyId,
-      secret_access_key: rig.s3.secretAccessKey,
-      key_template: `${prefix}/{batch_id}{ext}`,
-    },
+    s3SinkConfig(`${prefix}/{batch_id}{ext}`),
     { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database, table: 'events' },
   ];
 }
@@ -99,27 +87,7 @@ interface Archived {
 
 /** Every archived envelope under the key prefix whose document carries the prefix. */
 async function archived(keyPrefix: string, prefix: string): Promise<Archived[]> {
-  const out: Archived[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: rig.s3.bucket,
-        Prefix: `${keyPrefix}/`,
-        ContinuationToken: token,
-      }),
-    );
-    for (const o of page.Contents ?? []) {
-      const got = await s3.send(new GetObjectCommand({ Bucket: rig.s3.bucket, Key: o.Key! }));
-      const body = Buffer.from(await got.Body!.transformToByteArray());
-      for (const l of linesOf(decodeObject(o.Key!, body))) {
-        const e = JSON.parse(l) as Archived;
-        if (e.payload.prefix === prefix) out.push(e);
-      }
-    }
-    token = page.NextContinuationToken;
-  } while (token);
-  return out;
+  return (await s3Archived<Archived>(keyPrefix)).filter((e) => e.payload.prefix === prefix);
 }
 
 /** Distinct events in ClickHouse FINAL whose payload carries the prefix: event_id → payload. */

@@ -4,12 +4,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createClient } from '@clickhouse/client';
-import { CH_TARGETS, rig, startService, stopService } from '../setup/rig.js';
+import { CH_TARGETS, startService, stopService } from '../setup/rig.js';
 import { startFerryProcess, type FerryProc } from '../helpers/ferry-proc.js';
-import { s3, until } from '../helpers/stores.js';
-import { decodeObject, linesOf } from '../helpers/archive.js';
+import { until, s3SinkConfig, s3Archived } from '../helpers/stores.js';
 
 /**
  * A real shipper nobody here wrote: Debian's rsyslog (8.2302 in Debian 12) with omelasticsearch
@@ -180,27 +178,7 @@ interface Archived {
 }
 
 async function archived(keyPrefix: string, app: string): Promise<Archived[]> {
-  const out: Archived[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: rig.s3.bucket,
-        Prefix: `${keyPrefix}/`,
-        ContinuationToken: token,
-      }),
-    );
-    for (const o of page.Contents ?? []) {
-      const got = await s3.send(new GetObjectCommand({ Bucket: rig.s3.bucket, Key: o.Key! }));
-      const body = Buffer.from(await got.Body!.transformToByteArray());
-      for (const l of linesOf(decodeObject(o.Key!, body))) {
-        const e = JSON.parse(l) as Archived;
-        if (e.payload.app === app) out.push(e);
-      }
-    }
-    token = page.NextContinuationToken;
-  } while (token);
-  return out;
+  return (await s3Archived<Archived>(keyPrefix)).filter((e) => e.payload.app === app);
 }
 
 /** One line of omelasticsearch's errorfile (default format: the request and the reply). */
@@ -239,17 +217,7 @@ describe.each(CH_TARGETS)('rsyslog omelasticsearch (bulk mode) → _bulk on $nam
   const config = (keyPrefix: string, extra: Record<string, unknown> = {}) => ({
     listen: { host: '127.0.0.1', port: ferryPort },
     sinks: [
-      {
-        name: 'archive',
-        type: 's3',
-        bucket: rig.s3.bucket,
-        endpoint: rig.s3.endpoint,
-        region: rig.s3.region,
-        force_path_style: true,
-        access_key_id: rig.s3.accessKeyId,
-        secret_access_key: rig.s3.secretAccessKey,
-        key_template: `${keyPrefix}/{batch_id}{ext}`,
-      },
+      s3SinkConfig(`${keyPrefix}/{batch_id}{ext}`),
       { name: 'warehouse', type: 'clickhouse', url: target.url, database, table: 'events' },
     ],
     batch: { max_age_ms: 100, max_events: 500 },

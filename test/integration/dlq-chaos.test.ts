@@ -10,6 +10,7 @@ import {
   clickhouseRows,
   s3EventCounts,
   until,
+  s3SinkConfig,
 } from '../helpers/stores.js';
 
 /**
@@ -43,17 +44,7 @@ const config = {
   retry: { initial_ms: 50, max_ms: 300, max_elapsed_ms: 1000, attempt_timeout_ms: 2000 },
   dlq: { probe_interval_ms: 200, reupload_events_per_s: 200000 },
   sinks: [
-    {
-      name: 'archive',
-      type: 's3',
-      bucket: rig.s3.bucket,
-      endpoint: rig.s3.endpoint,
-      region: rig.s3.region,
-      force_path_style: true,
-      access_key_id: rig.s3.accessKeyId,
-      secret_access_key: rig.s3.secretAccessKey,
-      key_template: `${run}/{batch_id}{ext}`,
-    },
+    s3SinkConfig(`${run}/{batch_id}{ext}`),
     { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database, table: 'events' },
   ],
 };

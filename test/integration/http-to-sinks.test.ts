@@ -1,4 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { s3SinkConfig } from '../helpers/stores.js';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { S3Client, ListObjectsV2Command, GetObjectCommand } from '@aws-sdk/client-s3';
@@ -46,17 +47,7 @@ function sinksConfig(codec: string) {
     // from the log first (test/integration/wal.test.ts).
     http: { ack: 'delivered' },
     sinks: [
-      {
-        name: 'archive',
-        type: 's3',
-        bucket: rig.s3.bucket,
-        endpoint: rig.s3.endpoint,
-        region: rig.s3.region,
-        force_path_style: true,
-        access_key_id: rig.s3.accessKeyId,
-        secret_access_key: rig.s3.secretAccessKey,
-        key_template: `${prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}`,
-      },
+      s3SinkConfig(`${prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}`),
       { name: 'warehouse', type: 'clickhouse', url: rig.clickhouse.url, database, table: 'events' },
       {
         name: 'local',

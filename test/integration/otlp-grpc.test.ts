@@ -5,7 +5,13 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { startFerryProcess, type FerryProc, type Runtime } from '../helpers/ferry-proc.js';
-import { clickhouse, clickhouseIds, s3EventCounts, until } from '../helpers/stores.js';
+import {
+  clickhouse,
+  clickhouseIds,
+  s3EventCounts,
+  until,
+  s3SinkConfig,
+} from '../helpers/stores.js';
 import { ferryCli } from '../helpers/kafka.js';
 import { rig } from '../setup/rig.js';
 import { envelopesIn } from '../helpers/archive.js';
@@ -80,17 +86,7 @@ describe('OTLP/gRPC logs', () => {
         ],
       },
       sinks: [
-        {
-          name: 'archive',
-          type: 's3',
-          bucket: rig.s3.bucket,
-          endpoint: rig.s3.endpoint,
-          region: rig.s3.region,
-          force_path_style: true,
-          access_key_id: rig.s3.accessKeyId,
-          secret_access_key: rig.s3.secretAccessKey,
-          key_template: `${prefix}/{host}-{batch_id}{ext}`,
-        },
+        s3SinkConfig(`${prefix}/{host}-{batch_id}{ext}`),
         {
           name: 'warehouse',
           type: 'clickhouse',

@@ -7,7 +7,13 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { stringify } from 'yaml';
 import { startFerryProcess, type FerryProc } from '../helpers/ferry-proc.js';
-import { clickhouse, clickhouseIds, s3EventCounts, until } from '../helpers/stores.js';
+import {
+  clickhouse,
+  clickhouseIds,
+  s3EventCounts,
+  until,
+  s3SinkConfig,
+} from '../helpers/stores.js';
 import { metricSum, ferryCli } from '../helpers/kafka.js';
 import { rig } from '../setup/rig.js';
 import { compress } from '../../src/codecs/index.js';
@@ -64,17 +70,7 @@ function ferryConfig(table: string, prefix: string, extra: Record<string, unknow
       ],
     },
     sinks: [
-      {
-        name: 'archive',
-        type: 's3',
-        bucket: rig.s3.bucket,
-        endpoint: rig.s3.endpoint,
-        region: rig.s3.region,
-        force_path_style: true,
-        access_key_id: rig.s3.accessKeyId,
-        secret_access_key: rig.s3.secretAccessKey,
-        key_template: `${prefix}/{host}-{batch_id}{ext}`,
-      },
+      s3SinkConfig(`${prefix}/{host}-{batch_id}{ext}`),
       // One database per ferry: `ferry migrate` records what it applied per database.
       {
         name: 'warehouse',

@@ -1,4 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { s3SinkConfig } from '../helpers/stores.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
@@ -122,17 +123,7 @@ describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => 
     ch = createClient({ url: rig.clickhouse.url });
     f = await startFerryProcess({
       sinks: [
-        {
-          name: 'archive',
-          type: 's3',
-          bucket: rig.s3.bucket,
-          endpoint: rig.s3.endpoint,
-          region: rig.s3.region,
-          force_path_style: true,
-          access_key_id: rig.s3.accessKeyId,
-          secret_access_key: rig.s3.secretAccessKey,
-          key_template: `${prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}`,
-        },
+        s3SinkConfig(`${prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}`),
         {
           name: 'warehouse',
           type: 'clickhouse',
@@ -417,17 +408,7 @@ describe('ferry replay reads format 1 and format 2 objects alike', () => {
     for (const side of sides) {
       side.f = await startFerryProcess({
         sinks: [
-          {
-            name: 'archive',
-            type: 's3',
-            bucket: rig.s3.bucket,
-            endpoint: rig.s3.endpoint,
-            region: rig.s3.region,
-            force_path_style: true,
-            access_key_id: rig.s3.accessKeyId,
-            secret_access_key: rig.s3.secretAccessKey,
-            key_template: `${side.prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}`,
-          },
+          s3SinkConfig(`${side.prefix}/dt={date}/hour={hour}/{host}-{batch_id}{ext}`),
           {
             name: 'warehouse',
             type: 'clickhouse',
