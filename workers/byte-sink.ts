@@ -149,7 +149,7 @@ export class ByteSink {
 }
 
 /** Per byte: 0 = as it is; else the letter after the backslash (1 = \u00XX), as JSON.stringify escapes. */
-const JSON_ESCAPE = new Uint8Array(256);
+export const JSON_ESCAPE = new Uint8Array(256);
 for (let c = 0; c < 0x20; c++) JSON_ESCAPE[c] = 1;
 for (const [c, letter] of [
   [0x08, 'b'],

@@ -19,6 +19,7 @@ import { Buffer } from 'node:buffer';
 import { checkRequest, checkStrings, Malformed, Msg, notUtf8 } from './otlp-wire.js';
 import { DerivedIdEvent, MAX_EVENT_ID_LENGTH } from './event-id.js';
 import type { ParseResult, ParsedEvent } from './parse.js';
+import { JSON_ESCAPE } from './byte-sink.js';
 
 /** Per-event limits (the same as the other formats'). */
 export interface OtlpByteLimits {
@@ -42,19 +43,8 @@ const RECORD_UID = enc.encode('log.record.uid');
  * Per byte: 0 = as it is; else the letter after the backslash (1 = \u00XX), as JSON.stringify;
  * 2 = the lead of a multi-byte UTF-8 sequence (checked, copied as it is).
  */
-const ESCAPE = new Uint8Array(256);
-for (let c = 0; c < 0x20; c++) ESCAPE[c] = 1;
+const ESCAPE = JSON_ESCAPE.slice();
 for (let c = 0x80; c < 0x100; c++) ESCAPE[c] = 2;
-for (const [c, letter] of [
-  [0x08, 'b'],
-  [0x09, 't'],
-  [0x0a, 'n'],
-  [0x0c, 'f'],
-  [0x0d, 'r'],
-  [0x22, '"'],
-  [0x5c, '\\'],
-] as const)
-  ESCAPE[c] = letter.charCodeAt(0);
 
 /** The JSON fragments between fields, as bytes. */
 const K = {
