@@ -8,7 +8,7 @@
  * has neither as PID 1).
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
 import { CACHE, baseRoot, sh } from './chroot.js';
@@ -58,32 +58,44 @@ export async function bootRoot(name: string): Promise<Booted> {
   proc.stderr!.on('data', (d) => (log += d));
   const exited = new Promise<void>((res) => proc.once('exit', () => res()));
 
-  // The container's PID 1 is nspawn's child.
-  let init = 0;
-  const deadline = Date.now() + 120_000;
-  while (!init) {
-    if (proc.exitCode !== null)
-      throw new Error(`systemd-nspawn exited ${proc.exitCode}:\n${log.slice(-3000)}`);
+  // The container's PID 1 is the child of nspawn that runs systemd. Before it execs systemd a
+  // child may still be nspawn's own (its comm is not "systemd"), and entering that one's
+  // namespaces is entering none of the container's: look until the child is systemd, and look
+  // again whenever entering fails.
+  const systemdChild = (): number => {
     const r = spawnSync('pgrep', ['-P', String(proc.pid)], { encoding: 'utf8' });
-    init = Number(r.stdout.trim().split('\n')[0]) || 0;
-    if (!init) {
-      if (Date.now() > deadline)
-        throw new Error(`no container init after 120 s:\n${log.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 200));
+    for (const pid of r.stdout.trim().split('\n').map(Number).filter(Boolean)) {
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'systemd') return pid;
+      } catch {
+        // gone since pgrep saw it
+      }
     }
-  }
+    return 0;
+  };
+  let init = 0;
+  const deadline = Date.now() + 180_000;
   const enter = (argv: string[], opts: { allowFail?: boolean; ns?: string } = {}) =>
     sh('nsenter', ['-t', String(init), opts.ns ?? '-a', ...argv], {
       allowFail: opts.allowFail,
       env: { PATH, LANG: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive' },
     });
+  let last = '';
   for (;;) {
-    const state = enter(['systemctl', 'is-system-running', '--wait'], {
-      allowFail: true,
-    }).stdout.trim();
-    if (state === 'running' || state === 'degraded') break;
-    if (Date.now() > deadline)
-      throw new Error(`systemd in the container did not come up (${state}):\n${log.slice(-3000)}`);
+    if (proc.exitCode !== null)
+      throw new Error(`systemd-nspawn exited ${proc.exitCode}:\n${log.slice(-3000)}`);
+    init = systemdChild();
+    if (init) {
+      const r = enter(['systemctl', 'is-system-running', '--wait'], { allowFail: true });
+      const state = r.stdout.trim();
+      if (state === 'running' || state === 'degraded') break;
+      last = `${state} ${r.stderr.trim()}`.trim();
+    } else last = 'no systemd child of systemd-nspawn yet';
+    if (Date.now() > deadline) {
+      // Not left running behind a failed suite (its afterAll has no container to shut down).
+      proc.kill('SIGKILL');
+      throw new Error(`systemd in the container did not come up (${last}):\n${log.slice(-3000)}`);
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
   return {
