@@ -14,13 +14,16 @@ export const FERRY_NODE_FLAGS =
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 /**
- * utime + stime of every thread of pid, in seconds.
+ * utime + stime of every thread of pid, in seconds (or only one of them).
  * @param {number} pid
+ * @param {'both' | 'user' | 'system'} [which]
  */
-export function cpuSeconds(pid) {
+export function cpuSeconds(pid, which = 'both') {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  const user = Number(rest[11]);
+  const system = Number(rest[12]);
+  return (which === 'user' ? user : which === 'system' ? system : user + system) / CLK_TCK;
 }
 
 /** @param {number} pid */

@@ -33,6 +33,7 @@ const toMs = (s) => {
  * @property {string} bodyFile
  * @property {string} [contentType] default application/x-ndjson
  * @property {string} [contentEncoding] default none
+ * @property {string} [cpus] run wrk under `taskset -c cpus` (e.g. "0": off the core ferry is pinned to)
  */
 
 /**
@@ -47,10 +48,12 @@ export function wrk({
   bodyFile,
   contentType,
   contentEncoding,
+  cpus,
 }) {
+  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', LUA, url];
   const out = execFileSync(
-    'wrk',
-    [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', LUA, url],
+    cpus === undefined ? 'wrk' : 'taskset',
+    cpus === undefined ? args : ['-c', cpus, 'wrk', ...args],
     {
       env: {
         ...process.env,
