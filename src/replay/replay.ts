@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { FerryConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
-import type { EncodedBatch } from '../contracts/batch.js';
+import type { EncodedBatch, RowPoison } from '../contracts/batch.js';
 import { ClickHouseSink } from '../sinks/clickhouse.js';
 import { deliver } from '../sinks/retry.js';
 import {
@@ -13,6 +13,8 @@ import {
   type ArchiveObject,
 } from './archive.js';
 import { archiveToRows } from './convert.js';
+import { buildLiveRows, type RowPlans } from './live-rows.js';
+import { readArchive } from '../archive/read.js';
 import { checkpointPath, loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { Progress, ProgressState } from './progress.js';
 import { RateLimiter } from '../pipeline/rate-limiter.js';
@@ -48,6 +50,13 @@ export interface ReplayReport {
   checkpoint: string;
   /** Dry run: what would be replayed. */
   plan?: { key: string; bytes: number; events?: number }[];
+  /**
+   * Columns mode or routing: events not inserted because a column could not take them, no route
+   * took them, or the server refused their row — as the live sink's poison rows; the first few
+   * with their reasons (each one is also logged).
+   */
+  poisonRows?: number;
+  poisonSample?: { key: string; event_id: string; column?: string; reason: string }[];
 }
 
 /** Largest NDJSON one archive object may decompress to (a batch is at most batch.max_bytes). */
@@ -133,6 +142,33 @@ export async function replay(
       );
 
     const sink = new ClickHouseSink(targets.clickhouse, log, cfg.retry.attempt_timeout_ms);
+    // Columns mode or routes: the rows are built by the workers' own code from the tables' schemas,
+    // read now (a table that is missing or does not fit the config stops the replay here).
+    const plans: RowPlans | undefined =
+      targets.clickhouse.columns || targets.clickhouse.route
+        ? {
+            routes: await sink.routePlan(AbortSignal.timeout(10_000)),
+            rowPlan: targets.clickhouse.route
+              ? undefined
+              : await sink.rowPlan(AbortSignal.timeout(10_000)),
+          }
+        : undefined;
+    let poisonRows = 0;
+    const poisonSample: NonNullable<ReplayReport['poisonSample']> = [];
+    const poisoned = (
+      key: string,
+      rows: readonly { event_id: string; column?: string; reason: string }[],
+    ) => {
+      for (const r of rows) {
+        poisonRows++;
+        if (poisonSample.length < 20)
+          poisonSample.push({ key, event_id: r.event_id, column: r.column, reason: r.reason });
+        log.warn(
+          { key, event_id: r.event_id, column: r.column, reason: r.reason },
+          'replay: event not inserted (its row does not fit the table, or no route takes it)',
+        );
+      }
+    };
     const policy = { ...cfg.retry, ...(targets.clickhouse.retry ?? {}) };
     const rate = new RateLimiter(opts.maxEventsPerSec);
     const state: ProgressState = {
@@ -147,9 +183,14 @@ export async function replay(
       for (const o of todo) {
         if (signal.aborted) break;
         state.key = o.key;
-        let rows: { rows: string; events: number };
+        let rows: { batch: EncodedBatch | undefined; events: number; poison: RowPoison[] };
         try {
-          rows = archiveToRows(await readArchiveObject(s3, bucket, o, MAX_OBJECT_BYTES, signal));
+          const text = await readArchiveObject(s3, bucket, o, MAX_OBJECT_BYTES, signal);
+          if (plans) rows = buildLiveRows(readArchive(text), plans);
+          else {
+            const env = archiveToRows(text);
+            rows = { batch: envelopeBatch(env.rows, env.events), events: env.events, poison: [] };
+          }
         } catch (err) {
           if (signal.aborted) break;
           // A corrupt or truncated object is reported and skipped; the rest of the archive goes on.
@@ -163,15 +204,20 @@ export async function replay(
         }
         await rate.take(rows.events, signal);
         if (signal.aborted) break;
+        poisoned(o.key, rows.poison);
         try {
-          await deliver(sink, batchOf(o, rows), policy, {
-            signal,
-            onRetry: (err, attempt, delay) =>
-              log.warn(
-                { key: o.key, attempt, delay_ms: Math.round(delay), err: err.message },
-                'ClickHouse insert failed, retrying',
-              ),
-          });
+          if (rows.batch) {
+            // Named by the object, not the rows: a replay of the same object repeats its id.
+            const receipt = await deliver(sink, { ...rows.batch, ...idOf(o) }, policy, {
+              signal,
+              onRetry: (err, attempt, delay) =>
+                log.warn(
+                  { key: o.key, attempt, delay_ms: Math.round(delay), err: err.message },
+                  'ClickHouse insert failed, retrying',
+                ),
+            });
+            poisoned(o.key, receipt.poisonRows ?? []);
+          }
         } catch (err) {
           // Interrupted mid-insert: the checkpoint stays before this object, so --resume inserts it
           // again (the table's ReplacingMergeTree folds a row that did land).
@@ -206,6 +252,7 @@ export async function replay(
       eventsDone: cp.eventsDone,
       objectsDone: cp.objectsDone,
       skipped: cp.skipped,
+      ...(plans ? { poisonRows, poisonSample } : {}),
     };
   } finally {
     s3.destroy();
@@ -224,12 +271,22 @@ async function advance(
   await saveCheckpoint(path, cp);
 }
 
-function batchOf(o: ArchiveObject, rows: { rows: string; events: number }): EncodedBatch {
-  const body = new TextEncoder().encode(rows.rows);
+/** The batch id and time a replayed object's rows are sent under (the object, not the rows). */
+function idOf(o: ArchiveObject): Pick<EncodedBatch, 'id' | 'createdAt'> {
   return {
     id: createHash('sha256').update(o.key).digest('hex').slice(0, 32),
     createdAt: o.periodStart ?? Date.now(),
-    events: rows.events,
+  };
+}
+
+/** Envelope rows (src/replay/convert.ts) as a batch's rows part. */
+function envelopeBatch(rows: string, events: number): EncodedBatch | undefined {
+  if (rows.length === 0) return undefined;
+  const body = new TextEncoder().encode(rows);
+  return {
+    id: '',
+    createdAt: 0,
+    events,
     archive: { body: new Uint8Array(0), codec: 'none', rawBytes: 0 },
     rows: { body, codec: 'none', rawBytes: body.length },
   };

@@ -485,7 +485,15 @@ export class ClickHouseSink implements Sink {
         `clickhouse sink ${this.name}: table ${this.cfg.database}.${table} does not exist (run ferry migrate, or create it)`,
         { retryable: false, errorClass: 'rejected' },
       );
-    return buildRowPlan(`${this.cfg.database}.${table}`, cols, c);
+    try {
+      return buildRowPlan(`${this.cfg.database}.${table}`, cols, c);
+    } catch (err) {
+      // The table and the config disagree: waiting will not change that (the start or reload fails now).
+      throw new SinkError(`clickhouse sink ${this.name}: ${errorMessage(err)}`, {
+        retryable: false,
+        errorClass: 'rejected',
+      });
+    }
   }
 
   /** `SELECT 1`: reachable and the credentials work (unlike /ping). */
