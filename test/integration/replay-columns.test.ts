@@ -1,11 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { CH_TARGETS, rig } from '../setup/rig.js';
 import { s3SinkConfig } from '../helpers/stores.js';
 import { startFerryProcess, post, type FerryProc } from '../helpers/ferry-proc.js';
+import { ferryCli, cliReport } from '../helpers/cli.js';
 
 /**
  * `ferry replay` into typed, routed tables (docs/clickhouse.md "Routing", docs/operations.md
@@ -15,34 +15,6 @@ import { startFerryProcess, post, type FerryProc } from '../helpers/ferry-proc.j
  * live sink poisoned it. On both ClickHouse targets.
  */
 const run = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/src/cli.js', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const report = (r: CliResult) =>
-  JSON.parse(
-    r.stdout
-      .trim()
-      .split('\n')
-      .filter((l) => l.startsWith('{"msg":"replay: '))
-      .pop() ?? '{}',
-  ) as Record<string, unknown>;
 
 describe.each(CH_TARGETS)('ferry replay into typed, routed tables on $name', (target) => {
   const database = `ferry_it_replaycols_${run}_${target.service}`;
@@ -62,6 +34,15 @@ describe.each(CH_TARGETS)('ferry replay into typed, routed tables on $name', (ta
     );
   let f: FerryProc;
   let live: Record<string, unknown>;
+  const replayAll = () =>
+    ferryCli([
+      'replay',
+      '--config',
+      join(f.stateDir, 'ferry.yaml'),
+      '--from',
+      `s3://${rig.s3.bucket}/${prefix}/`,
+      '--yes',
+    ]);
 
   beforeAll(async () => {
     await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
@@ -122,16 +103,9 @@ describe.each(CH_TARGETS)('ferry replay into typed, routed tables on $name', (ta
     for (const t of tables) await ch.command({ query: `TRUNCATE TABLE ${database}.${t}` });
     expect(await snapshot()).toEqual({ api_logs: [], other_logs: [] });
 
-    const r = await cli([
-      'replay',
-      '--config',
-      join(f.stateDir, 'ferry.yaml'),
-      '--from',
-      `s3://${rig.s3.bucket}/${prefix}/`,
-      '--yes',
-    ]);
+    const r = await replayAll();
     expect(r.code, r.stderr).toBe(0);
-    const rep = report(r);
+    const rep = cliReport(r);
     expect(rep).toMatchObject({ outcome: 'done', eventsDone: 121, poisonRows: 1 });
     expect(rep.poisonSample).toEqual([
       expect.objectContaining({ event_id: 'too-big', column: 'status' }),
@@ -161,14 +135,7 @@ describe.each(CH_TARGETS)('ferry replay into typed, routed tables on $name', (ta
   it('a routed table that does not exist stops the replay before it inserts anything', async () => {
     await ch.command({ query: `TRUNCATE TABLE ${database}.other_logs` });
     await ch.command({ query: `DROP TABLE ${database}.api_logs` });
-    const r = await cli([
-      'replay',
-      '--config',
-      join(f.stateDir, 'ferry.yaml'),
-      '--from',
-      `s3://${rig.s3.bucket}/${prefix}/`,
-      '--yes',
-    ]);
+    const r = await replayAll();
     expect(r.code).not.toBe(0);
     expect(r.stderr + r.stdout).toMatch(/api_logs does not exist/);
     expect(await q(`SELECT event_id FROM ${database}.other_logs`)).toEqual([]);

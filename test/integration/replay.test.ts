@@ -1,6 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { s3SinkConfig } from '../helpers/stores.js';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { rig } from '../setup/rig.js';
+import { ferryCli as cli, cliReport as report } from '../helpers/cli.js';
 import { startFerryProcess, post, makeEvents, type FerryProc } from '../helpers/ferry-proc.js';
 import { decodeObject, formatOf } from '../helpers/archive.js';
 
@@ -31,50 +31,6 @@ const s3 = new S3Client({
   forcePathStyle: true,
   credentials: { accessKeyId: rig.s3.accessKeyId, secretAccessKey: rig.s3.secretAccessKey },
 });
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** killAfterMs counts from the first `replay progress` line, so a slow start (a loaded machine) cannot beat the signal handler. */
-function cli(
-  args: string[],
-  opts: {
-    killAfterMs?: number;
-    signal?: NodeJS.Signals;
-    onSpawn?: (kill: (s: NodeJS.Signals) => void) => void;
-  } = {},
-): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/src/cli.js', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    opts.onSpawn?.((s) => child.kill(s));
-    let stdout = '';
-    let stderr = '';
-    let armed = false;
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      if (opts.killAfterMs && !armed && stdout.includes('"msg":"replay progress"')) {
-        armed = true;
-        setTimeout(() => child.kill(opts.signal ?? 'SIGINT'), opts.killAfterMs);
-      }
-    });
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const report = (r: CliResult) =>
-  JSON.parse(
-    r.stdout
-      .trim()
-      .split('\n')
-      .filter((l) => l.startsWith('{"msg":"replay: ') || l.startsWith('{"msg":"verify'))
-      .pop() ?? '{}',
-  );
 
 describe('ferry replay / verify: rebuild ClickHouse from the S3 archive', () => {
   let f: FerryProc;

@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+
+/** What one run of the built CLI (`dist/src/cli.js`) printed, and how it exited. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run `ferry <args>` from the build. killAfterMs counts from the first `replay progress` line, so a
+ * slow start (a loaded machine) cannot beat the signal handler.
+ */
+export function ferryCli(
+  args: string[],
+  opts: {
+    killAfterMs?: number;
+    signal?: NodeJS.Signals;
+    onSpawn?: (kill: (s: NodeJS.Signals) => void) => void;
+  } = {},
+): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['dist/src/cli.js', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    opts.onSpawn?.((s) => child.kill(s));
+    let stdout = '';
+    let stderr = '';
+    let armed = false;
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (opts.killAfterMs && !armed && stdout.includes('"msg":"replay progress"')) {
+        armed = true;
+        setTimeout(() => child.kill(opts.signal ?? 'SIGINT'), opts.killAfterMs);
+      }
+    });
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The last JSON report `ferry replay` or `ferry verify` printed on stdout ({} when none). */
+// biome-ignore lint/suspicious/noExplicitAny: a report's shape depends on the command; tests read its fields.
+export const cliReport = (r: CliResult): any =>
+  JSON.parse(
+    r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{"msg":"replay: ') || l.startsWith('{"msg":"verify'))
+      .pop() ?? '{}',
+  );
