@@ -49,16 +49,16 @@ const ALL_CH_TARGETS: readonly ClickHouseTarget[] = [
 ];
 
 /**
- * Every ClickHouse target; FERRY_CH_TARGETS (comma-separated services) narrows it for a quick
+ * Every ClickHouse target; FERRY_TEST_CH_TARGETS (comma-separated services) narrows it for a quick
  * local run, but under CI=true a target left out is an error, never a silent skip.
  */
 export const CH_TARGETS: readonly ClickHouseTarget[] = (() => {
-  const only = process.env.FERRY_CH_TARGETS?.split(',').map((s) => s.trim());
+  const only = process.env.FERRY_TEST_CH_TARGETS?.split(',').map((s) => s.trim());
   if (!only) return ALL_CH_TARGETS;
   const picked = ALL_CH_TARGETS.filter((t) => only.includes(t.service));
   if (process.env.CI === 'true' && picked.length !== ALL_CH_TARGETS.length)
     throw new Error(
-      `FERRY_CH_TARGETS=${process.env.FERRY_CH_TARGETS} leaves out a ClickHouse target; under CI every target must run`,
+      `FERRY_TEST_CH_TARGETS=${process.env.FERRY_TEST_CH_TARGETS} leaves out a ClickHouse target; under CI every target must run`,
     );
   return picked;
 })();
