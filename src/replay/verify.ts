@@ -1,11 +1,12 @@
 import { createClient } from '@clickhouse/client';
-import type { FerryConfig } from '../config/types.js';
+import type { ClickHouseSinkConfig, FerryConfig } from '../config/types.js';
 import type { Logger } from '../observe/log.js';
 import { listArchive, parseS3Url, parseTime, readArchiveObject } from './archive.js';
 import { archiveToRows } from './convert.js';
 import { resolveTargets, s3ClientFor } from './targets.js';
 import type { ReplayMetrics } from './metrics.js';
 import { errorMessage } from '../util/errors.js';
+import { routeTables } from '../sinks/clickhouse/route-plan.js';
 
 export interface VerifyOptions {
   from: string;
@@ -99,14 +100,22 @@ export async function verify(
     application: 'ferry-verify',
   });
   const table = new Map<number, number>();
+  const { id, at, tables } = tableSide(ch);
   try {
     const where = [
-      since !== undefined ? `received_at >= toDateTime(${Math.floor(since / 1000)})` : '',
-      until !== undefined ? `received_at < toDateTime(${Math.floor(until / 1000)})` : '',
+      since !== undefined ? `${at} >= toDateTime(${Math.floor(since / 1000)})` : '',
+      until !== undefined ? `${at} < toDateTime(${Math.floor(until / 1000)})` : '',
     ].filter(Boolean);
+    // Routed: every table's rows together (an event is in one of them), counted once.
+    const from = tables
+      .map(
+        (t) =>
+          `SELECT ${id} AS id, ${at} AS at FROM \`${ch.database}\`.\`${t}\`${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`,
+      )
+      .join(' UNION ALL ');
     // toUnixTimestamp keeps the hour independent of the server's timezone; works on 18.16.
     const rs = await client.query({
-      query: `SELECT intDiv(toUnixTimestamp(received_at), 3600) * 3600 AS h, uniqExact(event_id) AS n FROM \`${ch.database}\`.\`${ch.table}\`${where.length ? ` WHERE ${where.join(' AND ')}` : ''} GROUP BY h ORDER BY h`,
+      query: `SELECT intDiv(toUnixTimestamp(at), 3600) * 3600 AS h, uniqExact(id) AS n FROM (${from}) GROUP BY h ORDER BY h`,
       format: 'JSONEachRow',
       abort_signal: signal,
     });
@@ -129,4 +138,28 @@ export async function verify(
   }
   metrics.differingHours.set(differing.length);
   return { hours: hours.length, differing, archiveEvents, tableEvents, skipped };
+}
+
+/**
+ * Where the table side's event_id and received_at are, and in which tables: the envelope's own
+ * columns, or columns mode's `event_id_column` / `received_at_column`; with routes every routed
+ * table and the default one.
+ */
+function tableSide(ch: ClickHouseSinkConfig): { id: string; at: string; tables: string[] } {
+  const quote = (c: string) => `\`${c.replace(/`/g, '``')}\``;
+  const id = ch.columns ? ch.columns.event_id_column : 'event_id';
+  const at = ch.columns ? ch.columns.received_at_column : 'received_at';
+  for (const [name, key] of [
+    [id, 'event_id_column'],
+    [at, 'received_at_column'],
+  ] as const)
+    if (!name)
+      throw new Error(
+        `verify counts event_ids per hour of received_at: the sink ${ch.name} writes no ${key.replace('_column', '')} column (columns.${key} is '')`,
+      );
+  return {
+    id: quote(id),
+    at: quote(at),
+    tables: ch.route ? routeTables(ch.route, ch.table) : [ch.table],
+  };
 }

@@ -111,6 +111,16 @@ describe.each(CH_TARGETS)('ferry replay into typed, routed tables on $name', (ta
       expect.objectContaining({ event_id: 'too-big', column: 'status' }),
     ]);
     expect(await snapshot()).toEqual(live);
+    // verify counts the routed tables together: every event but the misfit.
+    const v = await ferryCli([
+      'verify',
+      '--config',
+      join(f.stateDir, 'ferry.yaml'),
+      '--from',
+      `s3://${rig.s3.bucket}/${prefix}/`,
+    ]);
+    expect(cliReport(v)).toMatchObject({ archiveEvents: 121, tableEvents: 120 });
+    expect(v.code).toBe(1);
   }, 120_000);
 
   it('a table that does not fit the columns config stops a start at once, not after 30 s of retries', async () => {
