@@ -144,15 +144,19 @@ export async function replay(
     const sink = new ClickHouseSink(targets.clickhouse, log, cfg.retry.attempt_timeout_ms);
     // Columns mode or routes: the rows are built by the workers' own code from the tables' schemas,
     // read now (a table that is missing or does not fit the config stops the replay here).
-    const plans: RowPlans | undefined =
-      targets.clickhouse.columns || targets.clickhouse.route
-        ? {
-            routes: await sink.routePlan(AbortSignal.timeout(10_000)),
-            rowPlan: targets.clickhouse.route
-              ? undefined
-              : await sink.rowPlan(AbortSignal.timeout(10_000)),
-          }
-        : undefined;
+    let plans: RowPlans | undefined;
+    try {
+      if (targets.clickhouse.columns || targets.clickhouse.route)
+        plans = {
+          routes: await sink.routePlan(AbortSignal.timeout(10_000)),
+          rowPlan: targets.clickhouse.route
+            ? undefined
+            : await sink.rowPlan(AbortSignal.timeout(10_000)),
+        };
+    } catch (err) {
+      await sink.close();
+      throw err;
+    }
     let poisonRows = 0;
     const poisonSample: NonNullable<ReplayReport['poisonSample']> = [];
     const poisoned = (
