@@ -1,4 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+
+const CLI = join(resolve(import.meta.dirname, '..', '..'), 'dist', 'src', 'cli.js');
 
 /** What one run of the built CLI (`dist/src/cli.js`) printed, and how it exited. */
 export interface CliResult {
@@ -7,11 +10,19 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Run `ferry <args>` from the build and return its stdout; throws when it exits non-zero. */
+export function ferryCli(args: string[], env: Record<string, string> = {}): string {
+  return execFileSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+}
+
 /**
- * Run `ferry <args>` from the build. killAfterMs counts from the first `replay progress` line, so a
+ * Run `ferry <args>` from the build, whatever its exit code. killAfterMs counts from the first `replay progress` line, so a
  * slow start (a loaded machine) cannot beat the signal handler.
  */
-export function ferryCli(
+export function runFerryCli(
   args: string[],
   opts: {
     killAfterMs?: number;
@@ -20,7 +31,7 @@ export function ferryCli(
   } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/src/cli.js', ...args], {
+    const child = spawn(process.execPath, [CLI, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     opts.onSpawn?.((s) => child.kill(s));

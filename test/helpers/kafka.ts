@@ -1,11 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { s3SinkConfig } from './stores.js';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { rig } from '../setup/rig.js';
 import type { FerryProc } from './ferry-proc.js';
-
-const ROOT = resolve(import.meta.dirname, '..', '..');
+import { ferryCli } from './cli.js';
 
 /** A test-side client of the rig's broker (producing, reading the DLQ topic, group offsets). */
 export const kafka = new Kafka({
@@ -58,13 +56,6 @@ export function kafkaFerryConfig(opts: {
 }
 
 /** `ferry <args>` through the built CLI; returns stdout (throws with stderr on a non-zero exit). */
-export function ferryCli(args: string[], env: Record<string, string> = {}): string {
-  return execFileSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-  });
-}
-
 /** `ferry migrate` and `ferry kafka init` with the process's own config file. */
 export function prepare(f: FerryProc | { stateDir: string }): string {
   const cfg = join(f.stateDir, 'ferry.yaml');

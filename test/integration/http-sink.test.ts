@@ -22,7 +22,7 @@ import {
 } from '../helpers/ferry-proc.js';
 import { envelopesIn, type Envelope } from '../helpers/archive.js';
 import { metricSum, metricsText } from '../helpers/kafka.js';
-import { s3EventCounts, until } from '../helpers/stores.js';
+import { s3EventCounts, s3SinkConfig, until } from '../helpers/stores.js';
 
 const run = `hs${Date.now().toString(36)}`;
 const procs: FerryProc[] = [];
@@ -230,15 +230,7 @@ describe('HTTP sink (ferry → ferry)', () => {
         0,
         [
           {
-            type: 's3',
-            name: 'archive',
-            bucket: rig.s3.bucket,
-            endpoint: rig.s3.endpoint,
-            region: rig.s3.region,
-            force_path_style: true,
-            access_key_id: rig.s3.accessKeyId,
-            secret_access_key: rig.s3.secretAccessKey,
-            key_template: `${prefix}/{host}-{batch_id}{ext}`,
+            ...s3SinkConfig(`${prefix}/{host}-{batch_id}{ext}`),
             retry: { max_elapsed_ms: 500 },
           },
         ],

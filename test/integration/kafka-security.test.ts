@@ -9,11 +9,11 @@ import {
   committedTotal,
   endOffsetsTotal,
   eventLine,
-  ferryCli,
   idsOf,
   kafkaFerryConfig,
   readTopic,
 } from '../helpers/kafka.js';
+import { ferryCli } from '../helpers/cli.js';
 import { javaConsoleProduce, javaSasl, kcatProduce, kcatSasl } from '../helpers/kafka-clients.js';
 import { rig } from '../setup/rig.js';
 import type { DlqTopicPayload } from '../../src/sources/kafka/dlq-topic.js';

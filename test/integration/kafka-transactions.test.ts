@@ -12,10 +12,10 @@ import {
   kafkaFerryConfig,
   metricSum,
   metricsText,
-  ferryCli,
   readTopic,
   withAdmin,
 } from '../helpers/kafka.js';
+import { ferryCli } from '../helpers/cli.js';
 import { rig } from '../setup/rig.js';
 import type { DlqTopicPayload } from '../../src/sources/kafka/dlq-topic.js';
 

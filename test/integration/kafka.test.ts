@@ -14,7 +14,6 @@ import {
   committedTotal,
   endOffsetsTotal,
   eventLine,
-  ferryCli,
   idsOf,
   kafka,
   kafkaFerryConfig,
@@ -24,6 +23,7 @@ import {
   produceRange,
   readTopic,
 } from '../helpers/kafka.js';
+import { ferryCli } from '../helpers/cli.js';
 import type { DlqTopicPayload } from '../../src/sources/kafka/dlq-topic.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

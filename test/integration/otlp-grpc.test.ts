@@ -12,7 +12,7 @@ import {
   until,
   s3SinkConfig,
 } from '../helpers/stores.js';
-import { ferryCli } from '../helpers/kafka.js';
+import { ferryCli } from '../helpers/cli.js';
 import { rig } from '../setup/rig.js';
 import { envelopesIn } from '../helpers/archive.js';
 import { otlpLogsProto } from '../../src/sources/otlp/proto.js';

@@ -14,7 +14,8 @@ import {
   until,
   s3SinkConfig,
 } from '../helpers/stores.js';
-import { metricSum, ferryCli } from '../helpers/kafka.js';
+import { metricSum } from '../helpers/kafka.js';
+import { ferryCli } from '../helpers/cli.js';
 import { rig } from '../setup/rig.js';
 import { compress } from '../../src/codecs/index.js';
 import { otlpLogsProto } from '../../src/sources/otlp/proto.js';

@@ -2,6 +2,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { join } from 'node:path';
 import { S3Client, ListObjectsV2Command, GetObjectCommand } from '@aws-sdk/client-s3';
 import { rig } from '../setup/rig.js';
+import { s3SinkConfig } from '../helpers/stores.js';
 import { startFerryProcess, post, makeEvents, type FerryProc } from '../helpers/ferry-proc.js';
 import { decodeObject, linesOf, readDirectorySink, type Envelope } from '../helpers/archive.js';
 import { rewriteConfig, reloadAndWait, metric, waitForLog } from '../helpers/reload.js';
@@ -54,17 +55,7 @@ async function scrape(f: FerryProc): Promise<string> {
 }
 
 function s3Sink(prefix: string, secret: string = rig.s3.secretAccessKey) {
-  return {
-    name: 'archive',
-    type: 's3',
-    bucket: rig.s3.bucket,
-    endpoint: rig.s3.endpoint,
-    region: rig.s3.region,
-    force_path_style: true,
-    access_key_id: rig.s3.accessKeyId,
-    secret_access_key: secret,
-    key_template: `${prefix}/{batch_id}{ext}`,
-  };
+  return { ...s3SinkConfig(`${prefix}/{batch_id}{ext}`), secret_access_key: secret };
 }
 
 describe('SIGHUP reload', () => {

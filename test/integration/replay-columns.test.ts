@@ -5,7 +5,7 @@ import { createClient } from '@clickhouse/client';
 import { CH_TARGETS, rig } from '../setup/rig.js';
 import { s3SinkConfig } from '../helpers/stores.js';
 import { startFerryProcess, post, type FerryProc } from '../helpers/ferry-proc.js';
-import { ferryCli, cliReport } from '../helpers/cli.js';
+import { runFerryCli, cliReport } from '../helpers/cli.js';
 
 /**
  * `ferry replay` into typed, routed tables (docs/clickhouse.md "Routing", docs/operations.md
@@ -35,7 +35,7 @@ describe.each(CH_TARGETS)('ferry replay into typed, routed tables on $name', (ta
   let f: FerryProc;
   let live: Record<string, unknown>;
   const replayAll = () =>
-    ferryCli([
+    runFerryCli([
       'replay',
       '--config',
       join(f.stateDir, 'ferry.yaml'),
@@ -112,7 +112,7 @@ describe.each(CH_TARGETS)('ferry replay into typed, routed tables on $name', (ta
     ]);
     expect(await snapshot()).toEqual(live);
     // verify counts the routed tables together: every event but the misfit.
-    const v = await ferryCli([
+    const v = await runFerryCli([
       'verify',
       '--config',
       join(f.stateDir, 'ferry.yaml'),

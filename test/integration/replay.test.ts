@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { rig } from '../setup/rig.js';
-import { ferryCli as cli, cliReport as report } from '../helpers/cli.js';
+import { runFerryCli as cli, cliReport as report } from '../helpers/cli.js';
 import { startFerryProcess, post, makeEvents, type FerryProc } from '../helpers/ferry-proc.js';
 import { decodeObject, formatOf } from '../helpers/archive.js';
 
