@@ -1,4 +1,5 @@
-import { s3SinkConfig } from './stores.js';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { clickhouseIds, s3EventCounts, s3SinkConfig, until } from './stores.js';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { rig } from '../setup/rig.js';
@@ -173,4 +174,28 @@ export function metricSum(text: string, name: string): number {
       sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
+}
+
+/**
+ * Wait (bounded) until ClickHouse's `table` holds at least n distinct event_ids starting with
+ * `${prefix}-` and the S3 archive under `prefix/` at least n. With kafka.ack durable (the default) an offset is committed
+ * once its messages are fsync'd in the write-ahead log and the sinks follow, so a test that reads
+ * the sinks right after "committed to the end" waits here first; it asserts exact counts after.
+ */
+export async function sinksCaughtUp(
+  ch: ClickHouseClient,
+  table: string,
+  prefix: string,
+  n: number,
+): Promise<void> {
+  await until(
+    `${n} events of ${prefix} in ClickHouse and S3`,
+    async () =>
+      (await clickhouseIds(ch, table, `${prefix}-`)).size >= n &&
+      (await s3EventCounts(prefix)).size >= n,
+    60_000,
+    500,
+  ).catch(() => {
+    // The caller's exact assertions say what is missing.
+  });
 }

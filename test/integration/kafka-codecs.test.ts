@@ -17,6 +17,7 @@ import {
   metricsText,
   prepare,
   withAdmin,
+  sinksCaughtUp,
 } from '../helpers/kafka.js';
 import {
   javaConsoleProduce,
@@ -74,6 +75,7 @@ describe('Kafka source: every producer compression codec', () => {
       120_000,
       300,
     );
+    await sinksCaughtUp(ch, `${database}.events`, `${run}-${name}`, N);
     const chIds = await clickhouseIds(ch, `${database}.events`, `${run}-${name}-`);
     const s3 = await s3EventCounts(`${run}-${name}`);
     for (const { prefix } of produce) {

@@ -17,6 +17,7 @@ import {
   metricsText,
   prepare,
   produceRange,
+  sinksCaughtUp,
 } from '../helpers/kafka.js';
 
 /**
@@ -63,16 +64,7 @@ async function stopped(f: FerryProc): Promise<void> {
 }
 
 async function allArrived(prefix: string, n: number): Promise<void> {
-  // Offsets are committed at the write-ahead log's fsync (kafka.ack durable); the last batches
-  // reach the sinks after it: wait for them (bounded), then assert nothing is missing.
-  await until(
-    `${n} events of ${prefix} in ClickHouse and S3`,
-    async () =>
-      (await clickhouseIds(ch, `${database}.events`, `${prefix}-`)).size >= n &&
-      (await s3EventCounts(prefix)).size >= n,
-    60_000,
-    500,
-  ).catch(() => {});
+  await sinksCaughtUp(ch, `${database}.events`, prefix, n);
   const ids = await clickhouseIds(ch, `${database}.events`, `${prefix}-`);
   const missing = idsOf(prefix, 0, n).filter((id) => !ids.has(id));
   expect(missing.length, `missing in ClickHouse: ${missing.slice(0, 5).join(', ')}`).toBe(0);

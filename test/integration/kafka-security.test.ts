@@ -12,6 +12,7 @@ import {
   idsOf,
   kafkaFerryConfig,
   readTopic,
+  sinksCaughtUp,
 } from '../helpers/kafka.js';
 import { ferryCli } from '../helpers/cli.js';
 import { javaConsoleProduce, javaSasl, kcatProduce, kcatSasl } from '../helpers/kafka-clients.js';
@@ -97,6 +98,7 @@ describe('Kafka over SASL_SSL', () => {
         90_000,
         300,
       );
+      await sinksCaughtUp(ch, `${database}.events`, prefix, N);
       const ids = await clickhouseIds(ch, `${database}.events`, `${prefix}-`);
       expect(ids.size).toBe(N);
       expect(idsOf(prefix, 0, N).every((id) => ids.has(id))).toBe(true);

@@ -14,6 +14,7 @@ import {
   metricsText,
   readTopic,
   withAdmin,
+  sinksCaughtUp,
 } from '../helpers/kafka.js';
 import { ferryCli } from '../helpers/cli.js';
 import { rig } from '../setup/rig.js';
@@ -118,6 +119,7 @@ describe('Kafka source: transactional producers, tombstones, keyless records, bi
         90_000,
         300,
       );
+      await sinksCaughtUp(ch, `${database}.events`, topic, 210);
       const ids = await clickhouseIds(ch, `${database}.events`, `${topic}-`);
       const want = [...idsOf(`${topic}-committed`, 0, 200), ...idsOf(`${topic}-keyless`, 0, 10)];
       expect(ids.size).toBe(210);

@@ -22,6 +22,7 @@ import {
   prepare,
   produceRange,
   readTopic,
+  sinksCaughtUp,
 } from '../helpers/kafka.js';
 import { ferryCli } from '../helpers/cli.js';
 import type { DlqTopicPayload } from '../../src/sources/kafka/dlq-topic.js';
@@ -108,7 +109,7 @@ describe('Kafka source', () => {
       90_000,
       300,
     );
-    // Committed means durable in both sinks: no waiting needed past this point.
+    await sinksCaughtUp(ch, `${database}.events`, prefix, N);
     const ids = await clickhouseIds(ch, `${database}.events`, `${prefix}-`);
     expect(ids.size).toBe(N);
     expect(idsOf(prefix, 0, N).every((id) => ids.has(id))).toBe(true);
