@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 export const FERRY_NODE_FLAGS =
   process.env.BENCH_NODE_FLAGS !== undefined
     ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean)
-    : ['--max-semi-space-size=8'];
+    : ['--max-semi-space-size=4'];
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 

@@ -100,7 +100,9 @@ const pow2Floor = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(1, n
 /**
  * The sizes for `memory` bytes and `threads` workers. On a large node (≥ 1 GiB) they are the
  * defaults ferry always had (16 MiB rings, 4 in-flight batches, 4 MiB bodies, worker heaps
- * 128 + 16 MiB, main semi-space 8 MiB). Below, every per-worker buffer shrinks with the memory
+ * 128 + 16 MiB) and a main semi-space of 4 MiB: from 6 MiB up, V8 (Node 20 and 24) keeps
+ * restarting major GCs on the main thread — about ten a second with a 13 MiB old generation
+ * (docs/tuning.md, "The main thread's semi-space"). Below, every per-worker buffer shrinks with the memory
  * per worker, so a 256 MiB node peaks well under its limit (docs/tuning.md "Memory").
  */
 export function planMemory(memory: MemoryLimit, threads: number): MemoryPlan {
@@ -128,7 +130,7 @@ export function planMemory(memory: MemoryLimit, threads: number): MemoryPlan {
         ? ['--max-semi-space-size=2', '--max-old-space-size=96']
         : tier === 'medium'
           ? ['--max-semi-space-size=4', '--max-old-space-size=192']
-          : ['--max-semi-space-size=8'],
+          : ['--max-semi-space-size=4'],
     env: tier === 'large' ? {} : { MALLOC_ARENA_MAX: '2' },
   };
 }

@@ -90,7 +90,7 @@ describe('planMemory', () => {
     expect(p.maxBodyBytes).toBe(4 * MiB);
     expect(p.maxDecompressedBytes).toBe(16 * MiB);
     expect(p.workerHeap).toEqual({ maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 });
-    expect(p.mainNodeFlags).toEqual(['--max-semi-space-size=8']);
+    expect(p.mainNodeFlags).toEqual(['--max-semi-space-size=4']);
   });
 
   it('shrinks every per-worker buffer on a 256 MiB node', () => {
