@@ -30,7 +30,7 @@ export async function recoverSegments<H>(
   const report: RecoveryReport<H> = { segments: [], records: 0, corrupt: 0, truncatedBytes: 0 };
   for (const f of await listSegmentFiles(dir, kind.filePattern)) {
     const bytes = new Uint8Array(await readFile(f.path));
-    const scan = scanSegment(bytes, kind.format);
+    const scan = scanSegment(bytes, kind.format, f.seq);
     const quarantine = async (from: number, to: number, why: string) => {
       // Durable before the segment is cut: the bad bytes stay for inspection whatever happens next.
       const q = await quarantineBytes(dir, f.path, from, bytes.subarray(from, to));
@@ -45,6 +45,11 @@ export async function recoverSegments<H>(
       await quarantine(scan.validEnd, bytes.length, 'unframeable bytes');
     if (scan.validEnd < bytes.length) {
       report.truncatedBytes += bytes.length - scan.validEnd;
+      if (scan.tail === 'stale')
+        log.debug(
+          { store: name, file: f.path, offset: scan.validEnd, bytes: bytes.length - scan.validEnd },
+          `${kind.label}: bytes past the last record of a reused segment file cut (its earlier use, or a write a crash cut short)`,
+        );
       if (scan.tail === 'torn')
         log.warn(
           { store: name, file: f.path, offset: scan.validEnd, bytes: bytes.length - scan.validEnd },
@@ -75,6 +80,7 @@ export async function recoverSegments<H>(
       bytes: scan.validEnd,
       records: [],
       live: 0,
+      seqInChecksum: scan.version === 2,
       createdAt: createdAt(
         scan.records.map((r) => r.head),
         f.mtimeMs,

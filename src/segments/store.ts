@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
 import {
@@ -7,6 +7,8 @@ import {
   FILE_HEADER_BYTES,
   payloadOf,
   recordProblem,
+  setFrameChecksum,
+  withSegment,
   type SegmentFormat,
 } from './frame.js';
 import { isOutOfSpace, syncDir, writeAll, writeAllParts } from '../fs/durable.js';
@@ -38,6 +40,8 @@ export interface Segment<H = unknown> {
   /** Records not yet done (a segment is removed once it is 0 and the segment is sealed). */
   live: number;
   createdAt: number;
+  /** A version 2 file: its records' checksums cover `seq` (SegmentFormat.reusesFiles). */
+  seqInChecksum?: boolean;
 }
 
 export interface StoreEvents {
@@ -73,6 +77,8 @@ interface Pending<H> {
   /** The frame's parts (prefix + payload parts, not copied) and their total length. */
   frame: Uint8Array[];
   length: number;
+  /** The body's checksum (finished with the segment's seq in a version 2 file). */
+  checksum: number;
   head: H;
   resolve: (r: StoredRecord<H>) => void;
   reject: (e: Error) => void;
@@ -98,6 +104,14 @@ export class SegmentStore<H> {
   private total = 0;
   /** Records in the last group commit. */
   private lastGroup = 0;
+  /**
+   * Finished segment files kept for reuse (SegmentFormat.reusesFiles), renamed out of the
+   * segments' pattern: overwriting a file's blocks costs the kernel far less than allocating new
+   * ones (no block allocation or journaled size change per fsync).
+   */
+  private readonly spare: string[] = [];
+  /** Renames to a spare under way. */
+  private sparing = 0;
 
   constructor(
     readonly name: string,
@@ -160,10 +174,10 @@ export class SegmentStore<H> {
    * Throws (the kind's full error) when it cannot be kept.
    */
   append(head: H, payload: Uint8Array | readonly Uint8Array[]): Promise<StoredRecord<H>> {
-    const { parts, length } = encodeFrame(head, payload, this.kind.format);
+    const { parts, length, checksum } = encodeFrame(head, payload, this.kind.format);
     this.makeRoom(length);
     return new Promise<StoredRecord<H>>((resolve, reject) => {
-      this.pending.push({ frame: parts, length, head, resolve, reject });
+      this.pending.push({ frame: parts, length, checksum, head, resolve, reject });
       this.pendingBytes += length;
       this.startFlush();
     });
@@ -187,7 +201,10 @@ export class SegmentStore<H> {
   async read(r: StoredRecord<H>): Promise<Uint8Array> {
     const buf = await this.readRecord(r);
     // Checked again on every read: the disk may have damaged it since recovery checked it.
-    const problem = buf.length === r.length ? recordProblem(buf, this.kind.format) : 'cut short';
+    const problem =
+      buf.length === r.length
+        ? recordProblem(buf, this.kind.format, r.segment.seqInChecksum ? r.segment.seq : undefined)
+        : 'cut short';
     if (problem) throw this.kind.corruptError(r.segment.path, r.offset, problem);
     return payloadOf(buf);
   }
@@ -365,6 +382,8 @@ export class SegmentStore<H> {
           }
           const a = this.active!;
           if (run.length === 0) runAt = a.seg.bytes;
+          if (a.seg.seqInChecksum)
+            setFrameChecksum(p.frame[0], withSegment(p.checksum, a.seg.seq, this.kind.format));
           run.push(...p.frame);
           written.push({ seg: a.seg, offset: a.seg.bytes, p });
           a.seg.bytes += p.length;
@@ -421,8 +440,19 @@ export class SegmentStore<H> {
     await mkdir(this.dir, { recursive: true });
     const seq = this.nextSeq++;
     const path = join(this.dir, this.kind.fileName(seq));
-    const fh = await open(path, 'wx');
-    const seg: Segment<H> = { seq, path, bytes: 0, records: [], live: 0, createdAt: Date.now() };
+    const spare = this.spare.pop();
+    // A spare keeps its old records past the new header: they never verify under the new seq.
+    if (spare) await rename(spare, path);
+    const fh = await open(path, spare ? 'r+' : 'wx');
+    const seg: Segment<H> = {
+      seq,
+      path,
+      bytes: 0,
+      records: [],
+      live: 0,
+      createdAt: Date.now(),
+      seqInChecksum: this.kind.format.reusesFiles === true,
+    };
     this.active = { seg, fh };
     this.segments.push(seg);
     await writeAll(fh, fileHeader(this.kind.format), 0);
@@ -468,13 +498,52 @@ export class SegmentStore<H> {
   private async removeSegment(seg: Segment<H>): Promise<void> {
     this.forget(seg);
     this.refusedUntil = 0;
+    if (
+      seg.seqInChecksum &&
+      this.spare.length + this.sparing < SPARE_FILES &&
+      seg.bytes >= this.limits.segmentMaxBytes / 2
+    ) {
+      // Out of the segments' pattern first: recovery must never read a finished file again.
+      const to = `${seg.path}${SPARE_SUFFIX}`;
+      this.sparing++; // removals run concurrently: count this one before the rename
+      try {
+        await rename(seg.path, to);
+        await syncDir(this.dir);
+        this.spare.push(to);
+      } finally {
+        this.sparing--;
+      }
+      this.events.changed();
+      return;
+    }
     await unlink(seg.path).catch((err) => {
       if (errnoCode(err) !== 'ENOENT') throw err;
     });
     await syncDir(this.dir);
     this.events.changed();
   }
+
+  /** Spare files a previous run left (a store that reuses files): kept for reuse, extras removed. */
+  async adoptSpares(): Promise<void> {
+    if (!this.kind.format.reusesFiles) return;
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+      throw err;
+    }
+    for (const n of names.filter((x) => x.endsWith(SPARE_SUFFIX))) {
+      const path = join(this.dir, n);
+      if (this.spare.length < SPARE_FILES) this.spare.push(path);
+      else await unlink(path).catch(() => {});
+    }
+  }
 }
+
+/** How many finished files a store that reuses files keeps, and the suffix that takes them out of its pattern. */
+export const SPARE_FILES = 2;
+export const SPARE_SUFFIX = '.spare';
 
 /** Segment files in dir matching the pattern, with their sequence numbers, oldest first. */
 export async function listSegmentFiles(

@@ -93,6 +93,7 @@ export class WriteAheadLog implements EntryOwner {
     wal = new WriteAheadLog(store, cfg, metrics, log);
     const rec = await recoverSegments('wal', dir, WAL_KIND, log);
     store.adopt(rec.segments);
+    await store.adoptSpares();
     if (rec.corrupt > 0) metrics.walCorruptRecords.inc(rec.corrupt);
     const recovered = rec.segments.flatMap((s) => s.records.map((r) => new WalEntry(wal, r)));
     if (rec.records > 0 || rec.corrupt > 0)

@@ -197,6 +197,44 @@ describe('write-ahead log', () => {
     expect(walFiles(cfg).length).toBe(0);
   });
 
+  it('finished segments are reused, and what a reused file held before never comes back', async () => {
+    const cfg = config({ segment_max_bytes: 65536, segment_max_age_ms: 60_000 });
+    const first = await setup(cfg);
+    const dir = join(cfg.state_dir, 'wal');
+    const spares = () => readdirSync(dir).filter((f) => f.endsWith('.spare'));
+    const big = [enc.encode('x'.repeat(20_000))];
+    for (let i = 1; i <= 12; i++) {
+      first.dispatcher.tryDispatch(header(i), big);
+      void first.acks.register(i, 0, 'durable');
+      first.acks.onVerdict({ reqId: i, ok: true, events: 1, span: 1 });
+      await tick(2);
+    }
+    await until(() => first.wal.store.liveRecords === 12);
+    first.acks.onBatchDelivered([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    await until(() => spares().length === 2 && walFiles(cfg).length === 1);
+    // The open segment is full: the next records roll into a reused file, over old records of
+    // the same size, so an intact old record follows the new ones.
+    for (let i = 13; i <= 14; i++) {
+      first.dispatcher.tryDispatch(header(i), big);
+      void first.acks.register(i, 0, 'durable');
+      await tick(2);
+    }
+    await until(() => first.wal.store.liveRecords === 2);
+    expect(spares().length).toBe(1);
+    const active = first.wal.store.segments.at(-1)!;
+    expect(active.records.length).toBe(2);
+    expect(statSync(active.path).size).toBeGreaterThanOrEqual(active.bytes + 20_000);
+    const sent = first.rings.pushed.slice(12).map((b) => Buffer.from(b));
+    // "kill -9" with old records of the reused file after the new ones: only the new come back.
+    const second = await setup(cfg);
+    expect(second.recovered.length).toBe(2);
+    expect(await counter(second.metrics, 'wal_corrupt_records_total')).toBe(0);
+    await second.dispatcher.replay(second.recovered);
+    const again = second.rings.pushed.map((b) => Buffer.from(b).subarray(4));
+    expect(again).toEqual(sent.map((b) => b.subarray(4)));
+    expect(readdirSync(dir)).not.toContain('quarantine');
+  });
+
   it('crash = replay: records of surviving segments are dispatched again, byte for byte, under new request ids', async () => {
     const cfg = config({ segment_max_age_ms: 60_000 });
     const first = await setup(cfg);
