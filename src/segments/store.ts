@@ -440,10 +440,9 @@ export class SegmentStore<H> {
     await mkdir(this.dir, { recursive: true });
     const seq = this.nextSeq++;
     const path = join(this.dir, this.kind.fileName(seq));
-    const spare = this.spare.pop();
     // A spare keeps its old records past the new header: they never verify under the new seq.
-    if (spare) await rename(spare, path);
-    const fh = await open(path, spare ? 'r+' : 'wx');
+    const reused = await this.takeSpare(path);
+    const fh = await open(path, reused ? 'r+' : 'wx');
     const seg: Segment<H> = {
       seq,
       path,
@@ -521,6 +520,22 @@ export class SegmentStore<H> {
     });
     await syncDir(this.dir);
     this.events.changed();
+  }
+
+  /** Rename a spare file to `path`; false when there is none (or it is gone): create a new file then. */
+  private async takeSpare(path: string): Promise<boolean> {
+    for (let spare = this.spare.pop(); spare; spare = this.spare.pop()) {
+      try {
+        await rename(spare, path);
+        return true;
+      } catch (err) {
+        this.log.warn(
+          { store: this.name, file: spare, err: errorMessage(err) },
+          `${this.kind.label}: a spare segment file could not be reused; creating a new one`,
+        );
+      }
+    }
+    return false;
   }
 
   /** Spare files a previous run left (a store that reuses files): kept for reuse, extras removed. */

@@ -235,6 +235,30 @@ describe('write-ahead log', () => {
     expect(readdirSync(dir)).not.toContain('quarantine');
   });
 
+  it('a spare file removed behind its back: the next segment is a new file, and the append succeeds', async () => {
+    const cfg = config({ segment_max_bytes: 65536, segment_max_age_ms: 60_000 });
+    const { acks, dispatcher, wal } = await setup(cfg);
+    const dir = join(cfg.state_dir, 'wal');
+    const spares = () => readdirSync(dir).filter((f) => f.endsWith('.spare'));
+    const big = [enc.encode('x'.repeat(20_000))];
+    const send = async (i: number) => {
+      dispatcher.tryDispatch(header(i), big);
+      const answer = acks.register(i, 0, 'durable');
+      acks.onVerdict({ reqId: i, ok: true, events: 1, span: 1 });
+      await tick(2);
+      return answer;
+    };
+    for (let i = 1; i <= 12; i++) void send(i);
+    await until(() => wal.store.liveRecords === 12);
+    acks.onBatchDelivered([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    await until(() => spares().length === 2 && walFiles(cfg).length === 1);
+    for (const f of spares()) rmSync(join(dir, f));
+    const out = await send(13);
+    expect(out.ok && out.durable).toBe(true);
+    expect(walFiles(cfg).length).toBe(1);
+    expect(wal.store.segments.at(-1)!.records.length).toBe(1);
+  });
+
   it('crash = replay: records of surviving segments are dispatched again, byte for byte, under new request ids', async () => {
     const cfg = config({ segment_max_age_ms: 60_000 });
     const first = await setup(cfg);
