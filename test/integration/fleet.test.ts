@@ -139,18 +139,26 @@ interface Found {
 
 async function everyAckedArrives(prefix: string, load: LoadResult): Promise<Found> {
   let found: Found = { chIds: new Set(), s3: new Map() };
+  // What the last look found, for the failure message: which store is short, and by how much.
+  let progress = 'nothing read yet';
   await until(
     'every acknowledged event in ClickHouse FINAL and S3',
     async () => {
       const chIds = await clickhouseIds(ch, `${database}.events`, `${prefix}-`);
-      if ([...load.acked].some((id) => !chIds.has(id))) return false;
+      const chMissing = [...load.acked].filter((id) => !chIds.has(id));
+      progress = `ClickHouse lacks ${chMissing.length} of ${load.acked.size} (e.g. ${chMissing.slice(0, 3).join(', ')})`;
+      if (chMissing.length > 0) return false;
       const s3 = await s3EventCounts(prefix);
       found = { chIds, s3 };
-      return [...load.acked].every((id) => s3.has(id));
+      const s3Missing = [...load.acked].filter((id) => !s3.has(id));
+      progress = `S3 lacks ${s3Missing.length} of ${load.acked.size} (e.g. ${s3Missing.slice(0, 3).join(', ')})`;
+      return s3Missing.length === 0;
     },
     150_000,
     2000,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; at the last look ${progress}`);
+  });
   return found;
 }
 
