@@ -353,6 +353,14 @@ describe('DLQ segments', () => {
         async () => (await gauge(f, 'dlq_events_current', 'warehouse')) === 0,
         60_000,
       );
+      // A batch that found the disk full after its requests were acknowledged from the
+      // write-ahead log is sent again after a backoff (docs/wal.md), possibly after the DLQ
+      // drained: wait for the log to release them all before counting.
+      await until(
+        'write-ahead log released',
+        async () => metric(await scrape(f), 'wal_records_pending') === 0,
+        60_000,
+      );
       const ids = await clickhouseIds(ch, `${database}.events`, `${run}-enospc-`);
       expect(acked.filter((id) => !ids.has(id)).length).toBe(0);
       expect(
