@@ -49,19 +49,21 @@ exporters:
   - gomod: go.opentelemetry.io/collector/exporter/debugexporter $v
   - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/exporter/elasticsearchexporter $v
 YAML
-  # The proxy's checksum-database look-ups fail now and then with a 404 for a module they verified
-  # a minute before (seen 2026-12-02 on github.com/elastic/go-docappender/v2): every attempt keeps
-  # what it downloaded and verified, so a few more get through; a module that is really missing
-  # fails them all.
-  local attempt
-  for attempt in 1 2 3 4 5 6; do
-    "${GOENV[@]}" "$BUILDER" --config "$DIR/manifest.yaml" >>"$DIR/log/build.log" 2>&1 && break
-    if [ "$attempt" = 6 ]; then
+  # The proxy's checksum-database look-ups fail now and then with a 404 for a module they verify
+  # seconds later (seen 2026-12-02, cold: four failures in a row on the elasticsearch exporter,
+  # then through; warm: github.com/elastic/go-docappender/v2). Every attempt keeps what it
+  # downloaded and verified, so the next gets further. Only that failure is retried (with a
+  # growing pause, ~5 minutes in all); anything else, a module really refused included, fails at
+  # once.
+  local attempt=1
+  until "${GOENV[@]}" "$BUILDER" --config "$DIR/manifest.yaml" >>"$DIR/log/build.log" 2>&1; do
+    if [ "$attempt" -ge 15 ] || ! tail -n 3 "$DIR/log/build.log" | grep -q 'sumdb/sum.golang.org/lookup/'; then
       tail -n 30 "$DIR/log/build.log" >&2
-      die "the collector builder failed 6 times (see $DIR/log/build.log)"
+      die "the collector builder failed after $attempt attempt(s) (see $DIR/log/build.log)"
     fi
-    log "the collector builder failed (attempt $attempt: $(tail -n 1 "$DIR/log/build.log" | cut -c1-200)); again in 5 s"
-    sleep 5
+    log "attempt $attempt: the checksum database look-up failed ($(tail -n 3 "$DIR/log/build.log" | grep -o 'lookup/[^:]*' | head -n 1)); again in $((attempt * 3)) s"
+    sleep $((attempt * 3))
+    attempt=$((attempt + 1))
   done
   cp "$DIR/build/otelcol-ferry" "$BIN.tmp" && mv "$BIN.tmp" "$BIN"
   echo "$STAMP" >"$DIR/.version"
