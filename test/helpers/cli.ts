@@ -10,6 +10,15 @@ export interface CliResult {
   stderr: string;
 }
 
+/** A new token from `ferry token new` (its secret and the sha256 the config takes), as an operator makes one. */
+export function newToken(name: string, source: string): { token: string; sha256: string } {
+  const out = ferryCli(['token', 'new', '--name', name, '--source', source]);
+  return {
+    token: /^token:\s+(\S+)$/m.exec(out)![1],
+    sha256: /^sha256:\s+([0-9a-f]{64})$/m.exec(out)![1],
+  };
+}
+
 /** Run `ferry <args>` from the build and return its stdout; throws when it exits non-zero. */
 export function ferryCli(args: string[], env: Record<string, string> = {}): string {
   return execFileSync(process.execPath, [CLI, ...args], {

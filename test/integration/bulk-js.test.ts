@@ -5,6 +5,7 @@ import { Client, errors, type estypes } from '@elastic/elasticsearch';
 import { rig } from '../setup/rig.js';
 import { startFerryProcess, type FerryProc } from '../helpers/ferry-proc.js';
 import { clickhouse, until, s3SinkConfig, s3Archived } from '../helpers/stores.js';
+import { newToken } from '../helpers/cli.js';
 
 /**
  * The official Elasticsearch JavaScript client (npm `@elastic/elasticsearch`, a devDependency:
@@ -25,19 +26,7 @@ const run = `bj${Date.now().toString(36)}`;
 const database = `ferry_bulkjs_${run}`;
 const ch = clickhouse();
 
-/** A real token from the CLI, as an operator makes one. */
-function tokenFromCli(): { token: string; sha256: string } {
-  const out = execFileSync(
-    process.execPath,
-    ['dist/src/cli.js', 'token', 'new', '--name', 'shipper', '--source', 'es-shipper'],
-    { cwd: ROOT, encoding: 'utf8' },
-  );
-  return {
-    token: /^token:\s+(\S+)$/m.exec(out)![1],
-    sha256: /^sha256:\s+([0-9a-f]{64})$/m.exec(out)![1],
-  };
-}
-const shipper = tokenFromCli();
+const shipper = newToken('shipper', 'es-shipper');
 
 afterAll(async () => {
   await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => {});

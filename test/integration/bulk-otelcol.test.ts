@@ -1,14 +1,12 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createClient } from '@clickhouse/client';
-import { stringify } from 'yaml';
 import { CH_TARGETS } from '../setup/rig.js';
 import { startFerryProcess, type FerryProc } from '../helpers/ferry-proc.js';
 import { until, s3SinkConfig, s3Archived } from '../helpers/stores.js';
-import { ferryCli } from '../helpers/cli.js';
+import { ferryCli, newToken } from '../helpers/cli.js';
+import { otelClients, runClient, startCollector } from '../helpers/otelcol.js';
 
 /**
  * A real shipper that speaks `_bulk` and nobody here wrote: the OpenTelemetry Collector's contrib
@@ -28,43 +26,12 @@ let otelcol: string;
 const children: ChildProcess[] = [];
 
 beforeAll(() => {
-  // Under CI a missing client is a failure: the scripts build/install them or exit non-zero.
-  python = execFileSync('bash', [join(ROOT, 'scripts', 'rig', 'pyclients.sh')], {
-    encoding: 'utf8',
-  }).trim();
-  otelcol = execFileSync('bash', [join(ROOT, 'scripts', 'rig', 'otelcol.sh'), 'install'], {
-    encoding: 'utf8',
-  }).trim();
+  ({ python, otelcol } = otelClients());
 }, 1_800_000);
 
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
 });
-
-/** A real token from the CLI, as an operator makes one. */
-function tokenFromCli(): { token: string; sha256: string } {
-  const out = ferryCli(['token', 'new', '--name', 'collector', '--source', 'otelcol']);
-  return {
-    token: /^token:\s+(\S+)$/m.exec(out)![1],
-    sha256: /^sha256:\s+([0-9a-f]{64})$/m.exec(out)![1],
-  };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-function runPython(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((res) => {
-    execFile(python, args, { timeout: 240_000 }, (err, stdout, stderr) =>
-      res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-    );
-  });
-}
 
 /** The document the exporter sends for a record of the Python fixture (the parts asserted). */
 interface Doc {
@@ -89,9 +56,9 @@ describe.each(CH_TARGETS)(
   (target) => {
     const database = `ferry_otelcol_${run}_${target.service}`;
     const ch = createClient({ url: target.url });
-    const token = tokenFromCli();
+    const token = newToken('collector', 'otelcol');
     // Metrics are read with a token of their own: the collector's is rate-limited.
-    const ops = tokenFromCli();
+    const ops = newToken('collector', 'otelcol');
     let f: FerryProc | undefined;
 
     afterAll(async () => {
@@ -128,56 +95,27 @@ describe.each(CH_TARGETS)(
       });
       ferryCli(['migrate', '--config', join(f.stateDir, 'ferry.yaml')]);
 
-      const port = await freePort();
-      const cfgFile = join(f.stateDir, 'otelcol.yaml');
-      writeFileSync(
-        cfgFile,
-        stringify({
-          receivers: { otlp: { protocols: { http: { endpoint: `127.0.0.1:${port}` } } } },
-          processors: { batch: { send_batch_size: 40, send_batch_max_size: 40, timeout: '100ms' } },
-          exporters: {
-            elasticsearch: {
-              endpoints: [f.url],
-              api_key: token.token,
-              logs_index: index,
-              // Small bulk requests: many of them, so the rate limit answers some with 429.
-              flush: { interval: '100ms', bytes: 16384 },
-              retry: {
-                enabled: true,
-                max_retries: 100,
-                initial_interval: '100ms',
-                max_interval: '1s',
-                retry_on_status: [429, 503],
-              },
-            },
+      const col = await startCollector(otelcol, f.stateDir, {
+        elasticsearch: {
+          endpoints: [f.url],
+          api_key: token.token,
+          logs_index: index,
+          // Small bulk requests: many of them, so the rate limit answers some with 429.
+          flush: { interval: '100ms', bytes: 16384 },
+          retry: {
+            enabled: true,
+            max_retries: 100,
+            initial_interval: '100ms',
+            max_interval: '1s',
+            retry_on_status: [429, 503],
           },
-          service: {
-            telemetry: { metrics: { level: 'none' }, logs: { level: 'warn' } },
-            pipelines: {
-              logs: { receivers: ['otlp'], processors: ['batch'], exporters: ['elasticsearch'] },
-            },
-          },
-        }),
-      );
-      let colLog = '';
-      const col = spawn(otelcol, ['--config', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-      children.push(col);
-      col.stdout!.on('data', (d: Buffer) => (colLog += d.toString()));
-      col.stderr!.on('data', (d: Buffer) => (colLog += d.toString()));
+        },
+      });
+      children.push(col.proc);
       try {
-        await until(
-          'the Collector receiving',
-          async () =>
-            (await fetch(`http://127.0.0.1:${port}/v1/logs`, { method: 'GET' }).catch(
-              () => undefined,
-            )) !== undefined,
-          60_000,
-        ).catch((e) => {
-          throw new Error(`${(e as Error).message}\n${colLog}`);
-        });
-        const r = await runPython([
+        const r = await runClient(python, [
           join(ROOT, 'test', 'fixtures', 'otlp-python-logs.py'),
-          `http://127.0.0.1:${port}/v1/logs`,
+          col.logsUrl,
           tag,
           String(n),
         ]);
@@ -189,7 +127,7 @@ describe.each(CH_TARGETS)(
             const m = new Map<number, Archived>();
             for (const e of await s3Archived<Archived>(keyPrefix))
               if (e.payload.attributes?.run === tag) m.set(e.payload.attributes.i, e);
-            if (m.size < n) throw new Error(`${m.size} of ${n} so far\n${colLog.slice(-2000)}`);
+            if (m.size < n) throw new Error(`${m.size} of ${n} so far\n${col.log().slice(-2000)}`);
             return m;
           },
           90_000,
@@ -244,7 +182,7 @@ describe.each(CH_TARGETS)(
           Number(/^bulk_requests_total\{status="200"\} (\d+)$/m.exec(metrics)?.[1] ?? 0),
         ).toBeGreaterThan(0);
       } finally {
-        col.kill('SIGTERM');
+        col.proc.kill('SIGTERM');
       }
     }, 600_000);
   },

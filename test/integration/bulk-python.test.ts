@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { rig } from '../setup/rig.js';
 import { startFerryProcess, type FerryProc } from '../helpers/ferry-proc.js';
 import { clickhouse, until, s3SinkConfig, s3Archived } from '../helpers/stores.js';
+import { newToken } from '../helpers/cli.js';
 
 /**
  * The official Elasticsearch Python client (9.x and 8.x, from PyPI through scripts/rig/pyclients.sh)
@@ -23,19 +24,7 @@ const run$ = promisify(execFile);
 let python9: string;
 let python8: string;
 
-/** A real token from the CLI, as an operator makes one. */
-function tokenFromCli(): { token: string; sha256: string } {
-  const out = execFileSync(
-    process.execPath,
-    ['dist/src/cli.js', 'token', 'new', '--name', 'shipper', '--source', 'es-shipper'],
-    { cwd: ROOT, encoding: 'utf8' },
-  );
-  return {
-    token: /^token:\s+(\S+)$/m.exec(out)![1],
-    sha256: /^sha256:\s+([0-9a-f]{64})$/m.exec(out)![1],
-  };
-}
-const shipper = tokenFromCli();
+const shipper = newToken('shipper', 'es-shipper');
 
 beforeAll(() => {
   // Under CI a missing client is a failure: the script installs it or exits non-zero.

@@ -1,13 +1,15 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { CH_TARGETS, startService, stopService } from '../setup/rig.js';
 import { startFerryProcess, type FerryProc } from '../helpers/ferry-proc.js';
 import { until, s3SinkConfig, s3Archived } from '../helpers/stores.js';
+import { freePort } from '../helpers/net.js';
+import { newToken } from '../helpers/cli.js';
 
 /**
  * A real shipper nobody here wrote: Debian's rsyslog (8.2302 in Debian 12) with omelasticsearch
@@ -42,26 +44,6 @@ function rsyslogd(): string {
       'omelasticsearch is not installed (Debian: rsyslog-elasticsearch): run scripts/setup-test-deps.sh',
     );
   return bin;
-}
-
-function tokenFromCli(): { token: string; sha256: string } {
-  const out = execFileSync(
-    process.execPath,
-    ['dist/src/cli.js', 'token', 'new', '--name', 'rsyslog', '--source', 'rsyslog'],
-    { cwd: ROOT, encoding: 'utf8' },
-  );
-  return {
-    token: /^token:\s+(\S+)$/m.exec(out)![1],
-    sha256: /^sha256:\s+([0-9a-f]{64})$/m.exec(out)![1],
-  };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 interface Rsyslog {
@@ -208,7 +190,7 @@ function docsIn(records: ErrorRecord[]): Doc[] {
 describe.each(CH_TARGETS)('rsyslog omelasticsearch (bulk mode) → _bulk on $name', (target) => {
   const database = `ferry_rsyslog_${run}_${target.service}`;
   const ch = createClient({ url: target.url });
-  const token = tokenFromCli();
+  const token = newToken('rsyslog', 'rsyslog');
   let ferryPort: number;
   let f: FerryProc | undefined;
   let stateDir: string | undefined;

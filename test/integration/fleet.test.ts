@@ -12,7 +12,6 @@
  */
 import { describe, it, expect, afterAll, afterEach } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -28,6 +27,7 @@ import {
 import { kafka, kafkaFerryConfig, metricSum, metricsText, prepare } from '../helpers/kafka.js';
 import { runLoad, type LoadResult } from '../helpers/fleet-load.js';
 import { registerKafkaCodecs } from '../../src/sources/kafka/compression.js';
+import { freePort } from '../helpers/net.js';
 
 registerKafkaCodecs();
 const run = `fl${Date.now().toString(36)}`;
@@ -38,14 +38,6 @@ const CH_DOWN_MS = 30_000;
 const all: Node[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A ferry process that can be killed -9 and restarted on the same port and state. */
 class Node {

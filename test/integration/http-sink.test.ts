@@ -10,7 +10,7 @@ import { describe, it, expect, afterAll, afterEach } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as https from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { rig, startService, stopService } from '../setup/rig.js';
 import {
@@ -23,6 +23,7 @@ import {
 import { envelopesIn, type Envelope } from '../helpers/archive.js';
 import { metricSum, metricsText } from '../helpers/kafka.js';
 import { s3EventCounts, s3SinkConfig, until } from '../helpers/stores.js';
+import { freePort } from '../helpers/net.js';
 
 const run = `hs${Date.now().toString(36)}`;
 const procs: FerryProc[] = [];
@@ -37,14 +38,6 @@ async function start(
   const f = await startFerryProcess(cfg, { stateDir, runtime });
   procs.push(f);
   return f;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 const common = {

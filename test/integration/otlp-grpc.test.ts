@@ -1,7 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { startFerryProcess, type FerryProc, type Runtime } from '../helpers/ferry-proc.js';
@@ -16,6 +15,7 @@ import { ferryCli } from '../helpers/cli.js';
 import { rig } from '../setup/rig.js';
 import { envelopesIn } from '../helpers/archive.js';
 import { otlpLogsProto } from '../../src/sources/otlp/proto.js';
+import { freePort } from '../helpers/net.js';
 
 /**
  * OTLP/gRPC (LogsService/Export on otlp.grpc.port) with the OpenTelemetry Python SDK's gRPC
@@ -43,17 +43,6 @@ afterAll(async () => {
   await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => {});
   await ch.close();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
 
 function runPython(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((res) => {

@@ -1,11 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { stringify } from 'yaml';
 import { startFerryProcess, type FerryProc } from '../helpers/ferry-proc.js';
 import {
   clickhouse,
@@ -19,6 +16,7 @@ import { ferryCli } from '../helpers/cli.js';
 import { rig } from '../setup/rig.js';
 import { compress } from '../../src/codecs/index.js';
 import { otlpLogsProto } from '../../src/sources/otlp/proto.js';
+import { otelClients, runClient, startCollector } from '../helpers/otelcol.js';
 
 /**
  * The OTLP/HTTP logs door with clients nobody here wrote: the OpenTelemetry Python SDK's
@@ -42,13 +40,7 @@ const OPS = `otlp-ops-token-${run}`;
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
 
 beforeAll(() => {
-  // Under CI a missing client is a failure: the scripts install them or exit non-zero.
-  python = execFileSync('bash', [join(ROOT, 'scripts', 'rig', 'pyclients.sh')], {
-    encoding: 'utf8',
-  }).trim();
-  otelcol = execFileSync('bash', [join(ROOT, 'scripts', 'rig', 'otelcol.sh'), 'install'], {
-    encoding: 'utf8',
-  }).trim();
+  ({ python, otelcol } = otelClients());
 }, 1_800_000);
 
 afterAll(async () => {
@@ -152,25 +144,6 @@ async function expectStored(table: string, prefix: string, n: number, maxCopies 
   for (const c of counts.values()) expect(c).toBeLessThanOrEqual(maxCopies);
 }
 
-function runClient(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((res) => {
-    execFile(cmd, args, { timeout: 180_000 }, (err, stdout, stderr) =>
-      res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-    );
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
-
 const ISO_NANOS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
 
 describe('OTLP/HTTP logs with real OpenTelemetry clients', () => {
@@ -268,7 +241,6 @@ describe('OTLP/HTTP logs with real OpenTelemetry clients', () => {
     const n = 250;
     const prefix = `otlp-${run}-col`;
     const f = await startFerry('col', prefix);
-    const port = await freePort();
     const exporter = (encoding: string, compression: string) => ({
       logs_endpoint: `${f.url}/v1/logs`,
       encoding,
@@ -281,46 +253,14 @@ describe('OTLP/HTTP logs with real OpenTelemetry clients', () => {
         max_elapsed_time: '120s',
       },
     });
-    const cfgFile = join(f.stateDir, 'otelcol.yaml');
-    writeFileSync(
-      cfgFile,
-      stringify({
-        receivers: { otlp: { protocols: { http: { endpoint: `127.0.0.1:${port}` } } } },
-        processors: { batch: { send_batch_size: 40, send_batch_max_size: 40, timeout: '100ms' } },
-        exporters: {
-          'otlphttp/proto': exporter('proto', 'gzip'),
-          'otlphttp/json': exporter('json', 'none'),
-        },
-        service: {
-          telemetry: { metrics: { level: 'none' }, logs: { level: 'warn' } },
-          pipelines: {
-            logs: {
-              receivers: ['otlp'],
-              processors: ['batch'],
-              exporters: ['otlphttp/proto', 'otlphttp/json'],
-            },
-          },
-        },
-      }),
-    );
-    let colLog = '';
-    const col = spawn(otelcol, ['--config', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(col);
-    col.stdout!.on('data', (d: Buffer) => (colLog += d.toString()));
-    col.stderr!.on('data', (d: Buffer) => (colLog += d.toString()));
-    await until(
-      'the Collector receiving',
-      async () =>
-        (await fetch(`http://127.0.0.1:${port}/v1/logs`, { method: 'GET' }).catch(
-          () => undefined,
-        )) !== undefined,
-      60_000,
-    ).catch((e) => {
-      throw new Error(`${(e as Error).message}\n${colLog}`);
+    const col = await startCollector(otelcol, f.stateDir, {
+      'otlphttp/proto': exporter('proto', 'gzip'),
+      'otlphttp/json': exporter('json', 'none'),
     });
+    children.push(col.proc);
     const r = await runClient(python, [
       join(ROOT, 'test', 'fixtures', 'otlp-python-logs.py'),
-      `http://127.0.0.1:${port}/v1/logs`,
+      col.logsUrl,
       `${run}-col`,
       String(n),
     ]);
@@ -345,7 +285,7 @@ describe('OTLP/HTTP logs with real OpenTelemetry clients', () => {
       severity_text: 'INFO',
       attributes: { i: 4, tags: ['a', 'b'] },
     });
-    col.kill('SIGTERM');
+    col.proc.kill('SIGTERM');
   }, 600_000);
 });
 

@@ -6,7 +6,6 @@
  */
 import { describe, it, expect, afterEach } from 'vitest';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -21,6 +20,7 @@ import {
   type NotifyMessage,
   type NotifySocket,
 } from '../helpers/notify-socket.js';
+import { freePort } from '../helpers/net.js';
 
 const ADDON = resolve(
   import.meta.dirname,
@@ -35,14 +35,6 @@ const WATCHDOG_USEC = 1_000_000; // pings expected every 500 ms
 const uniq = () =>
   `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
