@@ -276,6 +276,27 @@ describe('filter_path', () => {
     expect(JSON.parse(text(wrapBulkAnswer(renderBulkAnswer([items[0]]), 1))).errors).toBe(false);
     expect(text(wrapBulkAnswer(renderBulkAnswer([items[0]]), 1, true))).toContain('\n  "took": 1');
   });
+  it('writes the answer as UTF-8 bytes: a multi-byte index name or reason comes out whole', () => {
+    const items = [
+      { op: 'index' as const, index: 'журнал-☃', id: 'é1', status: 201 },
+      {
+        op: 'update' as const,
+        index: 'журнал-☃',
+        id: '2',
+        status: 400,
+        type: 't',
+        reason: 'ünïcödé "quoted"',
+      },
+    ];
+    const bytes = wrapBulkAnswer(renderBulkAnswer(items), 12);
+    const answer = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    expect(answer.took).toBe(12);
+    expect(answer.items[0].index).toMatchObject({ _index: 'журнал-☃', _id: 'é1' });
+    expect(answer.items[1].update.error.reason).toBe('ünïcödé "quoted"');
+    expect(bytes[bytes.length - 1]).toBe(0x7d);
+    // Nothing kept but took: no dangling comma.
+    expect(text(wrapBulkAnswer(renderBulkAnswer(items, 'took'), 3))).toBe('{"took":3}');
+  });
 });
 
 describe('Elasticsearch credentials → ferry bearer tokens', () => {
