@@ -23,7 +23,7 @@ import { FERRY_NODE_FLAGS, cpuSeconds, peakRssMiB, startServer, stopServer } fro
 import { requireWrk, wrk } from './lib/wrk.mjs';
 import { writeBodies, EVENTS_PER_REQ } from './lib/payload.mjs';
 import { cpuQuota } from './lib/cgroup.mjs';
-import { writeOtlpBody } from './lib/otlp-payload.mjs';
+import { writeOtlpBody, writeOtlpMappedBody } from './lib/otlp-payload.mjs';
 import { memoryCgroup } from './lib/memcg.mjs';
 import { launcherPlan } from './lib/launcher-plan.mjs';
 import { lineChart } from './lib/svg.mjs';
@@ -49,6 +49,7 @@ requireWrk();
 const work = mkdtempSync(join(tmpdir(), 'ferry-per-vcpu-'));
 const bodies = writeBodies(work);
 const otlpBody = writeOtlpBody(work);
+const otlpMapped = writeOtlpMappedBody(work);
 const OFF = Number(process.env.FERRY_RIG_PORT_OFFSET ?? 0) || 0;
 const rig = {
   s3: {
@@ -65,7 +66,7 @@ const QUOTAS = [0.25, 0.5, 1, 2];
  * A row driven over HTTP by wrk, and a row that drains a Kafka lag (bench/kafka.mjs).
  * @typedef {'directory' | 's3' | 's3 down (DLQ)' | 's3+clickhouse'} HttpSinks
  * @typedef {{ ack: 'accepted' | 'durable', codec: string, sinks: HttpSinks }} FerrySetup
- * @typedef {FerrySetup & { workload: 'W1' | 'W2' | 'OTLP' | 'WB', vcpu: number }} HttpRow
+ * @typedef {FerrySetup & { workload: 'W1' | 'W2' | 'OTLP' | 'WO' | 'WB', vcpu: number }} HttpRow
  * @typedef {{ workload: 'W3', vcpu: number, codec: string, sinks: 'clickhouse', ack: 'commit' }} KafkaRow
  * @typedef {HttpRow | KafkaRow} Row
  */
@@ -97,6 +98,9 @@ const ROWS = [
   { workload: 'W2', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
   // OTLP: the W1 events as 100 LogRecords in one protobuf ExportLogsServiceRequest, POST /v1/logs.
   { workload: 'OTLP', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
+  // WO: the OTLP row's records as ferry maps them (~2.6× a W1 event), as NDJSON to /v1/events:
+  // what of OTLP's cost is the door and what is the size of its events.
+  { workload: 'WO', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
   // WB: the W1 events through the Elasticsearch _bulk door (POST /_bulk, 100 documents a request).
   { workload: 'WB', vcpu: 1, codec: 'lz4', sinks: 'directory', ack: 'durable' },
   { workload: 'W1', vcpu: 1, codec: 'gzip', sinks: 's3', ack: 'durable' },
@@ -356,7 +360,15 @@ for (const r of rows) {
       ],
       readyMsg: 'ferry listening',
       url: `http://127.0.0.1:${port}${otlp ? '/v1/logs' : r.workload === 'WB' ? '/_bulk' : '/v1/events'}`,
-      body: otlp ? otlpBody : w2 ? bodies.w2 : r.workload === 'WB' ? bodies.wb : bodies.w1,
+      body: otlp
+        ? otlpBody
+        : w2
+          ? bodies.w2
+          : r.workload === 'WB'
+            ? bodies.wb
+            : r.workload === 'WO'
+              ? otlpMapped.file
+              : bodies.w1,
       contentType: otlp
         ? 'application/x-protobuf'
         : w2
@@ -405,7 +417,7 @@ const scaling = [...series].map(([k, pts]) => {
   return `- ${k}: 1 vCPU / 0.25 vCPU = ${fmt(at(1) / at(0.25), 2)}×`;
 });
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}`;
-const header = `Per-vCPU run: ${DURATION} s per row after a 3 s warm-up; wrk -t2 -c${CONNS} (baseline -c16) outside the quota; quota by ${base.how.replace(/ \d+ .*/, '')}.\nW1: ${EVENTS_PER_REQ} events × ~${bodies.avgEventBytes} B NDJSON per request; W2: the same events as a gzip'd JSON array; OTLP: the same events as 100 LogRecords (attributes, trace context) in one protobuf ExportLogsServiceRequest to /v1/logs; WB: the same events as an Elasticsearch _bulk body (POST /_bulk, an index action line before each); W3: Kafka → ClickHouse, a produced lag drained (bench/kafka.mjs), no ack latency.\nMachine: ${machine}`;
+const header = `Per-vCPU run: ${DURATION} s per row after a 3 s warm-up; wrk -t2 -c${CONNS} (baseline -c16) outside the quota; quota by ${base.how.replace(/ \d+ .*/, '')}.\nW1: ${EVENTS_PER_REQ} events × ~${bodies.avgEventBytes} B NDJSON per request; W2: the same events as a gzip'd JSON array; OTLP: the same events as 100 LogRecords (attributes, trace context) in one protobuf ExportLogsServiceRequest to /v1/logs; WO: the OTLP records as ferry maps them (~${otlpMapped.avgEventBytes} B each) as NDJSON to /v1/events; WB: the same events as an Elasticsearch _bulk body (POST /_bulk, an index action line before each); W3: Kafka → ClickHouse, a produced lag drained (bench/kafka.mjs), no ack latency.\nMachine: ${machine}`;
 const text = `${header}\n\n${table}\n\nScaling (events/s):\n${scaling.join('\n')}\n`;
 console.log(text);
 

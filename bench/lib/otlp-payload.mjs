@@ -9,6 +9,13 @@ import { distModule } from './dist.mjs';
 const { otlpLogsProto } = /** @type {typeof import('../../src/sources/otlp/proto.js')} */ (
   await import(distModule('src/sources/otlp/proto.js'))
 );
+const { parseOtlpProtobuf } = /** @type {typeof import('../../workers/otlp-logs.js')} */ (
+  await import(distModule('workers/otlp-logs.js'))
+);
+const { MAX_EVENT_DEPTH, MAX_EVENT_KEYS, MAX_EVENT_BYTES } =
+  /** @type {typeof import('../../workers/parse.js')} */ (
+    await import(distModule('workers/parse.js'))
+  );
 
 /**
  * @param {unknown} v
@@ -80,4 +87,24 @@ export function writeOtlpBody(dir) {
   const file = join(dir, 'otlp-logs.pb');
   writeFileSync(file, otlpRequest());
   return file;
+}
+
+/**
+ * Writes the OTLP body's records as ferry maps them (docs/protocols.md), one JSON event a line:
+ * the same events, posted to /v1/events (the WO row), so the OTLP row can be read against
+ * /v1/events carrying exactly what OTLP carries, apart from the W1 row's smaller events.
+ * @param {string} dir
+ */
+export function writeOtlpMappedBody(dir) {
+  const r = parseOtlpProtobuf(otlpRequest(), {
+    maxDepth: MAX_EVENT_DEPTH,
+    maxKeys: MAX_EVENT_KEYS,
+    maxBytes: MAX_EVENT_BYTES,
+  });
+  if (!r.ok) throw new Error(`the OTLP bench body does not map: ${r.message}`);
+  const text =
+    r.events.map((e) => e.text ?? Buffer.from(e.bytes ?? []).toString('utf8')).join('\n') + '\n';
+  const file = join(dir, 'otlp-mapped.ndjson');
+  writeFileSync(file, text);
+  return { file, avgEventBytes: Math.round(text.length / r.events.length - 1) };
 }
