@@ -9,12 +9,11 @@
 // a preemption). Rounds alternate the workloads; medians are shown.
 //
 // usage: npm run build && node bench/thread-split.mjs [--duration 8] [--connections 64] [--rounds 2] [--ack durable] [--only W1,WB] [--commit-delay MS]
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
-import { FERRY_NODE_FLAGS, startServer, stopServer } from './lib/proc.mjs';
+import { FERRY_NODE_FLAGS, startServer, stopServer, threadCpu } from './lib/proc.mjs';
 import { requireWrk, wrk } from './lib/wrk.mjs';
 import { writeBodies, EVENTS_PER_REQ } from './lib/payload.mjs';
 import { writeOtlpBody, writeOtlpMappedBody } from './lib/otlp-payload.mjs';
@@ -32,7 +31,6 @@ const { values: opt } = parseArgs({
   },
 });
 requireWrk();
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 const work = mkdtempSync(join(tmpdir(), 'ferry-thread-split-'));
 const bodies = writeBodies(work);
@@ -45,25 +43,6 @@ const LOADS = {
   WB: { path: '/_bulk', body: bodies.wb, type: 'application/x-ndjson' },
 };
 const names = opt.only ? opt.only.split(',') : Object.keys(LOADS);
-
-/** CPU seconds per thread id of pid, and the context switches of all its threads. @param {number} pid */
-function threads(pid) {
-  /** @type {Map<string, number>} */
-  const m = new Map();
-  let switches = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      m.set(tid, (Number(rest[11]) + Number(rest[12])) / CLK_TCK);
-      for (const line of readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8').split('\n'))
-        if (line.includes('ctxt_switches:')) switches += Number(line.split(/\s+/)[1]);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return { cpu: m, switches };
-}
 
 /** @param {string} name */
 async function measure(name) {
@@ -103,9 +82,9 @@ async function measure(name) {
       cpus: '0',
     };
     wrk({ ...w, seconds: 3 }); // warm-up
-    const before = threads(p.pid);
+    const before = threadCpu(p.pid);
     const r = wrk({ ...w, seconds: Number(opt.duration) });
-    const after = threads(p.pid);
+    const after = threadCpu(p.pid);
     if (r.non2xx > 0) throw new Error(`${name}: ${r.non2xx} answers were not 2xx`);
     const main = String(p.pid);
     /** @type {[string, number][]} */

@@ -1,6 +1,6 @@
 // Process figures from /proc: CPU time of all threads, peak RSS; and starting a server.
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /**
  * Node flags the packaged launcher (packaging/files/ferry) runs ferry with: the bench uses the
@@ -19,11 +19,36 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }
  * @param {'both' | 'user' | 'system'} [which]
  */
 export function cpuSeconds(pid, which = 'both') {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  const user = Number(rest[11]);
-  const system = Number(rest[12]);
+  const { user, system } = statTimes(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   return (which === 'user' ? user : which === 'system' ? system : user + system) / CLK_TCK;
+}
+
+/** utime and stime (clock ticks) of a /proc stat line (the command name may hold spaces). @param {string} stat */
+function statTimes(stat) {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(rest[11]), system: Number(rest[12]) };
+}
+
+/**
+ * utime + stime in seconds of each thread of pid (by thread id), and the context switches
+ * (voluntary + involuntary) of all of them together.
+ * @param {number} pid
+ */
+export function threadCpu(pid) {
+  /** @type {Map<string, number>} */
+  const cpu = new Map();
+  let switches = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const { user, system } = statTimes(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      cpu.set(tid, (user + system) / CLK_TCK);
+      for (const line of readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8').split('\n'))
+        if (line.includes('ctxt_switches:')) switches += Number(line.split(/\s+/)[1]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return { cpu, switches };
 }
 
 /** @param {number} pid */
