@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The worker's parse of one request, in process (no server, no quota): W1's NDJSON body through
-// parseBody against the same events as a `_bulk` body (WB) through parseBulk + renderBulkAnswer.
+// parseBody against the same events as a `_bulk` body (WB), and with an `_id` per document (WBID),
+// through parseBulk + renderBulkAnswer.
 // CPU time per request, rounds alternating, medians; --root DIR runs another checkout's dist/
 // beside this one (a before/after in one run; each round of each dist in its own process, so the
 // two builds' code does not share one isolate). Quieter than the whole server on a shared machine.
@@ -29,6 +30,7 @@ const N = Number(opt.requests);
 const bodies = writeBodies(mkdtempSync(join(tmpdir(), 'ferry-bulk-parse-')));
 const w1 = new Uint8Array(readFileSync(bodies.w1));
 const wb = new Uint8Array(readFileSync(bodies.wb));
+const wbid = new Uint8Array(readFileSync(bodies.wbid));
 const NDJSON = 1; // BodyFormat.Ndjson
 
 /** @param {string} root */
@@ -40,6 +42,10 @@ async function load(root) {
     W1: () => parse.parseBody(NDJSON, w1),
     WB: () => {
       const r = bulk.parseBulk(wb, undefined);
+      return answer.renderBulkAnswer(r.items, undefined);
+    },
+    WBID: () => {
+      const r = bulk.parseBulk(wbid, undefined);
       return answer.renderBulkAnswer(r.items, undefined);
     },
   };
@@ -59,12 +65,12 @@ function time(f) {
 
 if (opt['one-round']) {
   const v = await load(opt['one-round']);
-  console.log(JSON.stringify({ W1: time(v.W1), WB: time(v.WB) }));
+  console.log(JSON.stringify({ W1: time(v.W1), WB: time(v.WB), WBID: time(v.WBID) }));
   process.exit(0);
 }
 const roots = opt.root ? [resolve(opt.root), ROOT] : [ROOT];
-/** @type {Record<string, {W1: number[], WB: number[]}>} */
-const res = Object.fromEntries(roots.map((r) => [r, { W1: [], WB: [] }]));
+/** @type {Record<string, {W1: number[], WB: number[], WBID: number[]}>} */
+const res = Object.fromEntries(roots.map((r) => [r, { W1: [], WB: [], WBID: [] }]));
 for (let k = 0; k < ROUNDS; k++)
   for (const r of roots) {
     const out = execFileSync(
@@ -75,16 +81,22 @@ for (let k = 0; k < ROUNDS; k++)
     const t = JSON.parse(out);
     res[r].W1.push(t.W1);
     res[r].WB.push(t.WB);
+    res[r].WBID.push(t.WBID);
   }
 const median = (/** @type {number[]} */ a) =>
   [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 console.log(
   `${ROUNDS} rounds × ${N} requests of 100 events (W1 ~${bodies.avgEventBytes} B/event), µs of CPU per request:`,
 );
-console.log('| dist | W1 parseBody | WB parseBulk + answer | WB / W1 (per-event cost) |');
-console.log('| --- | ---: | ---: | ---: |');
+console.log(
+  '| dist | W1 parseBody | WB parseBulk + answer | WB / W1 (per-event cost) | WBID (an `_id` per document) | WBID / W1 |',
+);
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const r of roots) {
   const a = median(res[r].W1);
   const b = median(res[r].WB);
-  console.log(`| ${r} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${((100 * b) / a).toFixed(0)} % |`);
+  const c = median(res[r].WBID);
+  console.log(
+    `| ${r} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${((100 * b) / a).toFixed(0)} % | ${c.toFixed(1)} | ${((100 * c) / a).toFixed(0)} % |`,
+  );
 }

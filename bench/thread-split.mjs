@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Where each door's CPU goes, by thread: ferry pinned to core 1 (one core, as a 1-vCPU VM), wrk
 // -t1 on core 0, one worker thread, lz4 → directory, 100 events a request. For W1 (/v1/events),
-// WO (the OTLP records as ferry maps them, as NDJSON to /v1/events), OTLP (/v1/logs, protobuf)
-// and WB (/_bulk): µs of CPU (utime + stime from /proc/PID/task/*/stat) per request on the main
-// thread, the pipeline worker (the busiest other thread), and every other thread together (V8's
-// GC helpers, libuv's pool: the write-ahead log's writes and fsyncs, the sink's files), and events
-// per CPU-second against W1's; and context switches per request (all threads: each one a sleep or
+// WO (the OTLP records as ferry maps them, as NDJSON to /v1/events), OTLP (/v1/logs, protobuf),
+// WB (/_bulk) and WBID (/_bulk, an `_id` per document): µs of CPU (utime + stime from
+// /proc/PID/task/*/stat) per request on the main thread, the pipeline worker (the busiest other
+// thread), and every other thread together (V8's GC helpers, libuv's pool: the write-ahead log's
+// writes and fsyncs, the sink's files), and events per CPU-second against W1's; and context switches per request (all threads: each one a sleep or
 // a preemption). Rounds alternate the workloads; medians are shown.
 //
 // usage: npm run build && node bench/thread-split.mjs [--duration 8] [--connections 64] [--rounds 2] [--ack durable] [--only W1,WB] [--commit-delay MS]
@@ -41,6 +41,7 @@ const LOADS = {
   WO: { path: '/v1/events', body: mapped.file, type: 'application/x-ndjson' },
   OTLP: { path: '/v1/logs', body: writeOtlpBody(work), type: 'application/x-protobuf' },
   WB: { path: '/_bulk', body: bodies.wb, type: 'application/x-ndjson' },
+  WBID: { path: '/_bulk', body: bodies.wbid, type: 'application/x-ndjson' },
 };
 const names = opt.only ? opt.only.split(',') : Object.keys(LOADS);
 

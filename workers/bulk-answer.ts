@@ -67,8 +67,8 @@ export function renderBulkAnswer(items: readonly BulkItem[], filterPath?: string
       }
       if (i > 0) parts.push(',');
       if (it.type === undefined && it.id !== undefined) {
-        // A stored document (the common item): its id is hex when ferry derived it.
-        parts.push(head, ',"_id":', it.hexId ? `"${it.id}"` : str(it.id), CREATED_TAIL);
+        // A stored document (the common item).
+        parts.push(head, ',"_id":', it.plainId ? `"${it.id}"` : str(it.id), CREATED_TAIL);
       } else parts.push(itemText(it, head));
     }
     parts.push(']');

@@ -28,8 +28,11 @@ export interface BulkItem {
   index: string;
   /** The `_id` sent, or the event_id ferry gave the document. */
   id?: string;
-  /** The id is the sha256 hex ferry derived (needs no JSON escaping). */
-  hexId?: boolean;
+  /**
+   * The id needs no JSON escaping: the sha256 hex ferry derived, or an `_id` read from the
+   * request's bytes between quotes with no escape in it.
+   */
+  plainId?: boolean;
   status: number;
   /** Set when the item failed: Elasticsearch's error `type` and `reason`. */
   type?: string;
@@ -54,6 +57,8 @@ interface Action {
   id: string | undefined;
   /** Why the `_id` cannot be an event_id (item error), if so. */
   idError?: string;
+  /** The `_id` came from the bytes without escapes (BulkItem.plainId). */
+  plainId?: boolean;
 }
 
 export function parseBulk(body: Uint8Array, defaultIndex: string | undefined): BulkParseResult {
@@ -80,6 +85,7 @@ export function parseBulk(body: Uint8Array, defaultIndex: string | undefined): B
   let prevEnd = 0;
   let checkedIndex: string | undefined;
   let checkedError: string | undefined;
+  const indexCache: IndexCache = { bytes: new Uint8Array(0), value: '' };
   // Buffer#indexOf (memchr) and a byte loop for the short action lines: Uint8Array#indexOf and
   // Buffer#compare cost more per call than the rest of an item's parse (bench/RESULTS.md, WB).
   while (i < n) {
@@ -101,7 +107,7 @@ export function parseBulk(body: Uint8Array, defaultIndex: string | undefined): B
       sameBytes(body, prevStart, aStart, aEnd - aStart);
     const action = same
       ? prev!
-      : (quickAction(body, buf, aStart, aEnd, defaultIndex) ??
+      : (quickAction(body, buf, aStart, aEnd, defaultIndex, indexCache) ??
         parseAction(buf.toString('utf8', aStart, aEnd), line, defaultIndex));
     if ('type' in action) return action;
     prev = action;
@@ -158,7 +164,13 @@ export function parseBulk(body: Uint8Array, defaultIndex: string | undefined): B
     }
     ev.index = index;
     events.push(ev);
-    items.push({ op, index, id: ev.id, status: 201, hexId: ev.hashed === true });
+    items.push({
+      op,
+      index,
+      id: ev.id,
+      status: 201,
+      plainId: ev.hashed === true || (id !== undefined && action.plainId === true),
+    });
   }
   if (indexMissing)
     return refuse('action_request_validation_exception', 'Validation Failed: 1: index is missing;');
@@ -224,17 +236,25 @@ function parseAction(
   return { op: op as BulkOp, index, id, idError };
 }
 
-const OP_OF: Record<string, BulkOp> = {
-  index: 'index',
-  create: 'create',
-  update: 'update',
-  delete: 'delete',
-};
+/** The actions by their name's bytes (`index` is 5 long, the others 6). */
+const OP_BYTES: readonly [BulkOp, Uint8Array][] = (
+  ['index', 'create', 'update', 'delete'] as const
+).map((op) => [op, Buffer.from(op, 'latin1')]);
+const KEY_INDEX = Buffer.from('_index', 'latin1');
+const KEY_ID = Buffer.from('_id', 'latin1');
+
+/** The last `_index` value quickAction read, by its bytes: shippers send one index for many lines. */
+interface IndexCache {
+  bytes: Uint8Array;
+  value: string;
+}
 
 /**
  * The action lines clients write (`{"index":{"_index":"logs","_id":"abc"}}`: compact, only
  * `_index`/`_id`, strings without escapes) read straight from the bytes; undefined for anything
  * else, which parseAction reads with JSON.parse — the two agree on every line this accepts.
+ * Names are matched as bytes and a repeated `_index` reuses its string: a string per name cost
+ * more than the rest of the line (bench/bulk-parse.mjs, WB with `_id`).
  */
 function quickAction(
   b: Uint8Array,
@@ -242,19 +262,26 @@ function quickAction(
   s: number,
   e: number,
   defaultIndex: string | undefined,
+  cache: IndexCache,
 ): Action | undefined {
   // {"
   if (b[s] !== 0x7b || b[s + 1] !== 0x22 || b[e - 1] !== 0x7d || b[e - 2] !== 0x7d)
     return undefined;
   let i = s + 2;
-  const opEnd = b.indexOf(0x22, i);
-  if (opEnd < 0 || opEnd >= e) return undefined;
-  const op = OP_OF[buf.toString('latin1', i, opEnd)];
+  const opEnd = quote(b, i, e);
+  if (opEnd < 0) return undefined;
+  let op: BulkOp | undefined;
+  for (const [name, bytes] of OP_BYTES)
+    if (equalAt(b, i, opEnd, bytes)) {
+      op = name;
+      break;
+    }
   if (op === undefined) return undefined;
   i = opEnd + 1;
   if (b[i] !== 0x3a || b[i + 1] !== 0x7b) return undefined; // :{
   i += 2;
   let index = defaultIndex;
+  let indexSeen = false;
   let id: string | undefined;
   const close = e - 2; // the inner object's }
   let first = true;
@@ -265,9 +292,10 @@ function quickAction(
     }
     first = false;
     if (b[i] !== 0x22) return undefined;
-    const kEnd = b.indexOf(0x22, i + 1);
-    if (kEnd < 0 || kEnd >= close) return undefined;
-    const key = buf.toString('latin1', i + 1, kEnd);
+    const kEnd = quote(b, i + 1, close);
+    if (kEnd < 0) return undefined;
+    const isIndex = equalAt(b, i + 1, kEnd, KEY_INDEX);
+    if (!isIndex && !equalAt(b, i + 1, kEnd, KEY_ID)) return undefined;
     if (b[kEnd + 1] !== 0x3a || b[kEnd + 2] !== 0x22) return undefined; // :"
     const vStart = kEnd + 3;
     let j = vStart;
@@ -276,14 +304,18 @@ function quickAction(
       j++;
     }
     if (j >= close) return undefined;
-    const value = buf.toString('utf8', vStart, j);
-    if (key === '_index') {
-      if (index !== defaultIndex) return undefined; // a repeated key: JSON.parse's rules decide
-      index = value;
-    } else if (key === '_id') {
+    if (isIndex) {
+      if (indexSeen) return undefined; // a repeated key: JSON.parse's rules decide
+      indexSeen = true;
+      if (!equalAt(b, vStart, j, cache.bytes)) {
+        cache.bytes = b.slice(vStart, j);
+        cache.value = buf.toString('utf8', vStart, j);
+      }
+      index = cache.value;
+    } else {
       if (id !== undefined) return undefined;
-      id = value;
-    } else return undefined;
+      id = buf.toString('utf8', vStart, j);
+    }
     i = j + 1;
   }
   if (i !== close) return undefined;
@@ -292,7 +324,21 @@ function quickAction(
     if (id.length === 0) idError = 'if _id is specified it must not be empty';
     else if (id.length > MAX_EVENT_ID_LENGTH) return undefined;
   }
-  return { op, index, id, idError };
+  // Read between quotes with no escape or control byte: the id is its own JSON string body.
+  return { op, index, id, idError, plainId: true };
+}
+
+/** The next `"` in b[i, end), or -1. */
+function quote(b: Uint8Array, i: number, end: number): number {
+  for (; i < end; i++) if (b[i] === 0x22) return i;
+  return -1;
+}
+
+/** b[s, e) holds exactly `bytes`. */
+function equalAt(b: Uint8Array, s: number, e: number, bytes: Uint8Array): boolean {
+  if (e - s !== bytes.length) return false;
+  for (let k = 0; k < bytes.length; k++) if (b[s + k] !== bytes[k]) return false;
+  return true;
 }
 
 /** The source line as an event, or why the document cannot be one (an item error). */

@@ -1,5 +1,5 @@
 // The bench bodies: W1 NDJSON (100 events × ~370 B), W2 the same events as a gzip'd JSON array,
-// WB the same events as an Elasticsearch _bulk body.
+// WB the same events as an Elasticsearch _bulk body, WBID that body with an `_id` per document.
 import { writeFileSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ export function events(n = EVENTS_PER_REQ, from = 0) {
 }
 
 /**
- * Writes the W1 and W2 bodies into dir; returns their paths and the mean event size.
+ * Writes the W1, W2, WB and WBID bodies into dir; returns their paths and the mean event size.
  * @param {string} dir
  */
 export function writeBodies(dir) {
@@ -43,7 +43,19 @@ export function writeBodies(dir) {
     wb,
     evs.map((e) => `{"index":{"_index":"bench-logs"}}\n${JSON.stringify(e)}`).join('\n') + '\n',
   );
-  return { w1, w2, wb, avgEventBytes: Math.round(readFileSync(w1).length / EVENTS_PER_REQ) };
+  // WBID: the same with an `_id` per document (a client that names its documents): every action
+  // line differs, and no document is hashed.
+  const wbid = join(dir, 'wbid.ndjson');
+  writeFileSync(
+    wbid,
+    evs
+      .map(
+        (e, i) =>
+          `{"index":{"_index":"bench-logs","_id":"${e.session}-${i}"}}\n${JSON.stringify(e)}`,
+      )
+      .join('\n') + '\n',
+  );
+  return { w1, w2, wb, wbid, avgEventBytes: Math.round(readFileSync(w1).length / EVENTS_PER_REQ) };
 }
 
 /**

@@ -173,6 +173,11 @@ describe('parseBulk (the worker side of the _bulk door)', () => {
       [{ index: { _index: 'ü' } }, '{"index":{"_index":"\\u00fc"}}'],
       [{ index: {} }, '{"index":{ }}'],
       [{ index: { _id: '' } }, '{"index":{"_id":"", "x":1}}'],
+      // A repeated key is left to JSON.parse (the last one wins).
+      [
+        { index: { _index: 'b', _id: 'ключ/é' } },
+        '{"index":{"_index":"a","_index":"b","_id":"ключ/é"}}',
+      ],
     ] as const;
     for (const [compact, spelled] of forms) {
       const a = parseBulk(nd(compact, doc), 'd');
@@ -183,6 +188,28 @@ describe('parseBulk (the worker side of the _bulk door)', () => {
         b.ok && b.items.map(({ op, index, id, status, type }) => [op, index, id, status, type]),
       );
     }
+  });
+
+  it('an _id read from the bytes is answered as it came; index changes between lines are followed', () => {
+    const ids = ['plain', 'ключ-é', "a/b'<c>", 'del\x7f', 'ls\u2028ps\u2029', '☃'.repeat(40)];
+    const index = (k: number) => ['a', 'b', 'a'][k % 3];
+    const lines = ids.flatMap((id, k) => [{ index: { _index: index(k), _id: id } }, { k }]);
+    const r = parseBulk(nd(...lines), undefined);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.items.map((i) => [i.index, i.id, i.plainId])).toEqual(
+      ids.map((id, k) => [index(k), id, true]),
+    );
+    expect(r.events.map((e) => e.id)).toEqual(ids);
+    const answer = JSON.parse(text(wrapBulkAnswer(renderBulkAnswer(r.items), 1)));
+    expect(answer.items.map((i: { index: { _id: string; _index: string } }) => i.index)).toEqual(
+      ids.map((id, k) => expect.objectContaining({ _id: id, _index: index(k) })),
+    );
+    // An id JSON.parse had to unescape is escaped again in the answer.
+    const esc = parseBulk(nd('{"index":{"_index":"a","_id":"q\\"x"}}', { k: 1 }), undefined);
+    expect(esc.ok && esc.items[0].plainId).toBe(false);
+    const a2 = JSON.parse(text(wrapBulkAnswer(renderBulkAnswer(esc.ok ? esc.items : []), 1)));
+    expect(a2.items[0].index._id).toBe('q"x');
   });
 
   it('index names by Elasticsearch rules', () => {
