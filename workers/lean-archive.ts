@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { ID_RULE, type HeaderV2, type Run } from '../src/archive/format.js';
-import type { ByteSink } from './byte-sink.js';
+import { ByteSink } from './byte-sink.js';
 import type { ParsedEvent } from './parse.js';
 
 /**
@@ -19,8 +19,13 @@ export class LeanArchive {
   private runIndex: string | undefined = undefined;
   private indexes: string[] = [];
   private events = 0;
-  /** [index, id] of the events whose id the header's rule cannot recompute. */
-  private ids: [number, string][] = [];
+  /**
+   * The header's `ids` members (`[index,"id"],…`) of the events whose id the rule cannot recompute,
+   * rendered as they come: kept as pairs of strings until the seal, a batch's ids outlived the
+   * young generation and cost more collection than rendering them (bench/RESULTS.md, WBID).
+   */
+  private ids: ByteSink | undefined;
+  private idCount = 0;
 
   /** One event of a request received at receivedAt from source: its bytes, then `\n`. */
   append(out: ByteSink, ev: ParsedEvent, receivedAt: number, source: string): void {
@@ -30,7 +35,7 @@ export class LeanArchive {
     // Whole milliseconds, as format 1's ISO time held them.
     const at = Math.floor(receivedAt);
     // The rule (payload event_id, else sha256 of the line) gives every id but one set elsewhere.
-    if (ev.hashed !== true && ev.idField !== true) this.ids.push([this.events, ev.id]);
+    if (ev.hashed !== true && ev.idField !== true) this.addId(this.events, ev.id);
     if (this.events++ === 0) this.base = at;
     const last = this.runs.length - 1;
     if (
@@ -59,6 +64,17 @@ export class LeanArchive {
     this.runIndex = ev.index;
   }
 
+  private addId(event: number, id: string): void {
+    this.ids ??= new ByteSink(4096);
+    const out = this.ids;
+    if (this.idCount++ > 0) out.byte(0x2c); // ,
+    out.byte(0x5b); // [
+    out.ascii(String(event));
+    out.byte(0x2c);
+    out.utf8(JSON.stringify(id));
+    out.byte(0x5d); // ]
+  }
+
   /**
    * The sealed object's header line (the events are what append wrote), and a fresh state for the
    * next batch.
@@ -73,15 +89,28 @@ export class LeanArchive {
       runs: this.runs,
     };
     if (this.indexes.length > 0) header.indexes = this.indexes;
-    if (this.ids.length > 0) header.ids = this.ids;
-    const head = Buffer.from(`${JSON.stringify(header)}\n`);
+    let head: Buffer;
+    const json = JSON.stringify(header);
+    if (this.idCount > 0 && this.ids) {
+      // `ids` is the header's last key: `…,"ids":[…]}`, as JSON.stringify would write it.
+      const ids = this.ids;
+      const open = `${json.slice(0, -1)},"ids":[`;
+      const n = Buffer.byteLength(open);
+      head = Buffer.allocUnsafe(n + ids.len + 3);
+      head.write(open, 0, 'utf8');
+      ids.buf.copy(head, n, 0, ids.len);
+      head.write(']}\n', n + ids.len, 'latin1');
+      ids.len = 0;
+      // A batch of unusually many or long ids does not keep its buffer for good.
+      if (ids.buf.length > 1 << 20) this.ids = undefined;
+    } else head = Buffer.from(`${json}\n`);
     this.sources = [];
     this.sourceIndex.clear();
     this.runs = [];
     this.runAt = Number.NaN;
     this.runSource = -1;
     this.events = 0;
-    this.ids = [];
+    this.idCount = 0;
     this.indexes = [];
     this.runIndex = undefined;
     return head;

@@ -289,6 +289,38 @@ describe('ids the rule cannot recompute are stored', () => {
     expect(archiveToRows(stripped).rows).not.toBe(v1.rows);
   });
 
+  it('_bulk _ids: the header is the JSON of its pairs, after indexes, and each batch has only its own', () => {
+    const ids = ['plain', 'q"uote', 'back\\slash', 'ключ', 'tab\there', '☃'];
+    const sealed: SealedBatch[] = [];
+    const b = new Batcher(limits(2), (x) => sealed.push(x));
+    for (const batch of [0, 1]) {
+      const p = parseBody(
+        BodyFormat.Ndjson,
+        enc.encode(ids.map((_, k) => `{"k":${k}}\n`).join('')),
+      );
+      if (!p.ok) throw new Error(p.message);
+      const evs = p.events.map((e, k) =>
+        // As parseBulk gives them: every other one carries an _id, the others keep a derived id.
+        k % 2 === 0
+          ? { id: `${ids[k]}-${batch}`, bytes: e.bytes, index: 'logs' }
+          : Object.assign(e, { index: 'logs' }),
+      );
+      b.appendRequest(batch + 1, evs, T0, 'bulk');
+      b.sealIfDue(Date.now(), true);
+    }
+    expect(sealed).toHaveLength(2);
+    sealed.forEach((s, batch) => {
+      const line = rawLinesOf(s.batch.archive!.body)[0];
+      const head = JSON.parse(line);
+      expect(line).toBe(JSON.stringify(head));
+      expect(Object.keys(head).slice(-2)).toEqual(['indexes', 'ids']);
+      expect(head.ids).toEqual([0, 2, 4].map((k) => [k, `${ids[k]}-${batch}`]));
+      const read = eventsOf(s.batch.archive!.body).map((e) => e.id);
+      expect([0, 2, 4].map((k) => read[k])).toEqual([0, 2, 4].map((k) => `${ids[k]}-${batch}`));
+      expect(read[1]).toMatch(/^[0-9a-f]{64}$/);
+    });
+  });
+
   it("_bulk documents keep their _index (runs point into the header's indexes)", () => {
     const build = (format: 1 | 2) => {
       const sealed: SealedBatch[] = [];
