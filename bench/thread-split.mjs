@@ -5,8 +5,9 @@
 // WB (/_bulk) and WBID (/_bulk, an `_id` per document): µs of CPU (utime + stime from
 // /proc/PID/task/*/stat) per request on the main thread, the pipeline worker (the busiest other
 // thread), and every other thread together (V8's GC helpers, libuv's pool: the write-ahead log's
-// writes and fsyncs, the sink's files), and events per CPU-second against W1's; and context switches per request (all threads: each one a sleep or
-// a preemption). Rounds alternate the workloads; medians are shown.
+// writes and fsyncs, the sink's files), and events per CPU-second against W1's; and context
+// switches per request (all threads: each one a sleep or a preemption). Rounds alternate the
+// workloads; medians are shown.
 //
 // usage: npm run build && node bench/thread-split.mjs [--duration 8] [--connections 64] [--rounds 2] [--ack durable] [--only W1,WB] [--commit-delay MS]
 import { mkdtempSync, writeFileSync } from 'node:fs';

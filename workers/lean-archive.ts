@@ -25,7 +25,6 @@ export class LeanArchive {
    * young generation and cost more collection than rendering them (bench/RESULTS.md, WBID).
    */
   private ids: ByteSink | undefined;
-  private idCount = 0;
 
   /** One event of a request received at receivedAt from source: its bytes, then `\n`. */
   append(out: ByteSink, ev: ParsedEvent, receivedAt: number, source: string): void {
@@ -67,7 +66,7 @@ export class LeanArchive {
   private addId(event: number, id: string): void {
     this.ids ??= new ByteSink(4096);
     const out = this.ids;
-    if (this.idCount++ > 0) out.byte(0x2c); // ,
+    if (out.len > 0) out.byte(0x2c); // ,
     out.byte(0x5b); // [
     out.ascii(String(event));
     out.byte(0x2c);
@@ -91,9 +90,9 @@ export class LeanArchive {
     if (this.indexes.length > 0) header.indexes = this.indexes;
     let head: Buffer;
     const json = JSON.stringify(header);
-    if (this.idCount > 0 && this.ids) {
+    const ids = this.ids;
+    if (ids && ids.len > 0) {
       // `ids` is the header's last key: `…,"ids":[…]}`, as JSON.stringify would write it.
-      const ids = this.ids;
       const open = `${json.slice(0, -1)},"ids":[`;
       const n = Buffer.byteLength(open);
       head = Buffer.allocUnsafe(n + ids.len + 3);
@@ -110,7 +109,6 @@ export class LeanArchive {
     this.runAt = Number.NaN;
     this.runSource = -1;
     this.events = 0;
-    this.idCount = 0;
     this.indexes = [];
     this.runIndex = undefined;
     return head;
